@@ -1,0 +1,240 @@
+//! Source positions and diagnostics.
+//!
+//! Every message the configuration layer produces names `FILE:LINE:COL`, so an
+//! admin can jump to the token at fault. keepalived gives a line at best.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The files read for one configuration load, indexed by [`FileId`].
+#[derive(Debug, Default, Clone)]
+pub struct SourceMap {
+    files: Vec<Arc<PathBuf>>,
+}
+
+/// Index of a file in a [`SourceMap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FileId(pub u32);
+
+impl SourceMap {
+    pub fn add(&mut self, path: &Path) -> FileId {
+        let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
+        self.files.push(Arc::new(path.to_path_buf()));
+        id
+    }
+
+    pub fn path(&self, id: FileId) -> &Path {
+        self.files
+            .get(id.0 as usize)
+            .map(|p| p.as_path())
+            .unwrap_or_else(|| Path::new("<unknown>"))
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// A position in a configuration file; line and column are 1-based, the
+/// column counts characters of the physical line as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub file: FileId,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, line: u32, col: u32) -> Self {
+        Span { file, line, col }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// What a diagnostic means for `-t`'s exit status (keepalived 2.2.7's codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// An ordinary configuration problem: exit 5 if an error.
+    Config,
+    /// The configuration cannot be run at all: exit 4.
+    Fatal,
+    /// Scripts would run insecurely, or a mandatory include is missing: exit 6.
+    Security,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub class: Class,
+    /// `None` for messages about the configuration as a whole.
+    pub span: Option<Span>,
+    pub message: String,
+}
+
+/// Collects diagnostics in the order they were found.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.push(Severity::Error, Class::Config, Some(span), message);
+    }
+
+    pub fn warning(&mut self, span: Span, message: impl Into<String>) {
+        self.push(Severity::Warning, Class::Config, Some(span), message);
+    }
+
+    pub fn push(&mut self, severity: Severity, class: Class, span: Option<Span>, message: impl Into<String>) {
+        self.items.push(Diagnostic {
+            severity,
+            class,
+            span,
+            message: message.into(),
+        });
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    /// The exit status `-t` reports for these diagnostics, as keepalived
+    /// 2.2.7 does: 4 cannot run, 6 security violation, 5 errors, else 0.
+    pub fn exit_code(&self) -> i32 {
+        let errors = || self.items.iter().filter(|d| d.severity == Severity::Error);
+        if errors().any(|d| d.class == Class::Fatal) {
+            4
+        } else if errors().any(|d| d.class == Class::Security) {
+            6
+        } else if errors().next().is_some() {
+            5
+        } else {
+            0
+        }
+    }
+
+    /// Renders every diagnostic as `FILE:LINE:COL: error|warning: message`.
+    pub fn render(&self, sources: &SourceMap) -> String {
+        let mut out = String::new();
+        for d in &self.items {
+            out.push_str(&render_one(d, sources).to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+}
+
+/// A diagnostic paired with the source map that names its file.
+pub struct Rendered<'a> {
+    diag: &'a Diagnostic,
+    sources: &'a SourceMap,
+}
+
+pub fn render_one<'a>(diag: &'a Diagnostic, sources: &'a SourceMap) -> Rendered<'a> {
+    Rendered { diag, sources }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.diag.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        match self.diag.span {
+            Some(s) => write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.sources.path(s.file).display(),
+                s.line,
+                s.col,
+                sev,
+                self.diag.message
+            ),
+            None => write!(f, "{}: {}", sev, self.diag.message),
+        }
+    }
+}
+
+/// The known word nearest to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(&str, f64)> = None;
+    for k in known {
+        let score = strsim::jaro_winkler(word, k);
+        if best.is_none_or(|(_, s)| score > s) {
+            best = Some((k, score));
+        }
+    }
+    best.filter(|(k, score)| *score >= 0.8 || strsim::levenshtein(word, k) <= 2)
+        .map(|(k, _)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_keepalived_precedence() {
+        let span = Span::default();
+        let mut d = Diagnostics::default();
+        assert_eq!(d.exit_code(), 0);
+        d.warning(span, "w");
+        assert_eq!(d.exit_code(), 0);
+        d.error(span, "e");
+        assert_eq!(d.exit_code(), 5);
+        d.push(Severity::Error, Class::Security, None, "s");
+        assert_eq!(d.exit_code(), 6);
+        d.push(Severity::Error, Class::Fatal, None, "f");
+        assert_eq!(d.exit_code(), 4);
+    }
+
+    #[test]
+    fn suggestion_finds_typos_only() {
+        let known = ["virtual_router_id", "priority", "advert_int"];
+        assert_eq!(suggest("virtual_routr_id", known), Some("virtual_router_id"));
+        assert_eq!(suggest("priorty", known), Some("priority"));
+        assert_eq!(suggest("zzzz", known), None);
+    }
+
+    #[test]
+    fn renders_file_line_col() {
+        let mut sources = SourceMap::default();
+        let f = sources.add(Path::new("/etc/keepalived/keepalived.conf"));
+        let mut d = Diagnostics::default();
+        d.error(Span::new(f, 7, 3), "unknown keyword 'bogus'");
+        assert_eq!(
+            d.render(&sources),
+            "/etc/keepalived/keepalived.conf:7:3: error: unknown keyword 'bogus'\n"
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! `global_defs { … }`: the VRRP-side global settings.
+
+use std::time::Duration;
+
+use super::keywords::{lookup, GLOBAL_NO_EFFECT, GLOBAL_UNSUPPORTED};
+use super::model::{FifoSpec, GlobalDefs};
+use super::tree::Node;
+use super::values::Ctx;
+
+/// Global GARP settings as written, resolved once the whole block is read
+/// (the lower-priority defaults follow the master ones and strict mode).
+#[derive(Default)]
+pub struct GlobalRaw {
+    pub master_delay: Option<Duration>,
+    pub master_repeat: Option<u32>,
+    pub lower_prio_delay: Option<Duration>,
+    pub lower_prio_repeat: Option<u32>,
+    pub lower_prio_no_advert: Option<bool>,
+}
+
+pub const KEYWORDS: &[&str] = &[
+    "router_id",
+    "script_user",
+    "enable_script_security",
+    "notify_fifo",
+    "notify_fifo_script",
+    "vrrp_notify_fifo",
+    "vrrp_notify_fifo_script",
+    "vrrp_notify_priority_changes",
+    "fifo_write_vrrp_states_on_reload",
+    "vrrp_mcast_group4",
+    "vrrp_mcast_group6",
+    "default_interface",
+    "vrrp_garp_master_delay",
+    "vrrp_garp_master_repeat",
+    "vrrp_garp_master_refresh",
+    "vrrp_garp_master_refresh_repeat",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_garp_interval",
+    "vrrp_gna_interval",
+    "vrrp_min_garp",
+    "vrrp_garp_extra_if",
+    "vrrp_vmac_garp_intvl",
+    "vrrp_down_timer_adverts",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "vrrp_version",
+    "vrrp_check_unicast_src",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_strict",
+    "v3_checksum_as_v2",
+    "vrrp_startup_delay",
+    "dynamic_interfaces",
+    "vmac_prefix",
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "data_use_instance",
+    "plugin_dir",
+];
+
+/// Largest timer keepalived accepts for GARP settings (u32 microseconds).
+pub const MAX_TIMER_US: u64 = 4_294_967_295;
+
+pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut GlobalRaw) {
+    for n in block.children() {
+        let kw = n.name();
+        match kw {
+            "router_id" => g.router_id = ctx.string_arg(n, "a name"),
+            "script_user" => {
+                if ctx.arg(n, 0, "a user name").is_some() {
+                    g.script_user = ctx.user_spec(n, 0);
+                }
+            }
+            "enable_script_security" => g.enable_script_security = ctx.flag(n),
+            "notify_fifo" => g.notify_fifo = fifo(ctx, n),
+            "vrrp_notify_fifo" => g.vrrp_notify_fifo = fifo(ctx, n),
+            "notify_fifo_script" => g.notify_fifo_script = ctx.script(n, true),
+            "vrrp_notify_fifo_script" => g.vrrp_notify_fifo_script = ctx.script(n, true),
+            "vrrp_notify_priority_changes" => g.vrrp_notify_priority_changes = ctx.flag_or_bool(n),
+            "fifo_write_vrrp_states_on_reload" => g.fifo_write_vrrp_states_on_reload = ctx.flag(n),
+            "vrrp_mcast_group4" => {
+                if let Some(t) = ctx.arg(n, 0, "an IPv4 multicast address") {
+                    match t.text.parse::<std::net::Ipv4Addr>() {
+                        Ok(a) if a.is_multicast() => g.mcast_group4 = a,
+                        _ => ctx.error(t.span, format!("'{}' is not an IPv4 multicast address", t.text)),
+                    }
+                }
+            }
+            "vrrp_mcast_group6" => {
+                if let Some(t) = ctx.arg(n, 0, "an IPv6 multicast address") {
+                    match t.text.parse::<std::net::Ipv6Addr>() {
+                        Ok(a) if a.is_multicast() => g.mcast_group6 = a,
+                        _ => ctx.error(t.span, format!("'{}' is not an IPv6 multicast address", t.text)),
+                    }
+                }
+            }
+            "default_interface" => {
+                if let Some(s) = ctx.string_arg(n, "an interface name") {
+                    g.default_interface = s;
+                }
+            }
+            "vrrp_garp_master_delay" => {
+                raw.master_delay = ctx.timer_arg(n, 0, MAX_TIMER_US);
+            }
+            "vrrp_garp_master_repeat" => {
+                raw.master_repeat = ctx.u32_arg(n, 0, u32::MAX);
+            }
+            "vrrp_garp_master_refresh" => {
+                if let Some(d) = ctx.timer_arg(n, 0, MAX_TIMER_US) {
+                    g.garp.master_refresh = d;
+                }
+            }
+            "vrrp_garp_master_refresh_repeat" => {
+                if let Some(v) = ctx.u32_arg(n, 0, u32::MAX) {
+                    g.garp.master_refresh_repeat = v;
+                }
+            }
+            "vrrp_garp_lower_prio_delay" => raw.lower_prio_delay = ctx.timer_arg(n, 0, MAX_TIMER_US),
+            "vrrp_garp_lower_prio_repeat" => raw.lower_prio_repeat = ctx.u32_arg(n, 0, u32::MAX),
+            // keepalived 2.2.7 rejects an explicit 0 (its documented default);
+            // rkeepalived accepts it as "no gap" (compat/DEVIATIONS.md).
+            "vrrp_garp_interval" => {
+                if let Some(d) = ctx.timer_arg(n, 0, MAX_TIMER_US) {
+                    g.garp.interval = d;
+                }
+            }
+            "vrrp_gna_interval" => {
+                if let Some(d) = ctx.timer_arg(n, 0, MAX_TIMER_US) {
+                    g.garp.na_interval = d;
+                }
+            }
+            "vrrp_min_garp" => g.min_garp = ctx.flag_or_bool(n),
+            "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => {
+                let all = n.args.first().is_some_and(|t| t.text == "all");
+                let idx = usize::from(all);
+                if let Some(t) = ctx.arg(n, idx, "an interval in seconds") {
+                    if let Some(d) = ctx.timer(t, 0, MAX_TIMER_US) {
+                        g.garp_extra_if = Some((d, all));
+                    }
+                }
+            }
+            "vrrp_down_timer_adverts" => {
+                if let Some(v) = ctx.u32_arg(n, 1, 100) {
+                    g.down_timer_adverts = v;
+                }
+            }
+            "vrrp_lower_prio_no_advert" => raw.lower_prio_no_advert = Some(ctx.flag_or_bool(n)),
+            "vrrp_higher_prio_send_advert" => g.higher_prio_send_advert = ctx.flag_or_bool(n),
+            "vrrp_version" => {
+                if let Some(v) = ctx.int_arg(n, 2, 3) {
+                    g.vrrp_version = v as u8;
+                }
+            }
+            "vrrp_check_unicast_src" => g.check_unicast_src = ctx.flag(n),
+            "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = ctx.flag_or_bool(n),
+            "vrrp_strict" => g.strict = ctx.flag(n),
+            "v3_checksum_as_v2" => g.v3_checksum_as_v2 = ctx.flag_or_bool(n),
+            "vrrp_startup_delay" => {
+                if let Some(d) = ctx.timer_arg(n, 0, MAX_TIMER_US) {
+                    g.startup_delay = d;
+                }
+            }
+            "dynamic_interfaces" => {
+                if let Some(t) = n.args.first() {
+                    if t.text != "allow_if_changes" {
+                        ctx.error(
+                            t.span,
+                            format!("unknown option '{}' (expected 'allow_if_changes')", t.text),
+                        );
+                    }
+                }
+                g.dynamic_interfaces = true;
+            }
+            "vmac_prefix" => {
+                if let Some(s) = ctx.string_arg(n, "a prefix") {
+                    g.vmac_prefix = s;
+                }
+            }
+            "startup_script" => g.startup_script = ctx.script(n, true),
+            "shutdown_script" => g.shutdown_script = ctx.script(n, true),
+            "startup_script_timeout" => {
+                if let Some(v) = ctx.int_arg(n, 1, 1000) {
+                    g.startup_script_timeout = Duration::from_secs(v as u64);
+                }
+            }
+            "shutdown_script_timeout" => {
+                if let Some(v) = ctx.int_arg(n, 1, 1000) {
+                    g.shutdown_script_timeout = Duration::from_secs(v as u64);
+                }
+            }
+            "data_use_instance" => g.data_use_instance = ctx.flag(n),
+            "plugin_dir" => {
+                if let Some(s) = ctx.string_arg(n, "a directory") {
+                    if !s.starts_with('/') {
+                        ctx.error(n.args[0].span, "plugin_dir must be an absolute path");
+                    } else {
+                        g.plugin_dir = s.into();
+                    }
+                }
+            }
+            "include" => {}
+            _ => {
+                if lookup(GLOBAL_NO_EFFECT, kw).is_some() {
+                    continue;
+                }
+                if let Some(what) = lookup(GLOBAL_UNSUPPORTED, kw) {
+                    ctx.unsupported(n, what);
+                    continue;
+                }
+                let known: Vec<&str> = KEYWORDS
+                    .iter()
+                    .copied()
+                    .chain(GLOBAL_NO_EFFECT.iter().map(|(k, _)| *k))
+                    .chain(GLOBAL_UNSUPPORTED.iter().map(|(k, _)| *k))
+                    .collect();
+                ctx.unknown(n, "global_defs", &known);
+            }
+        }
+        if KEYWORDS.contains(&kw) {
+            ctx.no_block(n);
+        }
+    }
+}
+
+/// Applies the defaults that depend on other settings: keepalived derives
+/// the lower-priority GARP settings from the master ones, and strict mode
+/// zeroes them and forces `lower_prio_no_advert`.
+pub fn finish(g: &mut GlobalDefs, raw: &GlobalRaw) {
+    // vrrp_min_garp: one GARP and no second burst, unless set explicitly.
+    let (def_delay, def_repeat) = if g.min_garp {
+        (Duration::ZERO, 1)
+    } else {
+        (Duration::from_secs(5), 5)
+    };
+    g.garp.master_delay = raw.master_delay.unwrap_or(def_delay);
+    g.garp.master_repeat = raw.master_repeat.unwrap_or(def_repeat);
+    g.garp.lower_prio_delay =
+        raw.lower_prio_delay
+            .unwrap_or(if g.strict { Duration::ZERO } else { g.garp.master_delay });
+    g.garp.lower_prio_repeat = raw
+        .lower_prio_repeat
+        .unwrap_or(if g.strict { 0 } else { g.garp.master_repeat });
+    g.lower_prio_no_advert = raw.lower_prio_no_advert.unwrap_or(g.strict);
+}
+
+fn fifo(ctx: &mut Ctx<'_>, n: &Node) -> Option<FifoSpec> {
+    let path = ctx.arg(n, 0, "a FIFO path")?;
+    let spec = FifoSpec {
+        path: path.text.clone().into(),
+        user: ctx.user_spec(n, 1),
+        span: path.span,
+    };
+    Some(spec)
+}

@@ -1,0 +1,640 @@
+//! The typed configuration: every VRRP-side block of keepalived.conf with
+//! keepalived 2.2.7's defaults already applied.
+//!
+//! Values here are final: per-instance settings that inherit from
+//! `global_defs` have been resolved, `state MASTER` without a priority has
+//! become 255, and so on (see `instance.rs` for the completion rules).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::diag::Span;
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub global: GlobalDefs,
+    pub scripts: Vec<VrrpScript>,
+    pub track_files: Vec<TrackFile>,
+    pub track_processes: Vec<TrackProcess>,
+    pub check_mysql: Vec<CheckMysql>,
+    pub check_plugins: Vec<CheckPlugin>,
+    pub instances: Vec<VrrpInstance>,
+    pub sync_groups: Vec<SyncGroup>,
+    pub static_addresses: Vec<VirtualAddress>,
+    pub static_routes: Vec<VirtualRoute>,
+    pub static_rules: Vec<VirtualRule>,
+    /// Root `net_namespace NAME`: run in that network namespace.
+    pub net_namespace: Option<String>,
+    /// Root `instance NAME`: names pid files and dumps.
+    pub instance_name: Option<String>,
+    /// Root `use_pid_dir`: pid files under /run/keepalived/.
+    pub use_pid_dir: bool,
+}
+
+impl Config {
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    pub fn script(&self, name: &str) -> Option<&VrrpScript> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+
+    /// Every script the configuration would run, with where it was set.
+    pub fn all_scripts(&self) -> Vec<&ScriptSpec> {
+        let g = &self.global;
+        let mut v: Vec<&ScriptSpec> = [
+            &g.startup_script,
+            &g.shutdown_script,
+            &g.notify_fifo_script,
+            &g.vrrp_notify_fifo_script,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        v.extend(self.scripts.iter().map(|s| &s.script));
+        for i in &self.instances {
+            v.extend(i.notify.all());
+        }
+        for g in &self.sync_groups {
+            v.extend(g.notify.all());
+        }
+        v
+    }
+}
+
+/// `user [group]` of `script_user` and a script's `user` keyword.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub user: String,
+    pub group: Option<String>,
+    pub span: Span,
+}
+
+/// A command line to run: a notify script, a check script, a FIFO reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptSpec {
+    /// The command as written (after quote removal), for logs and dumps.
+    pub command: String,
+    /// The command split into arguments as keepalived splits it.
+    pub argv: Vec<String>,
+    /// `user [group]` given after the command, overriding `script_user`.
+    pub user: Option<UserSpec>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoSpec {
+    pub path: PathBuf,
+    pub user: Option<UserSpec>,
+    pub span: Span,
+}
+
+/// Gratuitous ARP / unsolicited NA timing (keepalived's `garp_*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GarpSettings {
+    /// Delay before the second burst after becoming MASTER; zero: none.
+    pub master_delay: Duration,
+    /// Messages per burst on becoming MASTER.
+    pub master_repeat: u32,
+    /// Period of refresh bursts while MASTER; zero: none.
+    pub master_refresh: Duration,
+    pub master_refresh_repeat: u32,
+    /// Second burst after a MASTER hears a lower-priority advert.
+    pub lower_prio_delay: Duration,
+    /// First burst after a MASTER hears a lower-priority advert.
+    pub lower_prio_repeat: u32,
+    /// Gap between successive messages of a burst.
+    pub interval: Duration,
+    pub na_interval: Duration,
+}
+
+impl Default for GarpSettings {
+    fn default() -> Self {
+        GarpSettings {
+            master_delay: Duration::from_secs(5),
+            master_repeat: 5,
+            master_refresh: Duration::ZERO,
+            master_refresh_repeat: 1,
+            lower_prio_delay: Duration::from_secs(5),
+            lower_prio_repeat: 5,
+            interval: Duration::ZERO,
+            na_interval: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GlobalDefs {
+    pub router_id: Option<String>,
+    pub script_user: Option<UserSpec>,
+    pub enable_script_security: bool,
+    pub notify_fifo: Option<FifoSpec>,
+    pub notify_fifo_script: Option<ScriptSpec>,
+    pub vrrp_notify_fifo: Option<FifoSpec>,
+    pub vrrp_notify_fifo_script: Option<ScriptSpec>,
+    pub vrrp_notify_priority_changes: bool,
+    pub fifo_write_vrrp_states_on_reload: bool,
+    pub mcast_group4: Ipv4Addr,
+    pub mcast_group6: Ipv6Addr,
+    pub default_interface: String,
+    pub garp: GarpSettings,
+    pub min_garp: bool,
+    /// `vrrp_garp_extra_if [all] SECS`: periodic GARP on VMAC interfaces.
+    pub garp_extra_if: Option<(Duration, bool)>,
+    pub down_timer_adverts: u32,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub vrrp_version: u8,
+    pub check_unicast_src: bool,
+    pub skip_check_adv_addr: bool,
+    pub strict: bool,
+    pub v3_checksum_as_v2: bool,
+    pub startup_delay: Duration,
+    pub dynamic_interfaces: bool,
+    pub vmac_prefix: String,
+    pub startup_script: Option<ScriptSpec>,
+    pub startup_script_timeout: Duration,
+    pub shutdown_script: Option<ScriptSpec>,
+    pub shutdown_script_timeout: Duration,
+    /// `data_use_instance`: dump files carry the instance name.
+    pub data_use_instance: bool,
+    /// rkeepalived: where bare `check_plugin` names are looked up.
+    pub plugin_dir: PathBuf,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            router_id: None,
+            script_user: None,
+            enable_script_security: false,
+            notify_fifo: None,
+            notify_fifo_script: None,
+            vrrp_notify_fifo: None,
+            vrrp_notify_fifo_script: None,
+            vrrp_notify_priority_changes: false,
+            fifo_write_vrrp_states_on_reload: false,
+            mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
+            mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            default_interface: "eth0".into(),
+            garp: GarpSettings::default(),
+            min_garp: false,
+            garp_extra_if: None,
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            vrrp_version: 2,
+            check_unicast_src: false,
+            skip_check_adv_addr: false,
+            strict: false,
+            v3_checksum_as_v2: false,
+            startup_delay: Duration::ZERO,
+            dynamic_interfaces: false,
+            vmac_prefix: "vrrp".into(),
+            startup_script: None,
+            startup_script_timeout: Duration::from_secs(10),
+            shutdown_script: None,
+            shutdown_script_timeout: Duration::from_secs(10),
+            data_use_instance: false,
+            plugin_dir: PathBuf::from("/usr/lib/rkeepalived/plugins"),
+        }
+    }
+}
+
+/// `vrrp_script NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpScript {
+    pub name: String,
+    pub span: Span,
+    pub script: ScriptSpec,
+    pub interval: Duration,
+    /// Zero means "use the interval", as keepalived does.
+    pub timeout: Duration,
+    pub weight: i32,
+    pub reverse: bool,
+    pub rise: u32,
+    pub fall: u32,
+    pub init_fail: bool,
+}
+
+impl VrrpScript {
+    pub fn effective_timeout(&self) -> Duration {
+        if self.timeout.is_zero() {
+            self.interval
+        } else {
+            self.timeout
+        }
+    }
+}
+
+/// `track_file NAME { … }` (alias `vrrp_track_file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFile {
+    pub name: String,
+    pub span: Span,
+    pub path: PathBuf,
+    pub weight: i32,
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`.
+    pub init_file: Option<(i64, bool)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamMatch {
+    /// Arguments must equal the configured ones.
+    Exact,
+    /// The configured arguments are a prefix of the process's arguments.
+    Initial,
+    /// The configured arguments appear anywhere in the process's arguments.
+    Partial,
+}
+
+/// `vrrp_track_process NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackProcess {
+    pub name: String,
+    pub span: Span,
+    pub process: String,
+    pub params: Option<Vec<String>>,
+    pub param_match: ParamMatch,
+    pub full_command: bool,
+    /// keepalived 2.2.7 leaves this at 0 (fault on quorum loss), whatever
+    /// its man page says.
+    pub weight: i32,
+    pub reverse: bool,
+    pub quorum: u32,
+    pub quorum_max: u32,
+    pub fork_delay: Duration,
+    pub terminate_delay: Duration,
+}
+
+/// The extension block `check_mysql NAME { … }` (see issue "Built-in
+/// MySQL/MariaDB probe"): its common check settings and its own keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckMysql {
+    pub name: String,
+    pub span: Span,
+    pub common: CheckCommon,
+    pub settings: MysqlSettings,
+}
+
+/// Settings every check kind shares with `vrrp_script`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckCommon {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub weight: i32,
+    pub reverse: bool,
+    pub rise: u32,
+    pub fall: u32,
+    pub init_fail: bool,
+}
+
+impl Default for CheckCommon {
+    fn default() -> Self {
+        CheckCommon {
+            interval: Duration::from_secs(1),
+            timeout: Duration::ZERO,
+            weight: 0,
+            reverse: false,
+            rise: 1,
+            fall: 1,
+            init_fail: false,
+        }
+    }
+}
+
+impl CheckCommon {
+    pub fn effective_timeout(&self) -> Duration {
+        if self.timeout.is_zero() {
+            self.interval
+        } else {
+            self.timeout
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CatchUpPolicy {
+    /// The peer's server cannot be reached while its VRRP instance lives:
+    /// do not preempt.
+    #[default]
+    Wait,
+    /// Preempt anyway.
+    Takeover,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MysqlSettings {
+    pub host: Option<String>,
+    pub socket: Option<PathBuf>,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub defaults_file: Option<PathBuf>,
+    pub ssl: bool,
+    pub ssl_ca: Option<PathBuf>,
+    pub ssl_cert: Option<PathBuf>,
+    pub ssl_key: Option<PathBuf>,
+    pub require_replication: bool,
+    pub max_lag: Option<Duration>,
+    pub peer_host: Option<String>,
+    pub peer_port: u16,
+    pub peer_user: Option<String>,
+    pub peer_password: Option<String>,
+    pub catch_up_timeout: Duration,
+    pub catch_up_policy: CatchUpPolicy,
+    pub read_only_when_backup: bool,
+}
+
+/// The extension block `check_plugin NAME { … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckPlugin {
+    pub name: String,
+    pub span: Span,
+    pub common: CheckCommon,
+    /// As written: an absolute path or a bare name under `plugin_dir`.
+    pub plugin: String,
+    pub isolate: bool,
+    /// The `config { }` block as JSON text.
+    pub config_json: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// keepalived's `PASS`: 8 bytes of clear-text password (RFC 2338 type 1).
+    Pass,
+    /// keepalived's IPsec `AH` (type 2); parsed, not supported.
+    Ah,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    pub auth_type: AuthType,
+    /// The password padded with zero bytes to 8, as sent on the wire.
+    pub password: [u8; 8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressScope {
+    Global,
+    Site,
+    Link,
+    Host,
+    Nowhere,
+    Numeric(u8),
+}
+
+impl AddressScope {
+    pub fn as_u8(self) -> u8 {
+        match self {
+            AddressScope::Global => 0,
+            AddressScope::Site => 200,
+            AddressScope::Link => 253,
+            AddressScope::Host => 254,
+            AddressScope::Nowhere => 255,
+            AddressScope::Numeric(n) => n,
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            AddressScope::Global => "global".into(),
+            AddressScope::Site => "site".into(),
+            AddressScope::Link => "link".into(),
+            AddressScope::Host => "host".into(),
+            AddressScope::Nowhere => "nowhere".into(),
+            AddressScope::Numeric(n) => n.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broadcast {
+    Addr(Ipv4Addr),
+    /// `brd +`: all host bits set.
+    Plus,
+    /// `brd -`: none.
+    Minus,
+}
+
+/// One line of `virtual_ipaddress` / `virtual_ipaddress_excluded` /
+/// `static_ipaddress`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualAddress {
+    pub addr: IpAddr,
+    pub prefix: u8,
+    /// Device; `None` means the instance's interface (or its VMAC).
+    pub dev: Option<String>,
+    pub brd: Option<Broadcast>,
+    pub scope: AddressScope,
+    pub label: Option<String>,
+    pub peer: Option<IpAddr>,
+    pub home: bool,
+    pub nodad: bool,
+    pub mngtmpaddr: bool,
+    pub noprefixroute: bool,
+    pub autojoin: bool,
+    pub no_track: bool,
+    /// `preferred_lft N|forever`; `None` is the kernel default.
+    pub preferred_lft: Option<u32>,
+    pub use_vmac: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteType {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+    Throw,
+}
+
+/// One line of `virtual_routes` / `static_routes`, in `ip route` syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRoute {
+    pub dst: IpAddr,
+    pub dst_prefix: u8,
+    pub src: Option<IpAddr>,
+    pub via: Option<IpAddr>,
+    pub dev: Option<String>,
+    pub scope: Option<AddressScope>,
+    pub table: Option<u32>,
+    pub metric: Option<u32>,
+    pub protocol: Option<u8>,
+    pub route_type: RouteType,
+    pub onlink: bool,
+    pub no_track: bool,
+    pub span: Span,
+}
+
+/// One line of `virtual_rules` / `static_rules`, in `ip rule` syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRule {
+    pub family_v6: bool,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    pub table: Option<u32>,
+    pub priority: Option<u32>,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub invert: bool,
+    pub no_track: bool,
+    pub span: Span,
+}
+
+/// A reference from an instance or group to a tracked object, with the
+/// overrides written on the reference line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRef {
+    pub name: String,
+    pub weight: Option<i32>,
+    pub reverse: Option<bool>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInterface {
+    pub name: String,
+    pub weight: i32,
+    pub reverse: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notifies {
+    pub master: Option<ScriptSpec>,
+    pub backup: Option<ScriptSpec>,
+    pub fault: Option<ScriptSpec>,
+    pub stop: Option<ScriptSpec>,
+    pub deleted: Option<ScriptSpec>,
+    /// The generic `notify`, which gets `TYPE NAME STATE PRIORITY` appended.
+    pub generic: Option<ScriptSpec>,
+    pub master_rx_lower_pri: Option<ScriptSpec>,
+}
+
+impl Notifies {
+    pub fn all(&self) -> impl Iterator<Item = &ScriptSpec> {
+        [
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.deleted,
+            &self.generic,
+            &self.master_rx_lower_pri,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    pub min_ttl: Option<u8>,
+    pub max_ttl: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vmac {
+    /// Interface name; default `<vmac_prefix>.<vrid>`.
+    pub name: String,
+    /// A configured MAC; default the RFC virtual MAC.
+    pub mac: Option<[u8; 6]>,
+    /// `vmac_xmit_base`: send adverts on the parent interface.
+    pub xmit_base: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// `vrrp_instance NAME { … }`, completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpInstance {
+    pub name: String,
+    pub span: Span,
+    /// The configured (wanted) initial state.
+    pub state: InitialState,
+    /// Base priority, 1..=255.
+    pub priority: u8,
+    pub interface: Option<String>,
+    pub vrid: u8,
+    pub family: Family,
+    pub version: u8,
+    /// The advertisement interval after version rounding (v2: whole
+    /// seconds; v3: centiseconds).
+    pub advert_int: Duration,
+    pub auth: Option<Auth>,
+    pub vips: Vec<VirtualAddress>,
+    pub excluded_vips: Vec<VirtualAddress>,
+    pub routes: Vec<VirtualRoute>,
+    pub rules: Vec<VirtualRule>,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackRef>,
+    pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
+    pub dont_track_primary: bool,
+    pub nopreempt: bool,
+    pub preempt_delay: Duration,
+    pub garp: GarpSettings,
+    pub down_timer_adverts: u32,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub notify: Notifies,
+    pub notify_priority_changes: bool,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_peers: Vec<UnicastPeer>,
+    pub unicast_ttl: u8,
+    pub unicast_fault_no_peer: bool,
+    pub check_unicast_src: bool,
+    /// Multicast destination (the global group unless `mcast_dst_ip`).
+    pub mcast_dst: IpAddr,
+    pub track_src_ip: bool,
+    pub vmac: Option<Vmac>,
+    pub accept: bool,
+    pub skip_check_adv_addr: bool,
+    pub strict: bool,
+    pub promote_secondaries: bool,
+    pub v3_checksum_as_v2: bool,
+    /// Name of the sync group, filled in when groups are resolved.
+    pub sync_group: Option<String>,
+}
+
+impl VrrpInstance {
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.priority == 255
+    }
+}
+
+/// `vrrp_sync_group NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    pub span: Span,
+    pub members: Vec<(String, Span)>,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackRef>,
+    pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
+    pub notify: Notifies,
+    pub sync_group_tracking_weight: bool,
+    pub notify_priority_changes: Option<bool>,
+}

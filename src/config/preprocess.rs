@@ -1,0 +1,979 @@
+//! keepalived's preprocessor: `include`, `$NAME=` parameters, `@id`
+//! conditional lines and `~SEQ`/`~LST` repetition, turning files into
+//! logical lines of tokens that remember where each token was written.
+//!
+//! Order of work on a physical line, as keepalived 2.2.7 does it: comments
+//! are removed, `include` is recognised (before conditionals and
+//! substitution, which therefore do not apply to it), then the line is
+//! processed: `@id` selection, `$NAME=` definition, `~SEQ`/`~LST` repetition,
+//! and parameter substitution. Substitution happens at use time and is
+//! recursive: a substituted line is processed again, so a parameter may
+//! expand to `@id …`, to further definitions or to several lines.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+
+use nom::bytes::complete::{tag, take_while1};
+use nom::combinator::opt;
+use nom::{IResult, Parser};
+
+use super::diag::{Class, Diagnostics, FileId, Severity, SourceMap, Span};
+use super::lexer::{self, strip_comment, TokenKind};
+
+/// Files bigger than this are refused: no keepalived.conf is near it, and it
+/// keeps binary garbage from eating memory.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Deepest include nesting accepted (keepalived has no documented limit).
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+/// Deepest parameter substitution; a self-referencing parameter stops here.
+pub const MAX_SUBST_DEPTH: u32 = 32;
+/// Most lines `~SEQ`/`~LST` may generate in one configuration.
+pub const MAX_EXPANDED_LINES: usize = 2_000_000;
+
+/// A token with the place it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub text: String,
+    pub span: Span,
+    /// Byte offsets of the token in its logical line's text.
+    pub offset: usize,
+    pub end: usize,
+}
+
+/// One logical line after preprocessing.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The line's text after substitution (used to re-read script strings).
+    pub text: String,
+    pub tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Selects `@id` lines; keepalived's `-i`, defaulting to the host name up
+    /// to its first dot.
+    pub config_id: String,
+}
+
+pub struct Output {
+    pub lines: Vec<Line>,
+}
+
+/// A position-tracked piece of text: `cols[i]` is the 1-based column in the
+/// physical line of byte `i` of `text`.
+#[derive(Debug, Clone)]
+struct Text {
+    text: String,
+    cols: Vec<u32>,
+    file: FileId,
+    line: u32,
+}
+
+impl Text {
+    fn from_physical(s: &str, file: FileId, line: u32) -> Self {
+        let mut cols = Vec::with_capacity(s.len());
+        for (n, c) in s.chars().enumerate() {
+            let col = u32::try_from(n + 1).unwrap_or(u32::MAX);
+            cols.extend(std::iter::repeat_n(col, c.len_utf8()));
+        }
+        Text {
+            text: s.to_string(),
+            cols,
+            file,
+            line,
+        }
+    }
+
+    fn col_at(&self, byte: usize) -> u32 {
+        self.cols.get(byte).or_else(|| self.cols.last()).copied().unwrap_or(1)
+    }
+
+    fn span_at(&self, byte: usize) -> Span {
+        Span::new(self.file, self.line, self.col_at(byte))
+    }
+
+    fn slice(&self, from: usize) -> Text {
+        Text {
+            text: self.text[from..].to_string(),
+            cols: self.cols[from.min(self.cols.len())..].to_vec(),
+            file: self.file,
+            line: self.line,
+        }
+    }
+
+    fn trim_start(&self) -> Text {
+        let lead = self.text.len() - self.text.trim_start().len();
+        self.slice(lead)
+    }
+
+    fn push_str(&mut self, s: &str, col: u32) {
+        self.text.push_str(s);
+        self.cols.extend(std::iter::repeat_n(col, s.len()));
+    }
+}
+
+struct MultiLineDef {
+    name: String,
+    lines: Vec<String>,
+}
+
+pub struct Preprocessor<'a> {
+    sources: &'a mut SourceMap,
+    diags: &'a mut Diagnostics,
+    opts: Options,
+    defs: HashMap<String, Vec<String>>,
+    stack: Vec<PathBuf>,
+    lines: Vec<Line>,
+    expanded: usize,
+    expansion_limit_hit: bool,
+    cur_dir: PathBuf,
+    rng: u64,
+}
+
+const INCLUDE_KEYWORDS: [&str; 6] = ["include", "includer", "includem", "includew", "includeb", "includea"];
+
+impl<'a> Preprocessor<'a> {
+    pub fn new(sources: &'a mut SourceMap, diags: &'a mut Diagnostics, opts: Options) -> Self {
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        Preprocessor {
+            sources,
+            diags,
+            opts,
+            defs: HashMap::new(),
+            stack: Vec::new(),
+            lines: Vec::new(),
+            expanded: 0,
+            expansion_limit_hit: false,
+            cur_dir: PathBuf::from("."),
+            rng: seed | 1,
+        }
+    }
+
+    /// Reads the main file. `Err` carries the I/O error when it cannot be read.
+    pub fn run_file(mut self, path: &Path) -> Result<Output, std::io::Error> {
+        let text = read_text(path)?;
+        let file = self.sources.add(path);
+        self.process_file_text(path, file, &text);
+        Ok(Output { lines: self.lines })
+    }
+
+    /// Preprocesses configuration text that has no file (tests, benches).
+    pub fn run_text(mut self, name: &Path, text: &str) -> Output {
+        let file = self.sources.add(name);
+        self.process_file_text(name, file, text);
+        Output { lines: self.lines }
+    }
+
+    fn process_file_text(&mut self, path: &Path, file: FileId, raw: &str) {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.stack.push(canonical);
+        let saved_dir = std::mem::replace(
+            &mut self.cur_dir,
+            path.parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        );
+        if raw.contains('\0') {
+            self.diags.error(
+                Span::new(file, 1, 1),
+                "file contains NUL bytes: not a configuration file",
+            );
+            self.cur_dir = saved_dir;
+            self.stack.pop();
+            return;
+        }
+        let mut pending: Option<MultiLineDef> = None;
+        for (idx, physical) in raw.split('\n').enumerate() {
+            let line_no = u32::try_from(idx + 1).unwrap_or(u32::MAX);
+            let physical = physical.strip_suffix('\r').unwrap_or(physical);
+            let content = strip_comment(physical);
+            if let Some(def) = pending.as_mut() {
+                let trimmed = content.trim_end();
+                if let Some(body) = trimmed.strip_suffix('\\') {
+                    def.lines.push(body.to_string());
+                    continue;
+                }
+                def.lines.push(trimmed.to_string());
+                if let Some(def) = pending.take() {
+                    self.defs.insert(def.name, def.lines);
+                }
+                continue;
+            }
+            let text = Text::from_physical(content, file, line_no).trim_start();
+            if text.text.trim().is_empty() {
+                continue;
+            }
+            let first = text.text.split_whitespace().next().unwrap_or("");
+            if INCLUDE_KEYWORDS.contains(&first) {
+                let rest = text.text[first.len()..].trim();
+                let span = text.span_at(0);
+                self.include(first, rest, span);
+                continue;
+            }
+            // A multi-line definition starts only on a physical line.
+            if let Some((name, value)) = parse_definition(&text.text) {
+                if let Some(first_part) = value.trim_end().strip_suffix('\\') {
+                    let mut lines = Vec::new();
+                    if !first_part.trim().is_empty() {
+                        lines.push(first_part.trim().to_string());
+                    }
+                    pending = Some(MultiLineDef {
+                        name: name.to_string(),
+                        lines,
+                    });
+                    continue;
+                }
+            }
+            self.process_line(text, &[], 0);
+        }
+        if let Some(def) = pending.take() {
+            // A definition still open at end of file ends there.
+            self.defs.insert(def.name, def.lines);
+        }
+        self.cur_dir = saved_dir;
+        self.stack.pop();
+    }
+
+    fn include(&mut self, keyword: &str, pattern: &str, span: Span) {
+        let pattern = pattern.trim_matches('"');
+        if pattern.is_empty() {
+            self.diags
+                .error(span, format!("'{keyword}' needs a file name or pattern"));
+            return;
+        }
+        let strict = keyword != "include" && keyword != "includer";
+        let mut matched = false;
+        for alt in expand_braces(pattern) {
+            let full = if Path::new(&alt).is_absolute() {
+                PathBuf::from(&alt)
+            } else {
+                self.cur_dir.join(&alt)
+            };
+            let full_str = full.to_string_lossy().to_string();
+            let paths: Vec<PathBuf> = match glob::glob(&full_str) {
+                Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_file()).collect(),
+                Err(e) => {
+                    self.diags.error(span, format!("bad include pattern '{pattern}': {e}"));
+                    return;
+                }
+            };
+            for p in paths {
+                matched = true;
+                self.include_one(&p, span);
+            }
+        }
+        if !matched {
+            let msg = format!("no configuration file matches '{pattern}'");
+            if strict {
+                self.diags.push(Severity::Error, Class::Security, Some(span), msg);
+            } else {
+                self.diags.warning(span, msg);
+            }
+        }
+    }
+
+    fn include_one(&mut self, path: &Path, span: Span) {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.stack.contains(&canonical) {
+            self.diags.error(
+                span,
+                format!("include cycle: '{}' is already being read", path.display()),
+            );
+            return;
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            self.diags.error(
+                span,
+                format!(
+                    "includes nested deeper than {MAX_INCLUDE_DEPTH}: '{}' not read",
+                    path.display()
+                ),
+            );
+            return;
+        }
+        match read_text(path) {
+            Ok(text) => {
+                let file = self.sources.add(path);
+                self.process_file_text(path, file, &text);
+            }
+            Err(e) => self.diags.error(span, format!("cannot read '{}': {e}", path.display())),
+        }
+    }
+
+    /// Processes one logical line; may recurse for repetitions and
+    /// substituted text.
+    fn process_line(&mut self, text: Text, binds: &[(String, String)], depth: u32) {
+        let text = text.trim_start();
+        if text.text.trim().is_empty() {
+            return;
+        }
+        if depth > MAX_SUBST_DEPTH {
+            self.diags.error(
+                text.span_at(0),
+                "parameter substitution nested too deep (does a parameter refer to itself?)",
+            );
+            return;
+        }
+        // Conditional configuration: `@id rest` / `@^id rest`.
+        if let Some(rest) = text.text.strip_prefix('@') {
+            let (negated, rest) = match rest.strip_prefix('^') {
+                Some(r) => (true, r),
+                None => (false, rest),
+            };
+            let id_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let id = &rest[..id_len];
+            let keep = (id == self.opts.config_id) != negated;
+            if keep {
+                let consumed = text.text.len() - rest.len() + id_len;
+                self.process_line(text.slice(consumed), binds, depth);
+            }
+            return;
+        }
+        if let Some((name, value)) = parse_definition(&text.text) {
+            if name.starts_with('_') {
+                self.diags.error(
+                    text.span_at(1),
+                    format!("parameter names starting with '_' are reserved: '{name}'"),
+                );
+                return;
+            }
+            let value = substitute_binds_only(value.trim(), binds);
+            self.defs.insert(name.to_string(), vec![value]);
+            return;
+        }
+        if text.text.starts_with("~SEQ") || text.text.starts_with("~LST") {
+            self.repeat(text, binds, depth);
+            return;
+        }
+        match self.substitute(&text, binds) {
+            Some(lines) => {
+                for l in lines {
+                    self.process_line(l, binds, depth + 1);
+                }
+            }
+            None => self.emit(&text),
+        }
+    }
+
+    fn emit(&mut self, text: &Text) {
+        let tokens = lexer::tokenize(&text.text)
+            .into_iter()
+            .map(|t| {
+                if t.unterminated {
+                    self.diags.warning(
+                        text.span_at(t.offset),
+                        "quoted string has no closing '\"'; it runs to the end of the line",
+                    );
+                }
+                Token {
+                    kind: t.kind,
+                    span: text.span_at(t.offset),
+                    text: t.text,
+                    offset: t.offset,
+                    end: t.end,
+                }
+            })
+            .collect::<Vec<_>>();
+        if !tokens.is_empty() {
+            self.lines.push(Line {
+                text: text.text.clone(),
+                tokens,
+            });
+        }
+    }
+
+    /// Expands `~SEQ(...)` / `~SEQx(...)` / `~LST(...)` at the start of `text`.
+    fn repeat(&mut self, text: Text, binds: &[(String, String)], depth: u32) {
+        let span = text.span_at(0);
+        let Some((consumed, directive)) = parse_directive(&text.text) else {
+            self.diags.error(
+                span,
+                "malformed ~SEQ/~LST: expected '~SEQ(var, [start, [step,]] end)' or '~LST(var, values…)'",
+            );
+            return;
+        };
+        let rest = text.slice(consumed);
+        let sets = match directive {
+            Directive::Seq { var, args, hex } => {
+                let args: Vec<String> = args.iter().map(|a| substitute_str(a, binds, &self.defs)).collect();
+                match seq_values(&args) {
+                    Ok(values) => values
+                        .into_iter()
+                        .map(|v| vec![(var.clone(), if hex { format!("{v:x}") } else { v.to_string() })])
+                        .collect::<Vec<_>>(),
+                    Err(msg) => {
+                        self.diags.error(span, format!("~SEQ: {msg}"));
+                        return;
+                    }
+                }
+            }
+            Directive::Lst { vars, rows } => {
+                let mut sets = Vec::new();
+                for row in rows {
+                    if row.len() != vars.len() {
+                        self.diags.error(
+                            span,
+                            format!(
+                                "~LST: {} variables but a value group has {} values",
+                                vars.len(),
+                                row.len()
+                            ),
+                        );
+                        return;
+                    }
+                    sets.push(
+                        vars.iter()
+                            .cloned()
+                            .zip(row.into_iter().map(|v| substitute_str(&v, binds, &self.defs)))
+                            .collect(),
+                    );
+                }
+                sets
+            }
+        };
+        for set in sets {
+            self.expanded += 1;
+            if self.expanded > MAX_EXPANDED_LINES {
+                if !self.expansion_limit_hit {
+                    self.expansion_limit_hit = true;
+                    self.diags.error(
+                        span,
+                        format!("~SEQ/~LST generate more than {MAX_EXPANDED_LINES} lines; stopping"),
+                    );
+                }
+                return;
+            }
+            let mut inner: Vec<(String, String)> = binds.to_vec();
+            inner.extend(set);
+            self.process_line(rest.clone(), &inner, depth + 1);
+        }
+    }
+
+    /// Replaces every parameter reference on the line once. `None` when the
+    /// line has nothing to substitute.
+    fn substitute(&mut self, text: &Text, binds: &[(String, String)]) -> Option<Vec<Text>> {
+        let s = &text.text;
+        let mut out = vec![Text {
+            text: String::new(),
+            cols: Vec::new(),
+            file: text.file,
+            line: text.line,
+        }];
+        let mut changed = false;
+        let mut i = 0;
+        while i < s.len() {
+            let rest = &s[i..];
+            if rest.starts_with('$') {
+                if let Some((len, value)) = self.reference(rest, binds) {
+                    changed = true;
+                    let col = text.col_at(i);
+                    let mut first = true;
+                    for v in value {
+                        if !first {
+                            out.push(Text {
+                                text: String::new(),
+                                cols: Vec::new(),
+                                file: text.file,
+                                line: text.line,
+                            });
+                        }
+                        first = false;
+                        if let Some(cur) = out.last_mut() {
+                            cur.push_str(&v, col);
+                        }
+                    }
+                    i += len;
+                    continue;
+                }
+            }
+            let c = rest.chars().next().unwrap_or(' ');
+            let n = c.len_utf8();
+            if let Some(cur) = out.last_mut() {
+                cur.text.push(c);
+                cur.cols.extend(&text.cols[i..(i + n).min(text.cols.len())]);
+            }
+            i += n;
+        }
+        changed.then_some(out)
+    }
+
+    /// Resolves a `$NAME` / `${NAME}` reference at the start of `s`:
+    /// its byte length and value lines.
+    fn reference(&mut self, s: &str, binds: &[(String, String)]) -> Option<(usize, Vec<String>)> {
+        if let Some(inner) = s.strip_prefix("${") {
+            let end = inner.find('}')?;
+            let body = inner[..end].trim();
+            let len = 2 + end + 1;
+            let mut words = body.split_whitespace();
+            let name = words.next()?;
+            let value = match name {
+                "_PWD" => vec![self.cur_dir.to_string_lossy().to_string()],
+                "_INSTANCE" => vec![self.opts.config_id.clone()],
+                "_HASH" => vec!["#".to_string()],
+                "_BANG" => vec!["!".to_string()],
+                "_RANDOM" => {
+                    let min: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+                    let max: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(32767);
+                    vec![self.random(min, max).to_string()]
+                }
+                _ => lookup(name, binds, &self.defs)?,
+            };
+            return Some((len, value));
+        }
+        let body = &s[1..];
+        let name_len = body
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+            .map(|(i, _)| i)
+            .unwrap_or(body.len());
+        if name_len == 0 || body.as_bytes()[0].is_ascii_digit() {
+            return None;
+        }
+        // `$NAME` must be followed by whitespace or the end of the line.
+        if body[name_len..].chars().next().is_some_and(|c| !c.is_whitespace()) {
+            return None;
+        }
+        let value = lookup(&body[..name_len], binds, &self.defs)?;
+        Some((1 + name_len, value))
+    }
+
+    fn random(&mut self, min: u64, max: u64) -> u64 {
+        // xorshift64: `${_RANDOM}` needs variety, not cryptographic quality.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if max <= min {
+            return min;
+        }
+        min + self.rng % (max - min + 1)
+    }
+}
+
+fn lookup(name: &str, binds: &[(String, String)], defs: &HashMap<String, Vec<String>>) -> Option<Vec<String>> {
+    binds
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| vec![v.clone()])
+        .or_else(|| defs.get(name).cloned())
+}
+
+/// Substitutes single-line values into a short string (repetition bounds).
+fn substitute_str(s: &str, binds: &[(String, String)], defs: &HashMap<String, Vec<String>>) -> String {
+    let mut out = s.to_string();
+    for _ in 0..MAX_SUBST_DEPTH {
+        let mut changed = false;
+        let mut next = String::new();
+        let mut rest = out.as_str();
+        while let Some(pos) = rest.find('$') {
+            next.push_str(&rest[..pos]);
+            let r = &rest[pos..];
+            let (len, name) = if let Some(inner) = r.strip_prefix("${") {
+                match inner.find('}') {
+                    Some(e) => (e + 3, inner[..e].trim().to_string()),
+                    None => (1, String::new()),
+                }
+            } else {
+                let n = r[1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .count();
+                (1 + n, r[1..1 + n].to_string())
+            };
+            match lookup(&name, binds, defs) {
+                Some(v) if !name.is_empty() => {
+                    next.push_str(&v.join(" "));
+                    changed = true;
+                }
+                _ => next.push_str(&r[..len]),
+            }
+            rest = &r[len..];
+        }
+        next.push_str(rest);
+        out = next;
+        if !changed {
+            break;
+        }
+    }
+    out
+}
+
+/// Replaces only repetition variables, so a definition made inside a
+/// repeated line captures the current value (as the man page's nested
+/// example relies on).
+fn substitute_binds_only(value: &str, binds: &[(String, String)]) -> String {
+    if binds.is_empty() {
+        return value.to_string();
+    }
+    substitute_str(value, binds, &HashMap::new())
+}
+
+/// `$NAME=VALUE` with no space before `=`. Returns the name and raw value.
+fn parse_definition(s: &str) -> Option<(&str, &str)> {
+    let body = s.strip_prefix('$')?;
+    let name_len = body
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map(|(i, _)| i)?;
+    if name_len == 0 || body.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    let value = body[name_len..].strip_prefix('=')?;
+    Some((&body[..name_len], value))
+}
+
+enum Directive {
+    Seq { var: String, args: Vec<String>, hex: bool },
+    Lst { vars: Vec<String>, rows: Vec<Vec<String>> },
+}
+
+fn directive_head(i: &str) -> IResult<&str, (&str, Option<&str>)> {
+    (nom::branch::alt((tag("~SEQ"), tag("~LST"))), opt(tag("x"))).parse(i)
+}
+
+fn name(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(i)
+}
+
+/// Parses a leading repetition directive; returns bytes consumed.
+fn parse_directive(s: &str) -> Option<(usize, Directive)> {
+    let (rest, (kind, hex)) = directive_head(s).ok()?;
+    let rest = rest.strip_prefix('(')?;
+    // Find the closing parenthesis at brace depth 0.
+    let mut depth = 0i32;
+    let mut close = None;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ')' if depth == 0 => {
+                close = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let close = close?;
+    let inner = &rest[..close];
+    let consumed = s.len() - rest.len() + close + 1;
+    let parts = split_top_level(inner);
+    if kind == "~SEQ" {
+        let var = parts.first()?.trim();
+        let (_, n) = name(var).ok()?;
+        if n.len() != var.len() {
+            return None;
+        }
+        let args = parts[1..].iter().map(|p| p.trim().to_string()).collect();
+        Some((
+            consumed,
+            Directive::Seq {
+                var: var.to_string(),
+                args,
+                hex: hex.is_some(),
+            },
+        ))
+    } else {
+        if hex.is_some() {
+            return None;
+        }
+        let first = parts.first()?.trim();
+        let group = |p: &str| -> Vec<String> {
+            let p = p.trim();
+            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(inner) => inner.split(',').map(|v| v.trim().to_string()).collect(),
+                None => vec![p.to_string()],
+            }
+        };
+        let vars = group(first);
+        if vars.iter().any(|v| name(v).map(|(r, _)| !r.is_empty()).unwrap_or(true)) {
+            return None;
+        }
+        let rows: Vec<Vec<String>> = parts[1..].iter().map(|p| group(p)).collect();
+        if rows.is_empty() {
+            return None;
+        }
+        Some((consumed, Directive::Lst { vars, rows }))
+    }
+}
+
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+fn parse_num(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s),
+    };
+    let v = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16).ok()?,
+        None => body.parse().ok()?,
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// The values of `~SEQ(var, [start, [step,]] end)` as the man page defines them.
+fn seq_values(args: &[String]) -> Result<Vec<i64>, String> {
+    let nums: Vec<i64> = args
+        .iter()
+        .map(|a| parse_num(a).ok_or_else(|| format!("'{a}' is not a number")))
+        .collect::<Result<_, _>>()?;
+    let (start, step, end) = match nums.as_slice() {
+        [end] => (if *end < 0 { -1 } else { 1 }, None, *end),
+        [start, end] => (*start, None, *end),
+        [start, step, end] => (*start, Some(*step), *end),
+        _ => return Err("expected 1 to 3 numbers after the variable".into()),
+    };
+    let step = step.unwrap_or(if end >= start { 1 } else { -1 });
+    if step == 0 {
+        return Err("step must not be 0".into());
+    }
+    let mut values = Vec::new();
+    let mut v = start;
+    while (step > 0 && v <= end) || (step < 0 && v >= end) {
+        values.push(v);
+        if values.len() > MAX_EXPANDED_LINES {
+            return Err("sequence too long".into());
+        }
+        v = match v.checked_add(step) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    Ok(values)
+}
+
+/// csh-style brace expansion: `a{b,c{d,e}}f` → `abf acdf acef`.
+pub fn expand_braces(pattern: &str) -> Vec<String> {
+    let bytes = pattern.as_bytes();
+    let Some(open) = pattern.find('{') else {
+        return vec![pattern.to_string()];
+    };
+    let mut depth = 0;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (i, &b) in bytes.iter().enumerate().skip(open) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            b',' if depth == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![pattern.to_string()];
+    };
+    if commas.is_empty() {
+        // `{x}` with no alternatives is literal in csh; keep it and expand the rest.
+        let tail = expand_braces(&pattern[close + 1..]);
+        return tail
+            .into_iter()
+            .map(|t| format!("{}{}", &pattern[..=close], t))
+            .collect();
+    }
+    let prefix = &pattern[..open];
+    let suffix = &pattern[close + 1..];
+    let mut bounds = vec![open];
+    bounds.extend(&commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let alt = &pattern[w[0] + 1..w[1]];
+        for expanded in expand_braces(&format!("{prefix}{alt}{suffix}")) {
+            out.push(expanded);
+        }
+    }
+    out
+}
+
+fn read_text(path: &Path) -> Result<String, std::io::Error> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::Error::other("is a directory"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "file is larger than {} MiB; not a configuration file",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    let bytes = std::fs::read(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, id: &str) -> (Vec<Vec<String>>, Diagnostics) {
+        let mut sources = SourceMap::default();
+        let mut diags = Diagnostics::default();
+        let out = Preprocessor::new(&mut sources, &mut diags, Options { config_id: id.into() })
+            .run_text(Path::new("test.conf"), text);
+        let lines = out
+            .lines
+            .iter()
+            .map(|l| l.tokens.iter().map(|t| t.text.clone()).collect())
+            .collect();
+        (lines, diags)
+    }
+
+    fn joined(text: &str, id: &str) -> Vec<String> {
+        run(text, id).0.into_iter().map(|l| l.join(" ")).collect()
+    }
+
+    #[test]
+    fn definitions_substitute_at_use_time_and_recursively() {
+        let text = "$ADDRESS_BASE=10.2.${ADDRESS_BASE_SUB}\n$ADDRESS_BASE_SUB=0\n${ADDRESS_BASE}.100/32\n$ADDRESS_BASE_SUB=10\n${ADDRESS_BASE}.100/32\n";
+        assert_eq!(joined(text, "x"), ["10.2.0.100/32", "10.2.10.100/32"]);
+    }
+
+    #[test]
+    fn bare_reference_needs_following_whitespace() {
+        assert_eq!(
+            joined("$P=150\npriority $P\nx $P/24\n", "x"),
+            ["priority 150", "x $P/24"]
+        );
+        assert_eq!(joined("undefined $NOPE here\n", "x"), ["undefined $NOPE here"]);
+    }
+
+    #[test]
+    fn conditionals_select_by_config_id() {
+        let text = "@node1 priority 150\n@^node1 priority 99\n$IF_MAIN=@node1\n$IF_MAIN state MASTER\n";
+        assert_eq!(joined(text, "node1"), ["priority 150", "state MASTER"]);
+        assert_eq!(joined(text, "node2"), ["priority 99"]);
+    }
+
+    #[test]
+    fn multi_line_definitions_expand_to_lines() {
+        let text = "$M= \\\nvrrp_instance VI_${N} { \\\n  virtual_router_id ${N} \\\n}\n~SEQ(N, 20, 1, 21) $M\n";
+        assert_eq!(
+            joined(text, "x"),
+            [
+                "vrrp_instance VI_20 {",
+                "virtual_router_id 20",
+                "}",
+                "vrrp_instance VI_21 {",
+                "virtual_router_id 21",
+                "}"
+            ]
+        );
+    }
+
+    #[test]
+    fn seq_forms_from_the_man_page() {
+        assert_eq!(
+            joined("~SEQ(S, 0, 3) ip 10.0.${S}.1\n", "x"),
+            ["ip 10.0.0.1", "ip 10.0.1.1", "ip 10.0.2.1", "ip 10.0.3.1"]
+        );
+        assert_eq!(
+            joined("~SEQx(S, 0x90, 0x10, 0xc0) fe80::${S}\n", "x"),
+            ["fe80::90", "fe80::a0", "fe80::b0", "fe80::c0"]
+        );
+        assert_eq!(joined("~SEQ(N, 3) n${N}\n", "x"), ["n1", "n2", "n3"]);
+        assert_eq!(joined("~SEQ(N, 3, 1) n${N}\n", "x"), ["n3", "n2", "n1"]);
+    }
+
+    #[test]
+    fn lst_single_multi_and_nested() {
+        assert_eq!(
+            joined("~LST({IP, IP1}, {10,1},{20,4}) 192.168.${IP}.${IP1}\n", "x"),
+            ["192.168.10.1", "192.168.20.4"]
+        );
+        assert_eq!(
+            joined("~LST(A, 1, 2) ~LST(B, 5,6) ${A}.${B}\n", "x"),
+            ["1.5", "1.6", "2.5", "2.6"]
+        );
+    }
+
+    #[test]
+    fn predefined_parameters() {
+        assert_eq!(joined("router_id a${_HASH}b${_BANG}c\n", "x"), ["router_id a#b!c"]);
+        assert_eq!(joined("router_id ${_INSTANCE}\n", "nodeA"), ["router_id nodeA"]);
+        let r: u64 = joined("${_RANDOM 5 7}\n", "x")[0].parse().unwrap_or(0);
+        assert!((5..=7).contains(&r));
+    }
+
+    #[test]
+    fn self_reference_is_an_error_not_a_hang() {
+        let (_, diags) = run("$A=x $A y\nz $A\n", "x");
+        assert!(diags.has_errors());
+    }
+
+    #[test]
+    fn columns_point_into_the_physical_line() {
+        let mut sources = SourceMap::default();
+        let mut diags = Diagnostics::default();
+        let out = Preprocessor::new(&mut sources, &mut diags, Options { config_id: "x".into() })
+            .run_text(Path::new("t.conf"), "$P=150\n\n   priority $P   # c\n");
+        let toks = &out.lines[0].tokens;
+        assert_eq!((toks[0].span.line, toks[0].span.col), (3, 4));
+        assert_eq!((toks[1].span.line, toks[1].span.col), (3, 13));
+    }
+
+    #[test]
+    fn brace_expansion() {
+        assert_eq!(expand_braces("a{b,c{d,e}}f"), ["abf", "acdf", "acef"]);
+        assert_eq!(expand_braces("x/{,cat,dog}"), ["x/", "x/cat", "x/dog"]);
+        assert_eq!(expand_braces("plain"), ["plain"]);
+    }
+
+    #[test]
+    fn includes_resolve_relative_to_the_including_file_and_detect_cycles() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let sub = dir.path().join("conf.d");
+        std::fs::create_dir(&sub).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(sub.join("b.conf"), "router_id B\ninclude ../main.conf\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join("main.conf"),
+            "include conf.d/*.conf\ninclude missing/*.conf\nincludea nothere.conf\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut sources = SourceMap::default();
+        let mut diags = Diagnostics::default();
+        let out = Preprocessor::new(&mut sources, &mut diags, Options { config_id: "x".into() })
+            .run_file(&dir.path().join("main.conf"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.lines.len(), 1);
+        assert_eq!(out.lines[0].tokens[1].text, "B");
+        let msgs: Vec<_> = diags.iter().map(|d| (d.severity, d.message.clone())).collect();
+        assert!(msgs
+            .iter()
+            .any(|(s, m)| *s == Severity::Error && m.contains("include cycle")));
+        assert!(msgs
+            .iter()
+            .any(|(s, m)| *s == Severity::Warning && m.contains("missing/*.conf")));
+        assert_eq!(
+            diags.exit_code(),
+            6,
+            "includea with no match exits 6 as keepalived does"
+        );
+    }
+}

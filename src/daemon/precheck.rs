@@ -1,0 +1,252 @@
+//! Checks of a configuration against this host: interfaces exist, script
+//! users resolve, scripts are found and safe. Used by `-t` and at start-up,
+//! so both agree on which scripts will run.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use crate::config::diag::{Class, Diagnostics, Severity};
+use crate::config::model::{Config, ScriptSpec, UserSpec};
+use crate::track::security::{self, RunAs, Verdict};
+
+/// What the host offers; a trait so tests can describe a host.
+pub trait Host {
+    fn interface_exists(&self, name: &str) -> bool;
+}
+
+/// The machine (network namespace) this process runs in.
+pub struct SystemHost;
+
+impl Host for SystemHost {
+    fn interface_exists(&self, name: &str) -> bool {
+        nix::net::if_::if_nametoindex(name).is_ok()
+    }
+}
+
+/// A script the configuration runs, and whether it may run.
+#[derive(Debug, Clone)]
+pub struct ScriptCheck {
+    /// Where it was configured, for messages: "vrrp_script chk", "notify_master of VI_1".
+    pub role: String,
+    /// A tracked check (its absence changes priorities), not a notifier.
+    pub tracked: bool,
+    pub spec: ScriptSpec,
+    /// How to run it, or why it is disabled.
+    pub outcome: Result<(RunAs, Option<PathBuf>), String>,
+}
+
+impl ScriptCheck {
+    pub fn runnable(&self) -> bool {
+        self.outcome.is_ok()
+    }
+}
+
+/// Every script of the configuration with keepalived's checks applied.
+pub fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
+    let mut out = Vec::new();
+    let g = &c.global;
+    let mut add = |role: String, tracked: bool, spec: &ScriptSpec, own_user: Option<&UserSpec>| {
+        let outcome = match security::run_as(own_user.or(spec.user.as_ref()), g) {
+            Err(e) => Err(format!("cannot set the user for {role}: {e}; removed")),
+            Ok(who) => {
+                match security::check(&spec.argv[0], &who) {
+                    Verdict::Ok(path) => Ok((who, path)),
+                    Verdict::NotFound(cmd) => Err(format!("{role}: cannot find script '{cmd}'; disabled")),
+                    Verdict::NotExecutable { path, uid, gid } => Err(format!(
+                        "{role}: '{}' is not executable for uid:gid {uid}:{gid}; disabled",
+                        path.display()
+                    )),
+                    Verdict::Insecure { path, reason } => {
+                        if g.enable_script_security {
+                            Err(format!("{role}: unsafe permissions for '{}' ({reason}); disabled due to enable_script_security", path.display()))
+                        } else {
+                            // keepalived runs it anyway and reports a violation.
+                            Ok((who, Some(path)))
+                        }
+                    }
+                }
+            }
+        };
+        out.push(ScriptCheck {
+            role,
+            tracked,
+            spec: spec.clone(),
+            outcome,
+        });
+    };
+    for s in &c.scripts {
+        add(
+            format!("vrrp_script {}", s.name),
+            true,
+            &s.script,
+            s.script.user.as_ref(),
+        );
+    }
+    for i in &c.instances {
+        for (kw, spec) in notify_list(&i.notify) {
+            add(format!("{kw} of {}", i.name), false, spec, None);
+        }
+    }
+    for sg in &c.sync_groups {
+        for (kw, spec) in notify_list(&sg.notify) {
+            add(format!("{kw} of sync group {}", sg.name), false, spec, None);
+        }
+    }
+    for (kw, spec) in [
+        ("startup_script", &g.startup_script),
+        ("shutdown_script", &g.shutdown_script),
+        ("notify_fifo_script", &g.notify_fifo_script),
+        ("vrrp_notify_fifo_script", &g.vrrp_notify_fifo_script),
+    ] {
+        if let Some(spec) = spec {
+            add(kw.to_string(), false, spec, None);
+        }
+    }
+    out
+}
+
+fn notify_list(n: &crate::config::model::Notifies) -> Vec<(&'static str, &ScriptSpec)> {
+    [
+        ("notify_master", &n.master),
+        ("notify_backup", &n.backup),
+        ("notify_fault", &n.fault),
+        ("notify_stop", &n.stop),
+        ("notify_deleted", &n.deleted),
+        ("notify", &n.generic),
+        ("notify_master_rx_lower_pri", &n.master_rx_lower_pri),
+    ]
+    .into_iter()
+    .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
+    .collect()
+}
+
+/// Adds host diagnostics to `diags`; returns the script verdicts.
+pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<ScriptCheck> {
+    if !c.global.dynamic_interfaces {
+        let mut reported = HashSet::new();
+        for i in &c.instances {
+            if let Some(ifname) = &i.interface {
+                if !host.interface_exists(ifname) && reported.insert(ifname.clone()) {
+                    diags.error(
+                        i.span,
+                        format!("interface {ifname} for vrrp_instance {} doesn't exist", i.name),
+                    );
+                }
+            }
+            for v in i.vips.iter().chain(&i.excluded_vips) {
+                if let Some(dev) = &v.dev {
+                    if !host.interface_exists(dev) && reported.insert(dev.clone()) {
+                        diags.error(
+                            v.span,
+                            format!("interface {dev} for IP address {} doesn't exist", v.addr),
+                        );
+                    }
+                }
+            }
+            for t in &i.track_interfaces {
+                if !host.interface_exists(&t.name) && reported.insert(t.name.clone()) {
+                    diags.error(
+                        t.span,
+                        format!("tracked interface {} of vrrp_instance {} doesn't exist", t.name, i.name),
+                    );
+                }
+            }
+        }
+    }
+    let scripts = check_scripts(c);
+    let mut root_without_security = false;
+    let mut insecure = false;
+    for s in &scripts {
+        match &s.outcome {
+            // keepalived's -t says nothing of a missing notify script; it
+            // only fails when run. A missing tracked script is an error.
+            Err(msg) if s.tracked => diags.error(s.spec.span, msg.clone()),
+            Err(msg) => diags.warning(s.spec.span, msg.clone()),
+            Ok((who, path)) => {
+                if !c.global.enable_script_security && (who.uid == 0 || who.gid == 0) {
+                    root_without_security = true;
+                    if let Some(p) = path {
+                        if let Some(reason) = security::unsafe_component(p) {
+                            insecure = true;
+                            diags.warning(
+                                s.spec.span,
+                                format!("{}: unsafe permissions for '{}' ({reason})", s.role, p.display()),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if root_without_security {
+        let more = if insecure { " There are insecure scripts." } else { "" };
+        diags.push(
+            Severity::Error,
+            Class::Security,
+            None,
+            format!(
+                "SECURITY VIOLATION - scripts are being executed as root but enable_script_security is not set.{more}"
+            ),
+        );
+    }
+    scripts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+
+    struct FakeHost(&'static [&'static str]);
+    impl Host for FakeHost {
+        fn interface_exists(&self, name: &str) -> bool {
+            self.0.contains(&name)
+        }
+    }
+
+    #[test]
+    fn missing_interfaces_are_errors() {
+        let l = load_str(
+            "t",
+            "vrrp_instance V {\n interface eth9\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1 dev eth5\n }\n track_interface {\n eth7\n }\n}\n",
+            &LoadOptions::default(),
+        );
+        let mut d = l.diags.clone();
+        check(&l.config, &FakeHost(&["eth0"]), &mut d);
+        assert_eq!(d.errors().count(), 3);
+        assert_eq!(d.exit_code(), 5);
+    }
+
+    #[test]
+    fn root_scripts_without_security_exit_6() {
+        let l = load_str(
+            "t",
+            "vrrp_script chk {\n script \"/bin/true\"\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n track_script {\n chk\n }\n}\n",
+            &LoadOptions::default(),
+        );
+        let mut d = l.diags.clone();
+        let s = check(&l.config, &FakeHost(&["eth0"]), &mut d);
+        if nix::unistd::User::from_name(security::DEFAULT_SCRIPT_USER)
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            assert_eq!(d.exit_code(), 6);
+        }
+        assert_eq!(s.len(), 1);
+        assert!(s[0].runnable());
+    }
+
+    #[test]
+    fn missing_script_is_disabled() {
+        let l = load_str(
+            "t",
+            "global_defs {\n enable_script_security\n script_user root\n}\nvrrp_script chk {\n script \"/nonexistent/x.sh\"\n}\n",
+            &LoadOptions::default(),
+        );
+        let mut d = l.diags.clone();
+        let s = check(&l.config, &FakeHost(&[]), &mut d);
+        assert!(!s[0].runnable());
+        assert_eq!(d.exit_code(), 5);
+    }
+}

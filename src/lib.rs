@@ -1,0 +1,13 @@
+//! rkeepalived: a drop-in replacement for keepalived's VRRP side.
+//!
+//! Layers (dependencies point down only):
+//! - [`daemon`]: wiring, runtime, signals, reload, notify, dumps;
+//! - [`net`]: Linux I/O (raw sockets, netlink, ARP/NA);
+//! - [`track`]: the check framework and its check kinds;
+//! - [`vrrp`]: the protocol core, without I/O;
+//! - [`config`]: the keepalived.conf language.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod track;
