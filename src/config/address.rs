@@ -226,6 +226,7 @@ pub fn parse_route(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualRoute> {
         span: toks[0].span,
     };
     let mut have_dst = false;
+    let mut bad_dst = false;
     let mut i = 0;
     while i < toks.len() {
         let t = toks[i];
@@ -300,6 +301,7 @@ pub fn parse_route(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualRoute> {
             "to" => {
                 if let Some(v) = take(ctx, "a destination") {
                     have_dst = dst(ctx, v, &mut r);
+                    bad_dst |= !have_dst;
                 }
             }
             word if ROUTE_IGNORED_WITH_VALUE.contains(&word) => {
@@ -309,13 +311,18 @@ pub fn parse_route(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualRoute> {
                 );
                 take(ctx, "a value");
             }
-            _ if !have_dst => have_dst = dst(ctx, t, &mut r),
+            _ if !have_dst && !bad_dst => {
+                have_dst = dst(ctx, t, &mut r);
+                bad_dst = !have_dst;
+            }
             other => ctx.error(t.span, format!("unknown route option '{other}'")),
         }
         i += 1;
     }
     if !have_dst {
-        ctx.error(toks[0].span, "route has no destination");
+        if !bad_dst {
+            ctx.error(toks[0].span, "route has no destination");
+        }
         return None;
     }
     if let Some(via) = r.via {

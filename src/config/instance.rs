@@ -668,6 +668,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
 
     // Unicast peers.
     let mut peers = Vec::new();
+    let had_peers = !r.unicast_peers.is_empty();
     for (p, s) in r.unicast_peers {
         if family_of(&p.addr) != family {
             ctx.error(
@@ -689,7 +690,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
             );
         }
     }
-    if peers.is_empty() {
+    if peers.is_empty() && !had_peers {
         if let Some(s) = r.unicast_peer_block {
             if !r.unicast_fault_no_peer {
                 ctx.warning(s, format!("({name}) unicast_peer is empty: using multicast (set unicast_fault_no_peer to stay in FAULT instead)"));

@@ -28,8 +28,11 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_INCLUDE_DEPTH: usize = 32;
 /// Deepest parameter substitution; a self-referencing parameter stops here.
 pub const MAX_SUBST_DEPTH: u32 = 32;
-/// Most lines `~SEQ`/`~LST` may generate in one configuration.
+/// Most logical lines repetition and substitution may generate in one
+/// configuration: bounds the work of `$X=$X $X`-style doubling.
 pub const MAX_EXPANDED_LINES: usize = 2_000_000;
+/// Longest line substitution may build.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// A token with the place it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,23 +64,37 @@ pub struct Output {
     pub lines: Vec<Line>,
 }
 
-/// A position-tracked piece of text: `cols[i]` is the 1-based column in the
-/// physical line of byte `i` of `text`.
+/// Where each byte of a processed line was written: untouched ASCII text
+/// maps by offset (no allocation); substituted or non-ASCII text carries a
+/// per-byte table of 1-based columns.
+#[derive(Debug, Clone)]
+enum Cols {
+    /// Byte `i` is at column `base + i`.
+    Offset(u32),
+    Table(Vec<u32>),
+}
+
+/// A position-tracked piece of text.
 #[derive(Debug, Clone)]
 struct Text {
     text: String,
-    cols: Vec<u32>,
+    cols: Cols,
     file: FileId,
     line: u32,
 }
 
 impl Text {
     fn from_physical(s: &str, file: FileId, line: u32) -> Self {
-        let mut cols = Vec::with_capacity(s.len());
-        for (n, c) in s.chars().enumerate() {
-            let col = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            cols.extend(std::iter::repeat_n(col, c.len_utf8()));
-        }
+        let cols = if s.is_ascii() {
+            Cols::Offset(1)
+        } else {
+            let mut table = Vec::with_capacity(s.len());
+            for (n, c) in s.chars().enumerate() {
+                let col = u32::try_from(n + 1).unwrap_or(u32::MAX);
+                table.extend(std::iter::repeat_n(col, c.len_utf8()));
+            }
+            Cols::Table(table)
+        };
         Text {
             text: s.to_string(),
             cols,
@@ -86,31 +103,65 @@ impl Text {
         }
     }
 
+    fn empty_like(&self) -> Text {
+        Text {
+            text: String::new(),
+            cols: Cols::Table(Vec::new()),
+            file: self.file,
+            line: self.line,
+        }
+    }
+
     fn col_at(&self, byte: usize) -> u32 {
-        self.cols.get(byte).or_else(|| self.cols.last()).copied().unwrap_or(1)
+        match &self.cols {
+            Cols::Offset(base) => base.saturating_add(u32::try_from(byte).unwrap_or(u32::MAX)),
+            Cols::Table(t) => t.get(byte).or_else(|| t.last()).copied().unwrap_or(1),
+        }
     }
 
     fn span_at(&self, byte: usize) -> Span {
         Span::new(self.file, self.line, self.col_at(byte))
     }
 
-    fn slice(&self, from: usize) -> Text {
-        Text {
-            text: self.text[from..].to_string(),
-            cols: self.cols[from.min(self.cols.len())..].to_vec(),
-            file: self.file,
-            line: self.line,
+    /// Drops the first `from` bytes in place.
+    fn advance(mut self, from: usize) -> Text {
+        let from = from.min(self.text.len());
+        self.text.drain(..from);
+        match &mut self.cols {
+            Cols::Offset(base) => *base = base.saturating_add(u32::try_from(from).unwrap_or(u32::MAX)),
+            Cols::Table(t) => {
+                t.drain(..from.min(t.len()));
+            }
         }
+        self
     }
 
-    fn trim_start(&self) -> Text {
+    fn slice(&self, from: usize) -> Text {
+        self.clone().advance(from)
+    }
+
+    fn trim_start(self) -> Text {
         let lead = self.text.len() - self.text.trim_start().len();
-        self.slice(lead)
+        if lead == 0 {
+            self
+        } else {
+            self.advance(lead)
+        }
     }
 
     fn push_str(&mut self, s: &str, col: u32) {
         self.text.push_str(s);
-        self.cols.extend(std::iter::repeat_n(col, s.len()));
+        if let Cols::Table(t) = &mut self.cols {
+            t.extend(std::iter::repeat_n(col, s.len()));
+        }
+    }
+
+    /// Appends byte range `range` of `src`, keeping its columns.
+    fn push_from(&mut self, src: &Text, range: std::ops::Range<usize>) {
+        self.text.push_str(&src.text[range.clone()]);
+        if let Cols::Table(t) = &mut self.cols {
+            t.extend(range.map(|i| src.col_at(i)));
+        }
     }
 }
 
@@ -306,7 +357,25 @@ impl<'a> Preprocessor<'a> {
     /// substituted text.
     fn process_line(&mut self, text: Text, binds: &[(String, String)], depth: u32) {
         let text = text.trim_start();
-        if text.text.trim().is_empty() {
+        if text.text.trim().is_empty() || self.expansion_limit_hit {
+            return;
+        }
+        self.expanded += 1;
+        if self.expanded > MAX_EXPANDED_LINES {
+            self.expansion_limit_hit = true;
+            self.diags.error(
+                text.span_at(0),
+                format!(
+                    "repetition and parameter substitution generate more than {MAX_EXPANDED_LINES} lines; stopping"
+                ),
+            );
+            return;
+        }
+        if text.text.len() > MAX_LINE_BYTES {
+            self.diags.error(
+                text.span_at(0),
+                format!("line longer than {MAX_LINE_BYTES} bytes after parameter substitution; ignored"),
+            );
             return;
         }
         if depth > MAX_SUBST_DEPTH {
@@ -455,46 +524,38 @@ impl<'a> Preprocessor<'a> {
     /// line has nothing to substitute.
     fn substitute(&mut self, text: &Text, binds: &[(String, String)]) -> Option<Vec<Text>> {
         let s = &text.text;
-        let mut out = vec![Text {
-            text: String::new(),
-            cols: Vec::new(),
-            file: text.file,
-            line: text.line,
-        }];
+        if !s.contains('$') {
+            return None;
+        }
+        let mut out = vec![text.empty_like()];
         let mut changed = false;
+        let mut copied = 0;
         let mut i = 0;
-        while i < s.len() {
-            let rest = &s[i..];
-            if rest.starts_with('$') {
-                if let Some((len, value)) = self.reference(rest, binds) {
+        while let Some(pos) = s[i..].find('$') {
+            let at = i + pos;
+            match self.reference(&s[at..], binds) {
+                Some((len, value)) => {
                     changed = true;
-                    let col = text.col_at(i);
-                    let mut first = true;
-                    for v in value {
-                        if !first {
-                            out.push(Text {
-                                text: String::new(),
-                                cols: Vec::new(),
-                                file: text.file,
-                                line: text.line,
-                            });
+                    if let Some(cur) = out.last_mut() {
+                        cur.push_from(text, copied..at);
+                    }
+                    let col = text.col_at(at);
+                    for (k, v) in value.iter().enumerate() {
+                        if k > 0 {
+                            out.push(text.empty_like());
                         }
-                        first = false;
                         if let Some(cur) = out.last_mut() {
-                            cur.push_str(&v, col);
+                            cur.push_str(v, col);
                         }
                     }
-                    i += len;
-                    continue;
+                    i = at + len;
+                    copied = i;
                 }
+                None => i = at + 1,
             }
-            let c = rest.chars().next().unwrap_or(' ');
-            let n = c.len_utf8();
-            if let Some(cur) = out.last_mut() {
-                cur.text.push(c);
-                cur.cols.extend(&text.cols[i..(i + n).min(text.cols.len())]);
-            }
-            i += n;
+        }
+        if let Some(cur) = out.last_mut() {
+            cur.push_from(text, copied..s.len());
         }
         changed.then_some(out)
     }
@@ -662,7 +723,7 @@ fn parse_directive(s: &str) -> Option<(usize, Directive)> {
     if kind == "~SEQ" {
         let var = parts.first()?.trim();
         let (_, n) = name(var).ok()?;
-        if n.len() != var.len() {
+        if n.len() != var.len() || var.starts_with(|c: char| c.is_ascii_digit()) {
             return None;
         }
         let args = parts[1..].iter().map(|p| p.trim().to_string()).collect();

@@ -2,7 +2,7 @@
 //! users resolve, scripts are found and safe. Used by `-t` and at start-up,
 //! so both agree on which scripts will run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::config::diag::{Class, Diagnostics, Severity};
@@ -41,15 +41,28 @@ impl ScriptCheck {
     }
 }
 
+/// `user [group]` as written, the key of the user-lookup cache.
+type UserKey = (String, Option<String>);
+
 /// Every script of the configuration with keepalived's checks applied.
+/// User lookups and path checks are cached: configurations often run one
+/// script per instance, as the same user.
 pub fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
-    let mut out = Vec::new();
     let g = &c.global;
-    let mut add = |role: String, tracked: bool, spec: &ScriptSpec, own_user: Option<&UserSpec>| {
-        let outcome = match security::run_as(own_user.or(spec.user.as_ref()), g) {
+    let mut users: HashMap<Option<UserKey>, Result<RunAs, String>> = HashMap::new();
+    let mut verdicts: HashMap<(String, u32, u32), Verdict> = HashMap::new();
+    let mut check_one = |role: String, tracked: bool, spec: &ScriptSpec, own_user: Option<&UserSpec>| {
+        let user = own_user.or(spec.user.as_ref());
+        let key = user.map(|u| (u.user.clone(), u.group.clone()));
+        let who = users.entry(key).or_insert_with(|| security::run_as(user, g)).clone();
+        let outcome = match who {
             Err(e) => Err(format!("cannot set the user for {role}: {e}; removed")),
             Ok(who) => {
-                match security::check(&spec.argv[0], &who) {
+                let verdict = verdicts
+                    .entry((spec.argv[0].clone(), who.uid, who.gid))
+                    .or_insert_with(|| security::check(&spec.argv[0], &who))
+                    .clone();
+                match verdict {
                     Verdict::Ok(path) => Ok((who, path)),
                     Verdict::NotFound(cmd) => Err(format!("{role}: cannot find script '{cmd}'; disabled")),
                     Verdict::NotExecutable { path, uid, gid } => Err(format!(
@@ -58,7 +71,10 @@ pub fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
                     )),
                     Verdict::Insecure { path, reason } => {
                         if g.enable_script_security {
-                            Err(format!("{role}: unsafe permissions for '{}' ({reason}); disabled due to enable_script_security", path.display()))
+                            Err(format!(
+                                "{role}: unsafe permissions for '{}' ({reason}); disabled due to enable_script_security",
+                                path.display()
+                            ))
                         } else {
                             // keepalived runs it anyway and reports a violation.
                             Ok((who, Some(path)))
@@ -67,29 +83,30 @@ pub fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
                 }
             }
         };
-        out.push(ScriptCheck {
+        ScriptCheck {
             role,
             tracked,
             spec: spec.clone(),
             outcome,
-        });
+        }
     };
+    let mut out = Vec::new();
     for s in &c.scripts {
-        add(
+        out.push(check_one(
             format!("vrrp_script {}", s.name),
             true,
             &s.script,
             s.script.user.as_ref(),
-        );
+        ));
     }
     for i in &c.instances {
         for (kw, spec) in notify_list(&i.notify) {
-            add(format!("{kw} of {}", i.name), false, spec, None);
+            out.push(check_one(format!("{kw} of {}", i.name), false, spec, None));
         }
     }
     for sg in &c.sync_groups {
         for (kw, spec) in notify_list(&sg.notify) {
-            add(format!("{kw} of sync group {}", sg.name), false, spec, None);
+            out.push(check_one(format!("{kw} of sync group {}", sg.name), false, spec, None));
         }
     }
     for (kw, spec) in [
@@ -99,7 +116,7 @@ pub fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
         ("vrrp_notify_fifo_script", &g.vrrp_notify_fifo_script),
     ] {
         if let Some(spec) = spec {
-            add(kw.to_string(), false, spec, None);
+            out.push(check_one(kw.to_string(), false, spec, None));
         }
     }
     out
@@ -154,6 +171,7 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<Script
         }
     }
     let scripts = check_scripts(c);
+    let mut unsafe_paths: HashMap<PathBuf, Option<String>> = HashMap::new();
     let mut root_without_security = false;
     let mut insecure = false;
     for s in &scripts {
@@ -166,7 +184,10 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<Script
                 if !c.global.enable_script_security && (who.uid == 0 || who.gid == 0) {
                     root_without_security = true;
                     if let Some(p) = path {
-                        if let Some(reason) = security::unsafe_component(p) {
+                        if let Some(reason) = unsafe_paths
+                            .entry(p.clone())
+                            .or_insert_with(|| security::unsafe_component(p))
+                        {
                             insecure = true;
                             diags.warning(
                                 s.spec.span,

@@ -1,0 +1,824 @@
+//! One VRRP instance's state machine, driven by `handle(now, event)` with no
+//! I/O: it returns actions (values) in the order they must be carried out
+//! and says when it next needs a call ([`Instance::poll_timeout`]).
+//!
+//! keepalived 2.2.7's behaviour is the default; where it differs from the
+//! RFC, the RFC applies under `strict` (compat/DEVIATIONS.md lists each).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::packet::{
+    Advert, AdvertPacket, ChecksumMode, Family, Version, AUTH_AH, AUTH_NONE, AUTH_PASS, TYPE_ADVERTISEMENT,
+};
+use super::rx::{RxError, RxMeta};
+use super::stats::Stats;
+use super::timers::{master_down_interval, skew_time};
+
+/// Instance states; the numbers are keepalived's (JSON `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum State {
+    Init,
+    Backup,
+    Master,
+    Fault,
+    /// Reported to notifiers on shutdown only.
+    Stop,
+}
+
+impl State {
+    pub fn keepalived_code(self) -> u8 {
+        match self {
+            State::Init => 0,
+            State::Backup => 1,
+            State::Master => 2,
+            State::Fault => 3,
+            State::Stop => 98,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+            State::Stop => "STOP",
+        }
+    }
+}
+
+/// GARP / unsolicited NA scheduling (keepalived's `garp_*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GarpParams {
+    pub master_delay: Duration,
+    pub master_repeat: u32,
+    pub master_refresh: Duration,
+    pub master_refresh_repeat: u32,
+    pub lower_prio_delay: Duration,
+    pub lower_prio_repeat: u32,
+}
+
+impl Default for GarpParams {
+    fn default() -> Self {
+        GarpParams {
+            master_delay: Duration::from_secs(5),
+            master_repeat: 5,
+            master_refresh: Duration::ZERO,
+            master_refresh_repeat: 1,
+            lower_prio_delay: Duration::from_secs(5),
+            lower_prio_repeat: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    pub min_ttl: Option<u8>,
+    pub max_ttl: Option<u8>,
+}
+
+/// Everything the state machine needs to know about its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    pub name: String,
+    pub vrid: u8,
+    pub version: Version,
+    pub family: Family,
+    /// Base (configured) priority, 1..=255.
+    pub priority: u8,
+    /// Advertisement_Interval.
+    pub advert_int: Duration,
+    /// `state MASTER` was configured (matters to an owner leaving FAULT).
+    pub want_master: bool,
+    pub nopreempt: bool,
+    pub preempt_delay: Duration,
+    pub down_timer_adverts: u32,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub garp: GarpParams,
+    /// v2 authentication: type and 8 data bytes.
+    pub auth: Option<(u8, [u8; 8])>,
+    /// The addresses advertised (and checked in received adverts).
+    pub vips: Vec<IpAddr>,
+    pub strict: bool,
+    pub skip_check_adv_addr: bool,
+    pub checksum_mode: ChecksumMode,
+    pub unicast_peers: Vec<UnicastPeer>,
+    pub check_unicast_src: bool,
+}
+
+impl Params {
+    /// A minimal valid parameter set (tests, simulation).
+    pub fn new(name: &str, vrid: u8, priority: u8, version: Version, vips: Vec<IpAddr>) -> Params {
+        let family = vips.first().map(Family::of).unwrap_or(Family::V4);
+        Params {
+            name: name.to_string(),
+            vrid,
+            version,
+            family,
+            priority,
+            advert_int: Duration::from_secs(1),
+            want_master: priority == 255,
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            garp: GarpParams::default(),
+            auth: None,
+            vips,
+            strict: false,
+            skip_check_adv_addr: false,
+            checksum_mode: ChecksumMode::PseudoHeader,
+            unicast_peers: Vec::new(),
+            check_unicast_src: false,
+        }
+    }
+}
+
+/// Why a state changed, for logs in keepalived's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Startup,
+    /// Master_Down_Timer expired: no advert from a master.
+    MasterDown,
+    /// A master heard a better advert: higher priority, or equal priority
+    /// from a higher address.
+    Preempted {
+        from: IpAddr,
+        priority: u8,
+    },
+    Fault,
+    FaultCleared,
+    /// Moved by its sync group.
+    SyncGroup,
+    Shutdown,
+}
+
+/// What the driver must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send an advertisement with this priority.
+    SendAdvert { priority: u8 },
+    /// Install the VIPs (and excluded VIPs, routes and rules).
+    AddVips,
+    /// Remove them.
+    RemoveVips,
+    /// Send `repeat` rounds of gratuitous ARP / unsolicited NA for the VIPs.
+    SendGratuitous { repeat: u32 },
+    /// The instance changed state; run notifiers.
+    StateChange {
+        from: State,
+        to: State,
+        priority: u8,
+        reason: Reason,
+    },
+    /// A master heard a lower-priority advert (`notify_master_rx_lower_pri`).
+    MasterRxLowerPri { from: IpAddr, priority: u8 },
+    /// A sync-group member's down timer expired; it waits for its group.
+    WantMaster,
+    /// A packet was dropped (already counted in the stats).
+    Dropped { src: IpAddr, error: RxError },
+    /// A configuration error only the wire reveals (two owners).
+    ConflictingOwner { from: IpAddr },
+}
+
+/// Events that drive an instance.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// Leave INIT (after initial tracking results are in).
+    Start,
+    /// An advertisement for this VRID, as the IP payload.
+    Advert { meta: RxMeta, payload: &'a [u8] },
+    /// A deadline from [`Instance::poll_timeout`] has passed.
+    Timer,
+    /// The tracked effective priority changed.
+    Priority(u8),
+    /// Tracked faults appeared (true) or all cleared (false).
+    Fault(bool),
+    /// Hold off preempting a live lower-priority master (database catch-up).
+    PreemptHold(bool),
+    /// Stop; `release` false keeps VIPs and sends no priority 0 (-V).
+    Shutdown { release: bool },
+    /// The address adverts are sent from (and compared in tie-breaks).
+    LocalAddress(Option<IpAddr>),
+    /// From the sync group: every member may become MASTER now.
+    GroupGoMaster,
+    /// From the sync group: follow a member into BACKUP.
+    GroupBackup,
+    /// From the sync group: a member has a fault (true) / none has (false).
+    GroupFault(bool),
+}
+
+/// One VRRP instance.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    params: Params,
+    state: State,
+    effective_priority: u8,
+    fault: bool,
+    group_fault: bool,
+    in_group: bool,
+    want_master: bool,
+    preempt_hold: bool,
+    local_addr: Option<IpAddr>,
+    master_adver_interval: Duration,
+    /// The master whose adverts this backup last accepted.
+    master: Option<(IpAddr, u8)>,
+    t_master_down: Option<Instant>,
+    t_advert: Option<Instant>,
+    t_preempt_delay: Option<Instant>,
+    /// The preempt delay ran out: lower-priority adverts are discarded now.
+    preempt_delay_expired: bool,
+    t_garp_second: Option<Instant>,
+    t_garp_refresh: Option<Instant>,
+    t_garp_lower: Option<Instant>,
+    stats: Stats,
+}
+
+impl Instance {
+    pub fn new(params: Params) -> Instance {
+        let effective_priority = params.priority;
+        let master_adver_interval = params.advert_int;
+        Instance {
+            params,
+            state: State::Init,
+            effective_priority,
+            fault: false,
+            group_fault: false,
+            in_group: false,
+            want_master: false,
+            preempt_hold: false,
+            local_addr: None,
+            master_adver_interval,
+            master: None,
+            t_master_down: None,
+            t_advert: None,
+            t_preempt_delay: None,
+            preempt_delay_expired: false,
+            t_garp_second: None,
+            t_garp_refresh: None,
+            t_garp_lower: None,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn effective_priority(&self) -> u8 {
+        self.effective_priority
+    }
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+    pub fn is_faulted(&self) -> bool {
+        self.fault
+    }
+    pub fn group_faulted(&self) -> bool {
+        self.group_fault
+    }
+    pub fn wants_master(&self) -> bool {
+        self.want_master
+    }
+    pub fn preempt_held(&self) -> bool {
+        self.preempt_hold
+    }
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+    /// The master this instance last accepted adverts from.
+    pub fn current_master(&self) -> Option<(IpAddr, u8)> {
+        self.master
+    }
+    pub fn local_addr(&self) -> Option<IpAddr> {
+        self.local_addr
+    }
+    pub fn set_in_group(&mut self, in_group: bool) {
+        self.in_group = in_group;
+    }
+
+    /// Replaces the parameters on reload, keeping state and timers (an
+    /// unchanged instance neither flaps nor notifies).
+    pub fn reconfigure(&mut self, params: Params) {
+        if params.priority != self.params.priority && self.effective_priority == self.params.priority {
+            self.effective_priority = params.priority;
+        }
+        if params.version == Version::V2 || self.state != State::Backup {
+            self.master_adver_interval = params.advert_int;
+        }
+        self.params = params;
+    }
+
+    /// The earliest time the instance needs a [`Event::Timer`] call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.t_master_down,
+            self.t_advert,
+            self.t_preempt_delay,
+            self.t_garp_second,
+            self.t_garp_refresh,
+            self.t_garp_lower,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The advertisement this instance sends with `priority`.
+    pub fn advert(&self, priority: u8) -> Advert {
+        let (auth_type, auth_data) = match (self.params.version, self.params.auth) {
+            (Version::V2, Some((t, d))) => (t, d),
+            _ => (AUTH_NONE, [0; 8]),
+        };
+        Advert {
+            version: self.params.version,
+            vrid: self.params.vrid,
+            priority,
+            interval: self.params.advert_int,
+            auth_type,
+            auth_data,
+            addresses: self.params.vips.clone(),
+        }
+    }
+
+    /// Master_Down_Interval for this instance now.
+    pub fn master_down_interval(&self) -> Duration {
+        master_down_interval(
+            self.params.version,
+            self.effective_priority,
+            self.master_adver_interval,
+            self.params.down_timer_adverts,
+        )
+    }
+
+    pub fn skew_time(&self) -> Duration {
+        skew_time(self.params.version, self.effective_priority, self.master_adver_interval)
+    }
+
+    pub fn handle(&mut self, now: Instant, event: Event<'_>, out: &mut Vec<Action>) {
+        match event {
+            Event::Start => self.start(now, out),
+            Event::Advert { meta, payload } => self.receive(now, meta, payload, out),
+            Event::Timer => self.timers(now, out),
+            Event::Priority(p) => self.set_priority(p),
+            Event::Fault(f) => {
+                self.fault = f;
+                self.fault_changed(now, out);
+            }
+            Event::GroupFault(f) => {
+                self.group_fault = f;
+                self.fault_changed(now, out);
+            }
+            Event::PreemptHold(h) => self.set_preempt_hold(now, h),
+            Event::Shutdown { release } => self.shutdown(release, out),
+            Event::LocalAddress(a) => self.local_addr = a,
+            Event::GroupGoMaster => {
+                if self.state == State::Backup && self.want_master {
+                    self.become_master(now, Reason::MasterDown, out);
+                }
+            }
+            Event::GroupBackup => {
+                if self.state == State::Master {
+                    self.leave_master(now, State::Backup, Reason::SyncGroup, false, out);
+                }
+                self.want_master = false;
+            }
+        }
+    }
+
+    fn set_priority(&mut self, p: u8) {
+        // The owner's priority is never changed by tracking (keepalived).
+        if self.params.priority == 255 {
+            return;
+        }
+        self.effective_priority = p.clamp(1, 254);
+    }
+
+    fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Init {
+            return;
+        }
+        if self.fault || self.group_fault {
+            self.set_state(State::Fault, Reason::Startup, out);
+            return;
+        }
+        // RFC 5798 §6.4.1: the owner goes straight to Master; everyone else
+        // starts as Backup (keepalived: `state MASTER` does not shorten it).
+        if self.effective_priority == 255 {
+            self.become_master(now, Reason::Startup, out);
+        } else {
+            self.enter_backup(now, Reason::Startup, out);
+        }
+    }
+
+    fn enter_backup(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        self.master_adver_interval = self.params.advert_int;
+        self.t_master_down = Some(now + self.master_down_interval());
+        self.clear_master_timers();
+        self.t_preempt_delay = None;
+        self.preempt_delay_expired = false;
+        self.want_master = false;
+        self.set_state(State::Backup, reason, out);
+    }
+
+    fn clear_master_timers(&mut self) {
+        self.t_advert = None;
+        self.t_garp_second = None;
+        self.t_garp_refresh = None;
+        self.t_garp_lower = None;
+    }
+
+    /// keepalived's order: advert, VIPs, gratuitous ARP/NA, notify.
+    fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        self.t_master_down = None;
+        self.t_preempt_delay = None;
+        self.want_master = false;
+        self.master = None;
+        self.send_advert(self.effective_priority, out);
+        self.t_advert = Some(now + self.params.advert_int);
+        out.push(Action::AddVips);
+        let g = self.params.garp;
+        if g.master_repeat > 0 {
+            out.push(Action::SendGratuitous {
+                repeat: g.master_repeat,
+            });
+        }
+        self.t_garp_second = (!g.master_delay.is_zero() && g.master_repeat > 0).then(|| now + g.master_delay);
+        self.t_garp_refresh = (!g.master_refresh.is_zero()).then(|| now + g.master_refresh);
+        self.stats.become_master += 1;
+        self.set_state(State::Master, reason, out);
+    }
+
+    /// Leaves MASTER. A priority-0 advert tells the backups to take over
+    /// after Skew_Time (RFC 5798 §6.4.3 on shutdown; keepalived also on FAULT).
+    fn leave_master(&mut self, now: Instant, to: State, reason: Reason, send_zero: bool, out: &mut Vec<Action>) {
+        if send_zero {
+            self.send_advert(0, out);
+        }
+        out.push(Action::RemoveVips);
+        self.clear_master_timers();
+        self.stats.release_master += 1;
+        match to {
+            State::Backup => {
+                self.t_master_down = Some(now + self.master_down_interval());
+                self.set_state(State::Backup, reason, out);
+            }
+            other => {
+                self.t_master_down = None;
+                self.set_state(other, reason, out);
+            }
+        }
+    }
+
+    fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
+        self.stats.advert_sent += 1;
+        if priority == 0 {
+            self.stats.pri_zero_sent += 1;
+        }
+        out.push(Action::SendAdvert { priority });
+    }
+
+    fn set_state(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        out.push(Action::StateChange {
+            from,
+            to,
+            priority: self.effective_priority,
+            reason,
+        });
+    }
+
+    fn fault_changed(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let faulted = self.fault || self.group_fault;
+        match (self.state, faulted) {
+            (State::Master, true) => self.leave_master(now, State::Fault, Reason::Fault, true, out),
+            (State::Backup, true) => {
+                self.t_master_down = None;
+                self.t_preempt_delay = None;
+                self.want_master = false;
+                self.set_state(State::Fault, Reason::Fault, out);
+            }
+            (State::Fault, false) => {
+                // keepalived's vrrp_state_leave_fault: back to BACKUP, except
+                // an owner configured `state MASTER`, which resumes MASTER.
+                if self.effective_priority == 255 && self.params.want_master {
+                    self.become_master(now, Reason::FaultCleared, out);
+                } else {
+                    self.enter_backup(now, Reason::FaultCleared, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set_preempt_hold(&mut self, now: Instant, hold: bool) {
+        let was = self.preempt_hold;
+        self.preempt_hold = hold;
+        // Released while a lower-priority master is live: preempt after
+        // Skew_Time, as after that master's priority-0 advert, instead of a
+        // whole Master_Down_Interval.
+        if was && !hold && self.state == State::Backup && !self.params.nopreempt {
+            if let Some((_, p)) = self.master {
+                if p < self.effective_priority && p != 0 {
+                    let at = now + self.skew_time();
+                    self.t_master_down = Some(self.t_master_down.map_or(at, |t| t.min(at)));
+                }
+            }
+        }
+    }
+
+    fn shutdown(&mut self, release: bool, out: &mut Vec<Action>) {
+        if self.state == State::Master && release {
+            self.send_advert(0, out);
+            out.push(Action::RemoveVips);
+            self.stats.release_master += 1;
+        }
+        self.t_master_down = None;
+        self.t_preempt_delay = None;
+        self.clear_master_timers();
+        self.set_state(State::Stop, Reason::Shutdown, out);
+    }
+
+    fn timers(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        match self.state {
+            State::Master => {
+                if let Some(t) = self.t_advert.filter(|t| *t <= now) {
+                    self.send_advert(self.effective_priority, out);
+                    // Keep the cadence unless the loop fell a whole interval behind.
+                    let next = t + self.params.advert_int;
+                    self.t_advert = Some(if next > now { next } else { now + self.params.advert_int });
+                }
+                if due(self.t_garp_second) {
+                    self.t_garp_second = None;
+                    out.push(Action::SendGratuitous {
+                        repeat: self.params.garp.master_repeat,
+                    });
+                }
+                if due(self.t_garp_lower) {
+                    self.t_garp_lower = None;
+                    out.push(Action::SendGratuitous {
+                        repeat: self.params.garp.lower_prio_repeat,
+                    });
+                }
+                if due(self.t_garp_refresh) {
+                    self.t_garp_refresh = Some(now + self.params.garp.master_refresh);
+                    out.push(Action::SendGratuitous {
+                        repeat: self.params.garp.master_refresh_repeat,
+                    });
+                }
+            }
+            State::Backup => {
+                if due(self.t_preempt_delay) {
+                    // From now on lower-priority adverts are discarded.
+                    self.t_preempt_delay = None;
+                    self.preempt_delay_expired = true;
+                }
+                if due(self.t_master_down) {
+                    self.master_down(now, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn master_down(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.in_group {
+            // A sync group moves to MASTER only when every member wants to;
+            // look again after one interval and the smallest skew, as
+            // keepalived does.
+            self.want_master = true;
+            self.t_master_down =
+                Some(now + self.params.advert_int + skew_time(self.params.version, 254, self.master_adver_interval));
+            out.push(Action::WantMaster);
+            return;
+        }
+        self.become_master(now, Reason::MasterDown, out);
+    }
+
+    /// Validates a received advertisement (RFC 9568 §7.1 order) and applies it.
+    fn receive(&mut self, now: Instant, meta: RxMeta, payload: &[u8], out: &mut Vec<Action>) {
+        match self.validate(meta, payload) {
+            Ok(p) => {
+                self.stats.advert_rcvd += 1;
+                let (priority, interval) = (p.priority(), p.interval());
+                if priority == 0 {
+                    self.stats.pri_zero_rcvd += 1;
+                }
+                match self.state {
+                    State::Backup => self.backup_rx(now, meta.src, priority, interval),
+                    State::Master => self.master_rx(now, meta.src, priority, interval, out),
+                    _ => {}
+                }
+            }
+            Err(error) => {
+                self.stats.count(&error);
+                out.push(Action::Dropped { src: meta.src, error });
+            }
+        }
+    }
+
+    fn validate<'p>(&self, meta: RxMeta, payload: &'p [u8]) -> Result<AdvertPacket<'p>, RxError> {
+        if !matches!(self.state, State::Backup | State::Master) {
+            return Err(RxError::NotRunning);
+        }
+        let p = &self.params;
+        // (1) TTL / hop limit. Unicast adverts may be routed: keepalived
+        // checks them only against a peer's min_ttl/max_ttl.
+        if p.unicast_peers.is_empty() {
+            if meta.ttl != 255 {
+                return Err(RxError::Ttl {
+                    got: meta.ttl,
+                    expected: "255",
+                });
+            }
+        } else {
+            let peer = p.unicast_peers.iter().find(|x| x.addr == meta.src);
+            match peer {
+                Some(peer)
+                    if peer.min_ttl.is_some_and(|m| meta.ttl < m) || peer.max_ttl.is_some_and(|m| meta.ttl > m) =>
+                {
+                    return Err(RxError::Ttl {
+                        got: meta.ttl,
+                        expected: "within the peer's min_ttl/max_ttl",
+                    });
+                }
+                None if p.check_unicast_src => return Err(RxError::UnknownSource(meta.src)),
+                _ => {}
+            }
+        }
+        // (2)/(3) version and length.
+        let pkt = AdvertPacket::new_checked(payload, p.family).map_err(|e| match e {
+            super::packet::DecodeError::Version(v) => RxError::Version {
+                got: v,
+                configured: p.version.number(),
+            },
+            other => RxError::Decode(other),
+        })?;
+        if pkt.version() != p.version {
+            return Err(RxError::Version {
+                got: pkt.version().number(),
+                configured: p.version.number(),
+            });
+        }
+        // (4) checksum, in the configured form.
+        if !pkt.checksum_ok(meta.src, meta.dst, p.checksum_mode) {
+            return Err(RxError::Checksum);
+        }
+        // (5) VRID (routing chose us by it) and the owner rule: RFC
+        // 5798 §7.1 has the owner ignore adverts; keepalived only in strict.
+        if pkt.vrid() != p.vrid {
+            return Err(RxError::Vrid(pkt.vrid()));
+        }
+        if p.strict && self.effective_priority == 255 {
+            return Err(RxError::OwnerIgnores);
+        }
+        // (6) type.
+        if pkt.kind() != TYPE_ADVERTISEMENT {
+            return Err(RxError::Type(pkt.kind()));
+        }
+        if p.version == Version::V2 {
+            let got = pkt.auth_type();
+            if !matches!(got, AUTH_NONE | AUTH_PASS | AUTH_AH) {
+                return Err(RxError::InvalidAuthType(got));
+            }
+            let (configured, data) = p.auth.unwrap_or((AUTH_NONE, [0; 8]));
+            if got != configured {
+                return Err(RxError::AuthTypeMismatch { got, configured });
+            }
+            if configured == AUTH_PASS && pkt.auth_data() != data {
+                return Err(RxError::AuthFailure);
+            }
+            // (7) v2: the interval must equal ours (RFC 3768 §7.1).
+            if pkt.interval() != p.advert_int {
+                return Err(RxError::Interval {
+                    got: pkt.interval(),
+                    configured: p.advert_int,
+                });
+            }
+        }
+        // (8) the address list; keepalived's skip_check_adv_addr skips it
+        // for adverts from the master it already knows.
+        let skip = p.skip_check_adv_addr && self.master.is_some_and(|(src, _)| src == meta.src);
+        if !skip && !self.addresses_match(&pkt) && pkt.priority() != 255 {
+            return Err(RxError::AddressList);
+        }
+        Ok(pkt)
+    }
+
+    fn addresses_match(&self, pkt: &AdvertPacket<'_>) -> bool {
+        usize::from(pkt.count()) == self.params.vips.len() && pkt.addresses().all(|a| self.params.vips.contains(&a))
+    }
+
+    /// RFC 5798 §6.4.2 with keepalived's rules (reference §3.3).
+    fn backup_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration) {
+        if self.want_master && priority != 0 && priority >= self.effective_priority {
+            self.want_master = false;
+        }
+        if priority == 0 {
+            // The master is stepping down: take over after Skew_Time.
+            self.t_master_down = Some(now + self.skew_time());
+            self.master = Some((src, 0));
+            return;
+        }
+        let lower = priority < self.effective_priority;
+        let accept = !lower || self.params.nopreempt || self.preempt_hold || self.preempt_delay_allows(now);
+        if !accept {
+            // A lower-priority master while we may preempt: discard, so
+            // the down timer runs out and we take over.
+            self.master = Some((src, priority));
+            return;
+        }
+        if !lower {
+            self.t_preempt_delay = None;
+            self.preempt_delay_expired = false;
+        }
+        if self.params.version == Version::V3 {
+            // RFC 5798 §6.4.2: learn the master's interval.
+            self.master_adver_interval = interval;
+        }
+        self.master = Some((src, priority));
+        self.t_master_down = Some(now + self.master_down_interval());
+    }
+
+    /// keepalived's preempt_delay: starts at the first lower-priority
+    /// advert; until it expires, such adverts are accepted.
+    fn preempt_delay_allows(&mut self, now: Instant) -> bool {
+        if self.params.preempt_delay.is_zero() || self.preempt_delay_expired {
+            return false;
+        }
+        match self.t_preempt_delay {
+            None => {
+                self.t_preempt_delay = Some(now + self.params.preempt_delay);
+                true
+            }
+            Some(t) => now < t,
+        }
+    }
+
+    /// RFC 5798 §6.4.3 with keepalived's rules (reference §3.4).
+    fn master_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, out: &mut Vec<Action>) {
+        let ours = self.effective_priority;
+        if priority == 0 {
+            self.send_advert(ours, out);
+            self.t_advert = Some(now + self.params.advert_int);
+            return;
+        }
+        if priority == 255 && ours == 255 {
+            // Two owners: a configuration error. keepalived lowers its own
+            // priority to 254 so that one of them yields.
+            out.push(Action::ConflictingOwner { from: src });
+            self.params.priority = 254;
+            self.effective_priority = 254;
+        }
+        let ours = self.effective_priority;
+        let higher_addr = match self.local_addr {
+            Some(local) => src > local,
+            // Without a known own address, yield: never two masters.
+            None => true,
+        };
+        if priority > ours || (priority == ours && higher_addr) {
+            if self.params.higher_prio_send_advert {
+                self.send_advert(ours, out);
+            }
+            if self.params.version == Version::V3 {
+                self.master_adver_interval = interval;
+            }
+            self.master = Some((src, priority));
+            self.leave_master(
+                now,
+                State::Backup,
+                Reason::Preempted { from: src, priority },
+                false,
+                out,
+            );
+            return;
+        }
+        // A lower-priority master exists: reassert ourselves.
+        if !self.params.lower_prio_no_advert {
+            self.send_advert(ours, out);
+        }
+        let g = self.params.garp;
+        if g.lower_prio_repeat > 0 {
+            out.push(Action::SendGratuitous {
+                repeat: g.lower_prio_repeat,
+            });
+            if !g.lower_prio_delay.is_zero() {
+                self.t_garp_lower = Some(now + g.lower_prio_delay);
+            }
+        }
+        out.push(Action::MasterRxLowerPri { from: src, priority });
+    }
+}

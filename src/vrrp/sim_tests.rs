@@ -1,0 +1,437 @@
+//! Scenarios on the simulated LAN. After each: exactly one master, the
+//! right one, and convergence in the time the RFC formulas give (virtual
+//! time is exact; the only slack is the LAN latency and one interval where
+//! the phase of adverts matters).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::instance::{Event, Params, State};
+use super::packet::Version;
+use super::sim::Sim;
+use super::timers::{master_down_interval, skew_time};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|_| panic!("{s}"))
+}
+
+fn p(prio: u8) -> Params {
+    Params::new("VI_1", 51, prio, Version::V2, vec![ip("10.0.0.100")])
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn mdi(prio: u8) -> Duration {
+    master_down_interval(Version::V2, prio, secs(1.0), 3)
+}
+
+/// Exactly one master, on `node`, and it alone holds the VIPs.
+fn assert_single_master(sim: &Sim, node: usize) {
+    assert_eq!(
+        sim.masters("VI_1"),
+        [node],
+        "masters; transitions: {:#?}",
+        sim.transitions
+    );
+    assert_eq!(sim.vip_holders("VI_1"), [node], "VIP holders");
+}
+
+fn pair(a: Params, b: Params) -> (Sim, usize, usize) {
+    let mut sim = Sim::new();
+    let na = sim.add_node("A", ip("10.0.0.1"), vec![a]);
+    let nb = sim.add_node("B", ip("10.0.0.2"), vec![b]);
+    (sim, na, nb)
+}
+
+/// RFC 5798 §6.4.1–2: started together, the higher priority wins after its
+/// own Master_Down_Interval (3.609 s at 100), and the other never flaps.
+#[test]
+fn election_on_simultaneous_start() {
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(30.0));
+    assert_single_master(&sim, a);
+    assert_eq!(sim.last_transition(a, "VI_1", State::Master), Some(mdi(100)));
+    assert_eq!(
+        sim.last_transition(b, "VI_1", State::Master),
+        None,
+        "B never became master"
+    );
+}
+
+/// KA §7.2: master killed (no goodbye) → the backup takes over exactly
+/// Master_Down_Interval after the last advert it heard (keepalived measured
+/// 3.649 s for the RFC's 3.648 s).
+#[test]
+fn takeover_after_crash_takes_master_down_interval() {
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(10.3));
+    sim.crash(a);
+    let last = sim.last_advert(a, 51).unwrap_or_default();
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters("VI_1"), [b]);
+    let took = sim.last_transition(b, "VI_1", State::Master).unwrap_or_default();
+    assert_eq!(took - last, mdi(90) + sim.latency);
+    // The crashed node still has the VIP configured (as SIGKILL leaves it).
+    assert_eq!(sim.vip_holders("VI_1"), [a, b]);
+}
+
+/// RFC 5798 §6.4.3 Shutdown + §6.4.2: graceful stop → priority 0 → the
+/// backup takes over after Skew_Time (keepalived measured 0.650 s at 90).
+#[test]
+fn graceful_stop_hands_over_after_skew_time() {
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    let stopped_at = sim.elapsed();
+    sim.stop(a);
+    sim.run_for(secs(5.0));
+    assert_single_master(&sim, b);
+    let took = sim.last_transition(b, "VI_1", State::Master).unwrap_or_default();
+    assert_eq!(took - stopped_at, skew_time(Version::V2, 90, secs(1.0)) + sim.latency);
+}
+
+/// KA §7.4: a higher-priority node joining later preempts after its own
+/// Master_Down_Interval (measured 3.625 s); the old master yields on its
+/// first advert.
+#[test]
+fn preemption_by_a_joining_higher_priority_node() {
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    assert_single_master(&sim, b);
+    let joined = sim.elapsed();
+    sim.start(a);
+    sim.run_for(secs(10.0));
+    assert_single_master(&sim, a);
+    let took = sim.last_transition(a, "VI_1", State::Master).unwrap_or_default();
+    assert_eq!(took - joined, mdi(100));
+    let yielded = sim.last_transition(b, "VI_1", State::Backup).unwrap_or_default();
+    assert_eq!(yielded - took, sim.latency);
+}
+
+/// KA §7.4: nopreempt — the higher-priority node never takes over from a
+/// live master (20 s observed), only when it stops.
+#[test]
+fn nopreempt_never_preempts_a_live_master() {
+    let (mut sim, a, b) = pair(
+        Params {
+            nopreempt: true,
+            ..p(100)
+        },
+        p(90),
+    );
+    sim.start(b);
+    sim.run_for(secs(5.0));
+    sim.start(a);
+    sim.run_for(secs(60.0));
+    assert_single_master(&sim, b);
+    sim.stop(b);
+    sim.run_for(secs(5.0));
+    assert_single_master(&sim, a);
+}
+
+/// KA §7.4 and keepalived.conf(5): preempt_delay 5 → takeover about
+/// delay + Master_Down_Interval after joining, within one advert interval
+/// depending on the phase of the master's adverts (measured 8.273 s).
+#[test]
+fn preempt_delay_delays_preemption() {
+    let (mut sim, a, b) = pair(
+        Params {
+            preempt_delay: secs(5.0),
+            ..p(100)
+        },
+        p(90),
+    );
+    sim.start(b);
+    sim.run_for(secs(5.5));
+    let joined = sim.elapsed();
+    sim.start(a);
+    sim.run_for(secs(20.0));
+    assert_single_master(&sim, a);
+    let took = sim.last_transition(a, "VI_1", State::Master).unwrap_or_default() - joined;
+    let nominal = secs(5.0) + mdi(100);
+    assert!(
+        took >= nominal - secs(1.0) && took <= nominal + secs(1.0),
+        "took {took:?}"
+    );
+    // Without the delay the same join preempts after Master_Down_Interval.
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(b);
+    sim.run_for(secs(5.5));
+    sim.start(a);
+    sim.run_for(secs(20.0));
+    assert_eq!(
+        sim.last_transition(a, "VI_1", State::Master),
+        Some(secs(5.5) + mdi(100))
+    );
+}
+
+/// KA §7.4: an equal-priority node joining does not preempt.
+#[test]
+fn equal_priority_joiner_does_not_preempt() {
+    let (mut sim, a, b) = pair(p(100), p(100));
+    sim.start(a);
+    sim.run_for(secs(10.0));
+    sim.start(b);
+    sim.run_for(secs(30.0));
+    assert_single_master(&sim, a);
+}
+
+/// KA §3.4: an equal-priority split brain heals to the higher address.
+#[test]
+fn partition_heal_equal_priority_higher_address_wins() {
+    let (mut sim, a, b) = pair(p(100), p(100));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    sim.set_segment(b, 1);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters("VI_1"), [a, b], "both master while partitioned");
+    sim.set_segment(b, 0);
+    sim.run_for(secs(3.0));
+    assert_single_master(&sim, b);
+}
+
+/// A partition where the link stays up: the cut-off backup becomes master;
+/// after the heal the higher priority keeps it within one interval.
+#[test]
+fn partition_and_heal_unequal_priorities() {
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    sim.set_segment(a, 7);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters("VI_1"), [a, b]);
+    let healed = sim.elapsed();
+    sim.set_segment(a, 0);
+    sim.run_for(secs(5.0));
+    assert_single_master(&sim, a);
+    let yielded = sim.last_transition(b, "VI_1", State::Backup).unwrap_or_default();
+    assert!(yielded - healed <= secs(1.0) + sim.latency, "{:?}", yielded - healed);
+}
+
+/// KA §3.5: a fault on the master sends priority 0; the backup takes over
+/// after Skew_Time; when the fault clears the first node preempts again.
+#[test]
+fn fault_hands_over_and_recovery_preempts_back() {
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    let at = sim.elapsed();
+    sim.event(a, 0, Event::Fault(true));
+    sim.run_for(secs(5.0));
+    assert_single_master(&sim, b);
+    assert_eq!(
+        sim.last_transition(b, "VI_1", State::Master).unwrap_or_default() - at,
+        skew_time(Version::V2, 90, secs(1.0)) + sim.latency
+    );
+    sim.event(a, 0, Event::Fault(false));
+    let cleared = sim.elapsed();
+    sim.run_for(secs(10.0));
+    assert_single_master(&sim, a);
+    assert_eq!(
+        sim.last_transition(a, "VI_1", State::Master).unwrap_or_default() - cleared,
+        mdi(100)
+    );
+}
+
+/// RFC 5798 §6.4.1: an owner is master immediately, and keeps it.
+#[test]
+fn owner_is_master_at_once() {
+    let (mut sim, a, b) = pair(p(255), p(100));
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    let at = sim.elapsed();
+    sim.start(a);
+    sim.run_for(secs(10.0));
+    assert_single_master(&sim, a);
+    assert_eq!(sim.last_transition(a, "VI_1", State::Master), Some(at));
+}
+
+/// VRRPv3 at 10 ms intervals: convergence and takeover at centisecond
+/// timescales, Skew_Time below one centisecond never truncated.
+#[test]
+fn v3_fast_intervals() {
+    let v3 = |prio| Params {
+        advert_int: Duration::from_millis(10),
+        ..Params::new("VI_1", 51, prio, Version::V3, vec![ip("10.0.0.100")])
+    };
+    let (mut sim, a, b) = pair(v3(200), v3(100));
+    sim.latency = Duration::from_micros(50);
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(1.0));
+    assert_single_master(&sim, a);
+    sim.crash(a);
+    let last = sim.last_advert(a, 51).unwrap_or_default();
+    sim.run_for(secs(1.0));
+    let took = sim.last_transition(b, "VI_1", State::Master).unwrap_or_default() - last;
+    assert_eq!(
+        took,
+        master_down_interval(Version::V3, 100, Duration::from_millis(10), 3) + sim.latency
+    );
+    assert_eq!(
+        took,
+        Duration::from_micros(30_000 + 6_093 + 50) + Duration::from_nanos(750)
+    );
+}
+
+/// Five routers, random loss while running, then a clean LAN: whatever
+/// happened meanwhile, exactly the highest priority is master.
+#[test]
+fn five_routers_with_loss_converge() {
+    for seed in 1..=8u64 {
+        let mut sim = Sim::new();
+        sim.seed(seed);
+        let prios = [50u8, 150, 100, 200, 120];
+        for (k, pr) in prios.iter().enumerate() {
+            sim.add_node(&format!("N{k}"), ip(&format!("10.0.0.{}", k + 1)), vec![p(*pr)]);
+        }
+        for n in 0..prios.len() {
+            sim.start(n);
+        }
+        sim.loss_ppm = 300_000;
+        sim.run_for(secs(60.0));
+        sim.loss_ppm = 0;
+        sim.run_for(secs(5.0));
+        assert_single_master(&sim, 3);
+        // Kill the master: the next highest (150) takes over.
+        sim.crash(3);
+        sim.run_for(secs(10.0));
+        assert_eq!(sim.masters("VI_1"), [1], "seed {seed}");
+    }
+}
+
+/// KA §1.8: sync groups move together. A fault on one member of the
+/// master's group hands every member to the other router; when it clears,
+/// the group returns.
+#[test]
+fn sync_group_moves_together() {
+    let two = |prio| {
+        vec![
+            Params::new("VI_1", 51, prio, Version::V2, vec![ip("10.0.0.100")]),
+            Params::new("VI_2", 52, prio, Version::V2, vec![ip("10.0.1.100")]),
+        ]
+    };
+    let mut sim = Sim::new();
+    let a = sim.add_node("A", ip("10.0.0.1"), two(100));
+    let b = sim.add_node("B", ip("10.0.0.2"), two(90));
+    sim.add_group(a, "G", vec![0, 1]);
+    sim.add_group(b, "G", vec![0, 1]);
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    assert_eq!((sim.masters("VI_1"), sim.masters("VI_2")), (vec![a], vec![a]));
+    sim.event(a, 1, Event::Fault(true));
+    assert_eq!(
+        (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
+        (Some(State::Fault), Some(State::Fault))
+    );
+    sim.run_for(secs(5.0));
+    assert_eq!((sim.masters("VI_1"), sim.masters("VI_2")), (vec![b], vec![b]));
+    sim.event(a, 1, Event::Fault(false));
+    assert_eq!(
+        (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
+        (Some(State::Backup), Some(State::Backup))
+    );
+    sim.run_for(secs(10.0));
+    assert_eq!((sim.masters("VI_1"), sim.masters("VI_2")), (vec![a], vec![a]));
+}
+
+/// KA §1.8: the group goes MASTER only when every member wants to — one
+/// member still hearing a live master keeps the whole group BACKUP.
+#[test]
+fn sync_group_waits_for_every_member() {
+    let mut sim = Sim::new();
+    let a = sim.add_node(
+        "A",
+        ip("10.0.0.1"),
+        vec![
+            Params::new("VI_1", 51, 100, Version::V2, vec![ip("10.0.0.100")]),
+            Params::new("VI_2", 52, 100, Version::V2, vec![ip("10.0.1.100")]),
+        ],
+    );
+    // C is master of VRID 52 only, with a higher priority.
+    let c = sim.add_node(
+        "C",
+        ip("10.0.0.3"),
+        vec![Params::new("VI_2", 52, 200, Version::V2, vec![ip("10.0.1.100")])],
+    );
+    sim.add_group(a, "G", vec![0, 1]);
+    sim.start(c);
+    sim.start(a);
+    sim.run_for(secs(20.0));
+    assert_eq!(
+        sim.state(a, "VI_1"),
+        Some(State::Backup),
+        "VI_1 wants MASTER but VI_2 does not"
+    );
+    sim.crash(c);
+    sim.run_for(secs(10.0));
+    assert_eq!(
+        (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
+        (Some(State::Master), Some(State::Master))
+    );
+}
+
+/// Two faults in a group: the group leaves FAULT only when both clear.
+#[test]
+fn sync_group_fault_clears_only_when_all_clear() {
+    let mut sim = Sim::new();
+    let a = sim.add_node(
+        "A",
+        ip("10.0.0.1"),
+        vec![
+            Params::new("VI_1", 51, 100, Version::V2, vec![ip("10.0.0.100")]),
+            Params::new("VI_2", 52, 100, Version::V2, vec![ip("10.0.1.100")]),
+        ],
+    );
+    sim.add_group(a, "G", vec![0, 1]);
+    sim.start(a);
+    sim.run_for(secs(5.0));
+    sim.event(a, 0, Event::Fault(true));
+    sim.event(a, 1, Event::Fault(true));
+    sim.event(a, 0, Event::Fault(false));
+    assert_eq!(
+        (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
+        (Some(State::Fault), Some(State::Fault))
+    );
+    sim.event(a, 1, Event::Fault(false));
+    assert_eq!(
+        (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
+        (Some(State::Backup), Some(State::Backup))
+    );
+}
+
+/// The catch-up guard scenario at protocol level: A (100) restarts while B
+/// (90) is master; held, A stays BACKUP however long; released, A takes
+/// over after Skew_Time and B yields.
+#[test]
+fn preemption_hold_on_the_lan() {
+    let (mut sim, a, b) = pair(p(100), p(90));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(10.0));
+    sim.crash(a);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters("VI_1"), [b]);
+    sim.restart(a);
+    sim.event(a, 0, Event::PreemptHold(true));
+    sim.run_for(secs(30.0));
+    assert_single_master(&sim, b);
+    let released = sim.elapsed();
+    sim.event(a, 0, Event::PreemptHold(false));
+    sim.run_for(secs(5.0));
+    assert_single_master(&sim, a);
+    let took = sim.last_transition(a, "VI_1", State::Master).unwrap_or_default() - released;
+    assert!(took <= skew_time(Version::V2, 100, secs(1.0)) + sim.latency, "{took:?}");
+}
