@@ -10,5 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod net;
+pub mod reactor;
 pub mod track;
 pub mod vrrp;

@@ -1,6 +1,14 @@
 //! Wiring: the command line's modes, and the daemon itself.
 
+pub mod checks;
+pub mod dump;
+pub mod effects;
+pub mod logging;
+pub mod notify;
+pub mod params;
 pub mod precheck;
+pub mod process;
+pub mod runtime;
 
 use std::io::Write;
 
@@ -38,14 +46,85 @@ pub fn main(cli: Cli) -> i32 {
     if let Some(log) = &cli.config_test {
         return config_test(&cli, log);
     }
-    eprintln!("rkeepalived: the daemon is not built yet; use -t to check a configuration");
-    4
+    if cli.check {
+        return 0;
+    }
+    daemon(cli)
 }
 
 fn load_options(cli: &Cli) -> LoadOptions {
     LoadOptions {
         config_id: cli.config_id.clone().unwrap_or_else(config::default_config_id),
     }
+}
+
+fn daemon(cli: Cli) -> i32 {
+    let facility = match cli.log_facility.as_deref().map(logging::parse_facility) {
+        Some(Some(f)) => f,
+        Some(None) => {
+            logging::early("invalid --log-facility; using daemon");
+            3
+        }
+        None => 3,
+    };
+    let log = logging::LogOptions {
+        console: cli.log_console,
+        syslog: !cli.no_syslog,
+        detail: cli.log_detail,
+        facility,
+    };
+    if let Some(mask) = &cli.umask {
+        match u32::from_str_radix(mask.trim_start_matches("0o"), 8) {
+            Ok(m) => {
+                nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+            }
+            Err(_) => logging::early(&format!("invalid umask '{mask}'; ignored")),
+        }
+    }
+    let opts = load_options(&cli);
+    // Where to run and which pid files: the command line, then the config.
+    let peek = config::load_file(&cli.use_file, &opts).ok().map(|l| l.config);
+    let namespace = cli
+        .namespace
+        .clone()
+        .or_else(|| peek.as_ref().and_then(|c| c.net_namespace.clone()));
+    let pid_paths = process::pid_paths(
+        cli.pid.as_deref(),
+        cli.vrrp_pid.as_deref(),
+        peek.as_ref().and_then(|c| c.instance_name.as_deref()),
+        peek.as_ref().is_some_and(|c| c.use_pid_dir),
+    );
+    if let Err(e) = process::PidFiles::check(&pid_paths) {
+        logging::early(&e);
+        return 1;
+    }
+    if let Some(ns) = &namespace {
+        if let Err(e) = process::enter_namespace(ns) {
+            logging::early(&format!("cannot enter network namespace {ns}: {e}"));
+            return 4;
+        }
+    }
+    if !cli.dont_fork {
+        if let Err(e) = process::daemonize() {
+            logging::early(&format!("cannot daemonize: {e}"));
+            return 1;
+        }
+    }
+    logging::init(&log);
+    runtime::run(&cli, opts, pid_paths)
+}
+
+/// Tells systemd (Type=notify) that start-up or a reload finished.
+pub fn notify_systemd_ready() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+}
+
+pub fn notify_systemd_reloading() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+}
+
+pub fn notify_systemd_stopping() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
 }
 
 /// `-t`: check the configuration as keepalived does and exit with its codes.
@@ -64,11 +143,11 @@ fn config_test(cli: &Cli, log: &str) -> i32 {
     let loaded = match config::load_file(&cli.use_file, &load_options(cli)) {
         Ok(l) => l,
         Err(e) => {
+            let sev = if cli.all_config { "error" } else { "warning" };
             let _ = writeln!(
                 out,
-                "{}: {}: configuration file missing or unreadable: {e}",
-                cli.use_file.display(),
-                if cli.all_config { "error" } else { "warning" }
+                "{}: {sev}: configuration file missing or unreadable: {e}",
+                cli.use_file.display()
             );
             // keepalived exits 0 for a missing main file unless -e is given.
             return if cli.all_config { 4 } else { 0 };

@@ -1,4 +1,12 @@
 //! The check framework: checks report results, the tracker applies
 //! keepalived's rise/fall/weight rules and feeds the protocol engine.
 
+pub mod check;
+pub mod exec;
+pub mod file;
+pub mod process;
+pub mod script;
 pub mod security;
+pub mod tracker;
+
+pub use tracker::{Evaluation, Kind, ObjId, Reference, Tracker};

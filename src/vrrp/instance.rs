@@ -181,6 +181,11 @@ pub enum Action {
     MasterRxLowerPri { from: IpAddr, priority: u8 },
     /// A sync-group member's down timer expired; it waits for its group.
     WantMaster,
+    /// A BACKUP discarded a lower-priority advert to preempt (logged by
+    /// keepalived as "received lower priority (N) advert from X - discarding").
+    LowerPriorityDiscarded { from: IpAddr, priority: u8 },
+    /// A BACKUP heard priority 0: the master is stepping down.
+    PriorityZeroReceived { from: IpAddr },
     /// A packet was dropped (already counted in the stats).
     Dropped { src: IpAddr, error: RxError },
     /// A configuration error only the wire reveals (two owners).
@@ -618,7 +623,7 @@ impl Instance {
                     self.stats.pri_zero_rcvd += 1;
                 }
                 match self.state {
-                    State::Backup => self.backup_rx(now, meta.src, priority, interval),
+                    State::Backup => self.backup_rx(now, meta.src, priority, interval, out),
                     State::Master => self.master_rx(now, meta.src, priority, interval, out),
                     _ => {}
                 }
@@ -723,7 +728,7 @@ impl Instance {
     }
 
     /// RFC 5798 §6.4.2 with keepalived's rules (reference §3.3).
-    fn backup_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration) {
+    fn backup_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, out: &mut Vec<Action>) {
         if self.want_master && priority != 0 && priority >= self.effective_priority {
             self.want_master = false;
         }
@@ -731,6 +736,7 @@ impl Instance {
             // The master is stepping down: take over after Skew_Time.
             self.t_master_down = Some(now + self.skew_time());
             self.master = Some((src, 0));
+            out.push(Action::PriorityZeroReceived { from: src });
             return;
         }
         let lower = priority < self.effective_priority;
@@ -739,6 +745,7 @@ impl Instance {
             // A lower-priority master while we may preempt: discard, so
             // the down timer runs out and we take over.
             self.master = Some((src, priority));
+            out.push(Action::LowerPriorityDiscarded { from: src, priority });
             return;
         }
         if !lower {

@@ -45,6 +45,14 @@ impl Router {
         self.instances.len() - 1
     }
 
+    /// Adds an instance that already runs (kept across a reload).
+    pub fn add_existing(&mut self, mut instance: Instance) -> InstanceId {
+        instance.set_in_group(false);
+        self.instances.push(instance);
+        self.group_of.push(None);
+        self.instances.len() - 1
+    }
+
     /// Declares a sync group; members must not be in another group.
     pub fn add_group(&mut self, name: &str, members: Vec<InstanceId>) {
         let gid = self.groups.len();

@@ -1,0 +1,288 @@
+//! The running checks of the daemon: which tracked objects exist, the task
+//! that feeds each, and how their results reach the tracker.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::model::{Config, VrrpInstance};
+use crate::track::check::{Check, Outcome, Report, Reporter};
+use crate::track::file::{init_file, FileCheck};
+use crate::track::process::{ProcessCheck, SCAN_INTERVAL};
+use crate::track::script::ScriptCheck;
+use crate::track::{Kind, ObjId, Tracker};
+
+use super::precheck::ScriptCheck as ScriptVerdict;
+
+pub type CheckEvent = Report;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckKind {
+    Script,
+    File,
+    Process,
+}
+
+struct Meta {
+    kind: CheckKind,
+    name: String,
+    last: Option<Outcome>,
+    detail: Option<Value>,
+}
+
+pub struct Checks {
+    tx: mpsc::UnboundedSender<Report>,
+    pending: Vec<(ObjId, Box<dyn Check>)>,
+    registered: HashSet<ObjId>,
+    tasks: Vec<JoinHandle<()>>,
+    meta: HashMap<ObjId, Meta>,
+}
+
+impl Checks {
+    pub fn new() -> (Checks, mpsc::UnboundedReceiver<Report>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Checks {
+                tx,
+                pending: Vec::new(),
+                registered: HashSet::new(),
+                tasks: Vec::new(),
+                meta: HashMap::new(),
+            },
+            rx,
+        )
+    }
+
+    fn fresh(&mut self, obj: ObjId) -> bool {
+        self.registered.insert(obj)
+    }
+
+    /// A `track_script` name: a vrrp_script (later also check_mysql /
+    /// check_plugin). Disabled scripts (not found, insecure under
+    /// enable_script_security, no user) are not tracked, as keepalived.
+    pub fn register_script(
+        &mut self,
+        t: &mut Tracker,
+        config: &Config,
+        name: &str,
+        verdicts: &[ScriptVerdict],
+    ) -> Option<ObjId> {
+        let s = config.script(name)?;
+        let role = format!("vrrp_script {name}");
+        let verdict = verdicts.iter().find(|v| v.role == role);
+        let who = match verdict.map(|v| &v.outcome) {
+            Some(Ok((who, _))) => who.clone(),
+            Some(Err(e)) => {
+                tracing::warn!("Disabling track script {name}: {e}");
+                return None;
+            }
+            // Not checked yet (a reload in progress): check now.
+            None => match crate::track::security::run_as(s.script.user.as_ref(), &config.global) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!("Disabling track script {name}: {e}");
+                    return None;
+                }
+            },
+        };
+        let obj = t.add_check(name, s.rise, s.fall, s.init_fail);
+        if self.fresh(obj) {
+            self.meta.insert(
+                obj,
+                Meta {
+                    kind: CheckKind::Script,
+                    name: name.to_string(),
+                    last: None,
+                    detail: None,
+                },
+            );
+            self.pending.push((
+                obj,
+                Box::new(ScriptCheck {
+                    name: name.to_string(),
+                    argv: s.script.argv.clone(),
+                    who,
+                    interval: s.interval,
+                    timeout: s.effective_timeout(),
+                }),
+            ));
+        }
+        Some(obj)
+    }
+
+    pub fn register_file(&mut self, t: &mut Tracker, config: &Config, name: &str) -> Option<ObjId> {
+        let f = config.track_files.iter().find(|f| f.name == name)?;
+        if let Some((value, overwrite)) = f.init_file {
+            if let Err(e) = init_file(&f.path, value, overwrite) {
+                tracing::warn!("track_file {name}: cannot initialise {}: {e}", f.path.display());
+            }
+        }
+        let obj = t.add_file(name, crate::track::file::read_value(&f.path));
+        if self.fresh(obj) {
+            self.meta.insert(
+                obj,
+                Meta {
+                    kind: CheckKind::File,
+                    name: name.to_string(),
+                    last: None,
+                    detail: None,
+                },
+            );
+            self.pending.push((obj, Box::new(FileCheck { path: f.path.clone() })));
+        }
+        Some(obj)
+    }
+
+    pub fn register_process(&mut self, t: &mut Tracker, config: &Config, name: &str) -> Option<ObjId> {
+        let p = config.track_processes.iter().find(|p| p.name == name)?;
+        let obj = t.add_bool(Kind::Process, name, None);
+        if self.fresh(obj) {
+            self.meta.insert(
+                obj,
+                Meta {
+                    kind: CheckKind::Process,
+                    name: name.to_string(),
+                    last: None,
+                    detail: None,
+                },
+            );
+            self.pending.push((
+                obj,
+                Box::new(ProcessCheck {
+                    spec: p.clone(),
+                    proc_root: PathBuf::from("/proc"),
+                }),
+            ));
+        }
+        Some(obj)
+    }
+
+    /// Keeps check results across a reload.
+    pub fn carry_results(&self, old: &Tracker, new: &mut Tracker) {
+        new.carry_from(old);
+    }
+
+    /// Starts every registered check.
+    pub fn start_all(&mut self, _t: &Tracker) {
+        let _ = SCAN_INTERVAL;
+        for (obj, check) in self.pending.drain(..) {
+            self.tasks.push(check.start(Reporter::new(obj, self.tx.clone())));
+        }
+    }
+
+    /// Stops every check (running scripts get SIGTERM).
+    pub fn stop_all(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        self.pending.clear();
+        self.registered.clear();
+        self.meta.clear();
+    }
+
+    /// Applies one result; returns the instances whose tracking changed.
+    pub fn apply(&mut self, t: &mut Tracker, r: Report) -> Vec<usize> {
+        let Some(meta) = self.meta.get_mut(&r.obj) else {
+            return Vec::new();
+        };
+        if r.detail.is_some() {
+            meta.detail = r.detail.clone();
+        }
+        let changed = match &r.outcome {
+            Outcome::Success | Outcome::Failure(_) => {
+                let success = r.outcome == Outcome::Success;
+                if meta.kind == CheckKind::Script && meta.last.as_ref() != Some(&r.outcome) {
+                    let code = match &r.outcome {
+                        Outcome::Success => "0".to_string(),
+                        Outcome::Failure(why) => why.clone(),
+                        _ => String::new(),
+                    };
+                    tracing::info!("Script `{}` now returning {code}", meta.name);
+                }
+                let changed = t.record(r.obj, success);
+                if changed {
+                    match &r.outcome {
+                        Outcome::Success => tracing::info!("VRRP_Script({}) succeeded", meta.name),
+                        Outcome::Failure(why) if why == "timed_out" => {
+                            tracing::info!("VRRP_Script({}) timed_out", meta.name)
+                        }
+                        Outcome::Failure(why) => tracing::info!("VRRP_Script({}) failed ({why})", meta.name),
+                        _ => {}
+                    }
+                }
+                changed
+            }
+            Outcome::Value(v) => {
+                let changed = t.set_value(r.obj, *v);
+                if changed {
+                    tracing::info!("track_file {} is now {v}", meta.name);
+                }
+                changed
+            }
+            Outcome::Up(up) => {
+                let changed = t.set_bool(r.obj, *up);
+                if changed {
+                    tracing::info!(
+                        "Quorum {} for tracked process {}",
+                        if *up { "gained" } else { "lost" },
+                        meta.name
+                    );
+                }
+                changed
+            }
+        };
+        meta.last = Some(r.outcome);
+        if changed {
+            t.users(r.obj).to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Commands of an instance's tracked scripts (the JSON `track_script`).
+    pub fn script_commands(&self, config: &Config, cfg: &VrrpInstance) -> Vec<String> {
+        cfg.track_scripts
+            .iter()
+            .filter_map(|r| config.script(&r.name))
+            .map(|s| {
+                s.script
+                    .argv
+                    .iter()
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    /// The status of an instance's checks, for dumps.
+    pub fn status_json(&self, t: &Tracker, idx: usize) -> Value {
+        let list: Vec<Value> = t
+            .refs(idx)
+            .iter()
+            .map(|r| {
+                let kind = match t.kind(r.obj) {
+                    Some(Kind::Interface) => "interface",
+                    Some(Kind::Check) => "check",
+                    Some(Kind::File) => "file",
+                    Some(Kind::Process) => "process",
+                    None => "unknown",
+                };
+                let status = match t.value(r.obj) {
+                    Some(v) => json!(v),
+                    None => match t.status(r.obj) {
+                        Some(true) => json!("OK"),
+                        Some(false) => json!("KO"),
+                        None => json!("INIT"),
+                    },
+                };
+                let detail = self.meta.get(&r.obj).and_then(|m| m.detail.clone()).unwrap_or(Value::Null);
+                json!({ "name": t.name(r.obj), "kind": kind, "weight": r.weight, "reverse": r.reverse, "status": status, "detail": detail })
+            })
+            .collect();
+        Value::Array(list)
+    }
+}

@@ -1,0 +1,181 @@
+//! From the configuration model to what the engine and netlink take.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::config::model::{
+    AuthType, Broadcast, Family, InitialState, RouteType, VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance,
+};
+use crate::net::netlink::{AddressSpec, RouteSpec, RuleSpec};
+use crate::vrrp::packet::{self, ChecksumMode, Version, AUTH_AH, AUTH_PASS};
+use crate::vrrp::{GarpParams, Params, UnicastPeer};
+
+pub fn engine_params(i: &VrrpInstance) -> Params {
+    Params {
+        name: i.name.clone(),
+        vrid: i.vrid,
+        version: if i.version == 3 { Version::V3 } else { Version::V2 },
+        family: match i.family {
+            Family::V4 => packet::Family::V4,
+            Family::V6 => packet::Family::V6,
+        },
+        priority: i.priority,
+        advert_int: i.advert_int,
+        want_master: i.state == InitialState::Master,
+        nopreempt: i.nopreempt,
+        preempt_delay: i.preempt_delay,
+        down_timer_adverts: i.down_timer_adverts,
+        lower_prio_no_advert: i.lower_prio_no_advert,
+        higher_prio_send_advert: i.higher_prio_send_advert,
+        garp: GarpParams {
+            master_delay: i.garp.master_delay,
+            master_repeat: i.garp.master_repeat,
+            master_refresh: i.garp.master_refresh,
+            master_refresh_repeat: i.garp.master_refresh_repeat,
+            lower_prio_delay: i.garp.lower_prio_delay,
+            lower_prio_repeat: i.garp.lower_prio_repeat,
+        },
+        auth: i.auth.as_ref().map(|a| {
+            let t = match a.auth_type {
+                AuthType::Pass => AUTH_PASS,
+                AuthType::Ah => AUTH_AH,
+            };
+            (t, a.password)
+        }),
+        vips: i.vips.iter().map(|v| v.addr).collect(),
+        strict: i.strict,
+        skip_check_adv_addr: i.skip_check_adv_addr,
+        checksum_mode: if i.v3_checksum_as_v2 {
+            ChecksumMode::MessageOnly
+        } else {
+            ChecksumMode::PseudoHeader
+        },
+        unicast_peers: i
+            .unicast_peers
+            .iter()
+            .map(|p| UnicastPeer {
+                addr: p.addr,
+                min_ttl: p.min_ttl,
+                max_ttl: p.max_ttl,
+            })
+            .collect(),
+        check_unicast_src: i.check_unicast_src,
+    }
+}
+
+/// keepalived sets IPv6 /128 VIPs deprecated (preferred_lft 0) by default,
+/// so they are not chosen as source addresses.
+pub fn address_spec(v: &VirtualAddress) -> AddressSpec {
+    let broadcast = match (v.brd, v.addr) {
+        (Some(Broadcast::Addr(b)), _) => Some(b),
+        (Some(Broadcast::Plus), IpAddr::V4(a)) => {
+            let host_bits = if v.prefix >= 32 { 0 } else { u32::MAX >> v.prefix };
+            Some(Ipv4Addr::from(u32::from(a) | host_bits))
+        }
+        _ => None,
+    };
+    let preferred_lft = match (v.preferred_lft, v.addr) {
+        (Some(p), _) => Some(p),
+        (None, IpAddr::V6(_)) if v.prefix == 128 => Some(0),
+        _ => None,
+    };
+    AddressSpec {
+        addr: v.addr,
+        prefix: v.prefix,
+        broadcast,
+        scope: v.scope.as_u8(),
+        label: v.label.clone(),
+        peer: v.peer,
+        // A VIP must be usable at once: duplicate address detection would
+        // hold an IPv6 VIP tentative for a second.
+        nodad: v.addr.is_ipv6(),
+        home: v.home,
+        mngtmpaddr: v.mngtmpaddr,
+        noprefixroute: v.noprefixroute,
+        autojoin: v.autojoin,
+        preferred_lft,
+    }
+}
+
+pub fn route_spec(r: &VirtualRoute, oif: Option<u32>) -> RouteSpec {
+    RouteSpec {
+        dst: r.dst,
+        dst_prefix: r.dst_prefix,
+        src: r.src,
+        via: r.via,
+        oif,
+        scope: r.scope.map(|s| s.as_u8()),
+        table: r.table,
+        metric: r.metric,
+        protocol: r.protocol,
+        kind: match r.route_type {
+            RouteType::Unicast => 1,
+            RouteType::Blackhole => 6,
+            RouteType::Unreachable => 7,
+            RouteType::Prohibit => 8,
+            RouteType::Throw => 9,
+        },
+        onlink: r.onlink,
+    }
+}
+
+pub fn rule_spec(r: &VirtualRule) -> RuleSpec {
+    RuleSpec {
+        v6: r.family_v6,
+        from: r.from,
+        to: r.to,
+        table: r.table,
+        priority: r.priority,
+        fwmark: r.fwmark.map(|(m, _)| m),
+        iif: r.iif.clone(),
+        oif: r.oif.clone(),
+        invert: r.invert,
+    }
+}
+
+/// The identity of an instance across a reload: if it changes, the old
+/// instance is removed and a new one created; otherwise state is kept.
+pub fn identity(i: &VrrpInstance) -> (Option<String>, u8, Family, u8, Option<String>, Vec<IpAddr>) {
+    (
+        i.interface.clone(),
+        i.vrid,
+        i.family,
+        i.version,
+        i.vmac.as_ref().map(|v| v.name.clone()),
+        i.unicast_peers.iter().map(|p| p.addr).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+
+    #[test]
+    fn params_follow_the_configuration() {
+        let l = load_str(
+            "t",
+            "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n priority 120\n advert_int 2\n nopreempt\n authentication {\n auth_type PASS\n auth_pass abc\n }\n virtual_ipaddress {\n 10.0.0.1/24 brd +\n fe80::1\n }\n}\n",
+            &LoadOptions::default(),
+        );
+        let i = &l.config.instances[0];
+        let p = engine_params(i);
+        assert_eq!(
+            (p.vrid, p.priority, p.version, p.nopreempt),
+            (9, 120, Version::V2, true)
+        );
+        assert_eq!(p.auth, Some((AUTH_PASS, *b"abc\0\0\0\0\0")));
+        assert_eq!(p.vips, [IpAddr::from([10, 0, 0, 1])]);
+        let a = address_spec(&i.vips[0]);
+        assert_eq!(a.broadcast, Some(Ipv4Addr::new(10, 0, 0, 255)));
+        assert!(!a.nodad);
+    }
+
+    #[test]
+    fn ipv6_host_vips_are_deprecated_and_skip_dad() {
+        let l = load_str("t", "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n 2001:db8::1\n 2001:db8::2/64\n }\n}\n", &LoadOptions::default());
+        let i = &l.config.instances[0];
+        assert_eq!(address_spec(&i.vips[0]).preferred_lft, Some(0));
+        assert_eq!(address_spec(&i.vips[1]).preferred_lft, None);
+        assert!(address_spec(&i.vips[1]).nodad);
+    }
+}

@@ -1,0 +1,179 @@
+//! Process-level set-up: pid files, daemonizing, the network namespace.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// The pid files this process holds, removed when it ends.
+pub struct PidFiles {
+    paths: Vec<PathBuf>,
+}
+
+/// The pid recorded in `path` if that process is alive.
+pub fn live_pid(path: &Path) -> Option<i32> {
+    let text = fs::read_to_string(path).ok()?;
+    let pid: i32 = text.trim().parse().ok()?;
+    if pid <= 0 || pid == std::process::id() as i32 {
+        return None;
+    }
+    // Signal 0 probes for existence (EPERM also means it exists).
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => Some(pid),
+        Err(_) => None,
+    }
+}
+
+impl PidFiles {
+    /// Refuses when a live process holds any of them, as keepalived does.
+    pub fn check(paths: &[PathBuf]) -> Result<(), String> {
+        for p in paths {
+            if let Some(pid) = live_pid(p) {
+                return Err(format!("daemon is already running: {} holds pid {pid}", p.display()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes our pid to every file (the VRRP pid file gets the same pid:
+    /// rkeepalived is one process).
+    pub fn write(paths: Vec<PathBuf>) -> io::Result<PidFiles> {
+        let pid = std::process::id();
+        for p in &paths {
+            if let Some(dir) = p.parent() {
+                if !dir.as_os_str().is_empty() {
+                    fs::create_dir_all(dir)?;
+                }
+            }
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(p)?;
+            writeln!(f, "{pid}")?;
+        }
+        Ok(PidFiles { paths })
+    }
+}
+
+impl Drop for PidFiles {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            // Only remove a file that still names us.
+            if fs::read_to_string(p).ok().and_then(|t| t.trim().parse::<u32>().ok()) == Some(std::process::id()) {
+                let _ = fs::remove_file(p);
+            }
+        }
+    }
+}
+
+/// The pid file paths keepalived would use: `-p`/`-r`, else
+/// /run/keepalived.pid and /run/vrrp.pid, or per-instance names under
+/// /run/keepalived/ with `instance NAME` / `use_pid_dir`.
+pub fn pid_paths(
+    pid: Option<&Path>,
+    vrrp_pid: Option<&Path>,
+    instance: Option<&str>,
+    use_pid_dir: bool,
+) -> Vec<PathBuf> {
+    let (main, vrrp) = match (instance, use_pid_dir) {
+        (Some(i), _) => (
+            PathBuf::from(format!("/run/keepalived/keepalived_{i}.pid")),
+            PathBuf::from(format!("/run/keepalived/vrrp_{i}.pid")),
+        ),
+        (None, true) => (
+            PathBuf::from("/run/keepalived/keepalived.pid"),
+            PathBuf::from("/run/keepalived/vrrp.pid"),
+        ),
+        (None, false) => (
+            PathBuf::from(crate::cli::DEFAULT_PID),
+            PathBuf::from(crate::cli::DEFAULT_VRRP_PID),
+        ),
+    };
+    let mut v = vec![pid.map(Path::to_path_buf).unwrap_or(main)];
+    let r = vrrp_pid.map(Path::to_path_buf).unwrap_or(vrrp);
+    if !v.contains(&r) {
+        v.push(r);
+    }
+    v
+}
+
+/// Enters the named network namespace (`-s NAME`, `net_namespace NAME`).
+pub fn enter_namespace(name: &str) -> io::Result<()> {
+    let path = Path::new("/var/run/netns").join(name);
+    let f = fs::File::open(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+}
+
+/// Detaches into the background: fork, new session, stdio to /dev/null.
+/// Must run before any thread exists.
+#[allow(unsafe_code)]
+pub fn daemonize() -> io::Result<()> {
+    // SAFETY: called from main before the tokio runtime or any other thread
+    // is created, so the child is a faithful single-threaded copy.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Parent { .. } => std::process::exit(0),
+        nix::unistd::ForkResult::Child => {}
+    }
+    nix::unistd::setsid().map_err(io::Error::from)?;
+    let null = fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    for fd in [0, 1, 2] {
+        let mut target = unsafe_fd(fd);
+        nix::unistd::dup2(&null, &mut target).map_err(io::Error::from)?;
+        std::mem::forget(target);
+    }
+    std::env::set_current_dir("/")?;
+    Ok(())
+}
+
+#[allow(unsafe_code)]
+fn unsafe_fd(fd: i32) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: 0, 1 and 2 are always open in a process; the caller forgets
+    // the OwnedFd so it is never closed by us.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalived_pid_file_names() {
+        assert_eq!(
+            pid_paths(None, None, None, false),
+            [PathBuf::from("/run/keepalived.pid"), PathBuf::from("/run/vrrp.pid")]
+        );
+        assert_eq!(
+            pid_paths(None, None, Some("lb"), false),
+            [
+                PathBuf::from("/run/keepalived/keepalived_lb.pid"),
+                PathBuf::from("/run/keepalived/vrrp_lb.pid")
+            ]
+        );
+        assert_eq!(
+            pid_paths(Some(Path::new("/tmp/a")), Some(Path::new("/tmp/a")), None, false),
+            [PathBuf::from("/tmp/a")]
+        );
+    }
+
+    #[test]
+    fn refuses_a_live_holder_and_ignores_a_stale_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let live = dir.path().join("live.pid");
+        // pid 1 exists in every pid namespace.
+        fs::write(&live, "1\n").unwrap_or_else(|e| panic!("{e}"));
+        assert!(PidFiles::check(std::slice::from_ref(&live)).is_err());
+        let stale = dir.path().join("stale.pid");
+        fs::write(&stale, "999999999\n").unwrap_or_else(|e| panic!("{e}"));
+        assert!(PidFiles::check(std::slice::from_ref(&stale)).is_ok());
+        let held = PidFiles::write(vec![stale.clone()]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            fs::read_to_string(&stale).unwrap_or_default().trim(),
+            std::process::id().to_string()
+        );
+        drop(held);
+        assert!(!stale.exists());
+    }
+}

@@ -1,0 +1,128 @@
+//! The check framework's contract: a check runs in its own task, off the
+//! protocol loop, and only reports results; the tracker decides what they
+//! mean. Scripts, files, processes, the MySQL probe and plugins are kinds
+//! of [`Check`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::tracker::ObjId;
+
+/// One result of a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Failed, with a reason for the log ("exited with status 1",
+    /// "timed out", "connection refused", …).
+    Failure(String),
+    /// A value (track_file).
+    Value(i64),
+    /// An up/down condition (track_process: quorum met).
+    Up(bool),
+}
+
+/// What a check sends to the protocol loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub obj: ObjId,
+    pub outcome: Outcome,
+    /// Extra status for dumps and logs (optional).
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Where checks send their results.
+#[derive(Clone)]
+pub struct Reporter {
+    obj: ObjId,
+    tx: mpsc::UnboundedSender<Report>,
+}
+
+impl Reporter {
+    pub fn new(obj: ObjId, tx: mpsc::UnboundedSender<Report>) -> Reporter {
+        Reporter { obj, tx }
+    }
+
+    pub fn report(&self, outcome: Outcome) -> bool {
+        self.tx
+            .send(Report {
+                obj: self.obj,
+                outcome,
+                detail: None,
+            })
+            .is_ok()
+    }
+
+    pub fn report_with(&self, outcome: Outcome, detail: serde_json::Value) -> bool {
+        self.tx
+            .send(Report {
+                obj: self.obj,
+                outcome,
+                detail: Some(detail),
+            })
+            .is_ok()
+    }
+
+    pub fn closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// A kind of check. `start` spawns the check's task, which runs until it
+/// is aborted or its reporter's channel closes.
+pub trait Check: Send + 'static {
+    fn start(self: Box<Self>, reporter: Reporter) -> JoinHandle<()>;
+}
+
+/// The common shape of periodic checks: one run every `interval`, never
+/// two at once (a slow run delays the next, it does not overlap it), each
+/// run bounded by `timeout` inside `probe`.
+pub async fn periodic<F, Fut>(interval: Duration, reporter: Reporter, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let mut next = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep_until(next).await;
+        let started = tokio::time::Instant::now();
+        let outcome = probe().await;
+        if !reporter.report(outcome) {
+            return;
+        }
+        next = (started + interval).max(tokio::time::Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(start_paused = true)]
+    async fn periodic_runs_never_overlap() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let running = Arc::new(AtomicU32::new(0));
+        let max = Arc::new(AtomicU32::new(0));
+        let (r2, m2) = (running.clone(), max.clone());
+        let task = tokio::spawn(periodic(Duration::from_secs(1), Reporter::new(0, tx), move || {
+            let (r, m) = (r2.clone(), m2.clone());
+            async move {
+                let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                // Each run takes 2.5 intervals.
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                Outcome::Success
+            }
+        }));
+        for _ in 0..4 {
+            assert_eq!(rx.recv().await.map(|r| r.outcome), Some(Outcome::Success));
+        }
+        task.abort();
+        assert_eq!(max.load(Ordering::SeqCst), 1, "runs overlapped");
+    }
+}

@@ -1,0 +1,486 @@
+//! Network-namespace labs for end-to-end tests (root only).
+//!
+//! A lab is a switch namespace holding a bridge, and hosts joined to it by
+//! veth pairs (`eth0` in each host). Every name carries the test's name
+//! and the process id, so parallel tests never collide; `Drop` kills every
+//! daemon the lab started and deletes its namespaces, also when a test
+//! fails. Daemons run only inside these namespaces.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_rkeepalived");
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+pub fn run(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} {args:?}: {e}"))
+}
+
+pub fn must(cmd: &str, args: &[&str]) {
+    let o = run(cmd, args);
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// One host of a lab.
+pub struct Host {
+    pub ns: String,
+    pub v4: String,
+    pub v6: String,
+    pub dir: PathBuf,
+    /// The bridge port of this host in the switch namespace.
+    pub port: String,
+    daemon: Option<Child>,
+}
+
+pub struct Lab {
+    pub name: String,
+    pub switch: String,
+    pub hosts: Vec<Host>,
+    tmp: tempfile::TempDir,
+    extra: Vec<Child>,
+}
+
+impl Lab {
+    /// A switch and `n` hosts: host i has 10.99.0.(i+1)/24 and
+    /// fd00:99::(i+1)/64 on eth0.
+    pub fn new(test: &str, n: usize) -> Lab {
+        assert!(is_root(), "end-to-end tests need root");
+        let id = format!("{}{}", std::process::id() % 100_000, SEQ.fetch_add(1, Ordering::SeqCst));
+        let short: String = test.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
+        let name = format!("rk{short}{id}");
+        let switch = format!("{name}s");
+        let tmp = tempfile::tempdir().unwrap();
+        let mut lab = Lab {
+            name: name.clone(),
+            switch: switch.clone(),
+            hosts: Vec::new(),
+            tmp,
+            extra: Vec::new(),
+        };
+        must("ip", &["netns", "add", &switch]);
+        must("ip", &["-n", &switch, "link", "add", "br0", "type", "bridge"]);
+        // Forward at once: no STP listening delay in tests.
+        must(
+            "ip",
+            &[
+                "-n",
+                &switch,
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "forward_delay",
+                "0",
+                "stp_state",
+                "0",
+            ],
+        );
+        must("ip", &["-n", &switch, "link", "set", "br0", "up"]);
+        for i in 0..n {
+            let ns = format!("{name}h{i}");
+            let port = format!("p{i}");
+            must("ip", &["netns", "add", &ns]);
+            must(
+                "ip",
+                &[
+                    "-n", &switch, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                ],
+            );
+            must("ip", &["-n", &switch, "link", "set", &port, "master", "br0"]);
+            must("ip", &["-n", &switch, "link", "set", &port, "up"]);
+            must("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+            let v4 = format!("10.99.0.{}", i + 1);
+            let v6 = format!("fd00:99::{}", i + 1);
+            must("ip", &["-n", &ns, "addr", "add", &format!("{v4}/24"), "dev", "eth0"]);
+            must(
+                "ip",
+                &["-n", &ns, "addr", "add", &format!("{v6}/64"), "dev", "eth0", "nodad"],
+            );
+            must("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
+            let dir = lab.tmp.path().join(format!("h{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            lab.hosts.push(Host {
+                ns,
+                v4,
+                v6,
+                dir,
+                port,
+                daemon: None,
+            });
+        }
+        lab
+    }
+
+    pub fn ns(&self, i: usize) -> &str {
+        &self.hosts[i].ns
+    }
+
+    pub fn dir(&self, i: usize) -> &Path {
+        &self.hosts[i].dir
+    }
+
+    /// Runs a command inside host i's namespace.
+    pub fn exec(&self, i: usize, args: &[&str]) -> Output {
+        let mut v = vec!["netns", "exec", self.ns(i)];
+        v.extend_from_slice(args);
+        run("ip", &v)
+    }
+
+    pub fn write_config(&self, i: usize, text: &str) -> PathBuf {
+        let p = self.dir(i).join("keepalived.conf");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Starts rkeepalived on host i with `config` (and extra flags).
+    pub fn start(&mut self, i: usize, config: &str, extra: &[&str]) {
+        let path = self.write_config(i, config);
+        self.start_binary(i, BIN, &path, extra);
+    }
+
+    /// Starts Debian's keepalived on host i (interop tests).
+    pub fn start_keepalived(&mut self, i: usize, config: &str) {
+        let path = self.write_config(i, config);
+        self.start_binary(i, "keepalived", &path, &["-P"]);
+    }
+
+    fn start_binary(&mut self, i: usize, bin: &str, config: &Path, extra: &[&str]) {
+        let h = &self.hosts[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(h.dir.join("daemon.log"))
+            .unwrap();
+        let pid = h.dir.join("keepalived.pid");
+        let vpid = h.dir.join("vrrp.pid");
+        let mut args: Vec<String> = vec!["netns".into(), "exec".into(), h.ns.clone(), bin.into()];
+        for a in ["-n", "-l", "-D", "-f"] {
+            args.push(a.into());
+        }
+        args.push(config.to_string_lossy().to_string());
+        args.extend([
+            "-p".to_string(),
+            pid.to_string_lossy().to_string(),
+            "-r".into(),
+            vpid.to_string_lossy().to_string(),
+        ]);
+        if bin == BIN {
+            args.push("-G".into());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new("ip")
+            .args(&args)
+            .env("TMPDIR", &h.dir)
+            .env("RKEEPALIVED_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.hosts[i].daemon = Some(child);
+        // Wait for the pid file: the daemon is up.
+        let ok = wait_for(Duration::from_secs(10), || pid.exists() || vpid.exists());
+        assert!(ok.is_some(), "daemon on host {i} did not start:\n{}", self.log(i));
+    }
+
+    pub fn pid(&self, i: usize) -> Option<i32> {
+        let h = &self.hosts[i];
+        std::fs::read_to_string(h.dir.join("keepalived.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Sends a signal to host i's daemon.
+    pub fn signal(&self, i: usize, sig: nix::sys::signal::Signal) {
+        if let Some(pid) = self.pid(i) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+    }
+
+    /// Sends a signal by number (real-time signals have no nix name).
+    pub fn signal_raw(&self, i: usize, sig: i32) {
+        if let Some(pid) = self.pid(i) {
+            let _ = run("kill", &[&format!("-{sig}"), &pid.to_string()]);
+        }
+    }
+
+    /// SIGTERM and wait for the process to end.
+    pub fn stop(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        self.signal(i, nix::sys::signal::Signal::SIGTERM);
+        self.reap(i, Duration::from_secs(10))
+    }
+
+    /// SIGKILL (no goodbye).
+    pub fn kill(&mut self, i: usize) {
+        self.signal(i, nix::sys::signal::Signal::SIGKILL);
+        self.reap(i, Duration::from_secs(5));
+    }
+
+    fn reap(&mut self, i: usize, within: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.hosts[i].daemon.take()?;
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(s)) = child.try_wait() {
+                return Some(s);
+            }
+            if start.elapsed() > within {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn running(&mut self, i: usize) -> bool {
+        match self.hosts[i].daemon.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir(i).join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Whether host i has `addr` configured on any interface.
+    pub fn has_addr(&self, i: usize, addr: &str) -> bool {
+        let o = run("ip", &["-n", self.ns(i), "addr", "show"]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        text.split_whitespace().any(|w| w.split('/').next() == Some(addr))
+    }
+
+    /// The hosts that have `addr`.
+    pub fn holders(&self, addr: &str) -> Vec<usize> {
+        (0..self.hosts.len()).filter(|&i| self.has_addr(i, addr)).collect()
+    }
+
+    /// Cuts host i off the LAN while its link stays up (bridge port removed).
+    pub fn cut(&self, i: usize) {
+        must(
+            "ip",
+            &["-n", &self.switch, "link", "set", &self.hosts[i].port, "nomaster"],
+        );
+    }
+
+    pub fn heal(&self, i: usize) {
+        must(
+            "ip",
+            &["-n", &self.switch, "link", "set", &self.hosts[i].port, "master", "br0"],
+        );
+    }
+
+    /// Takes host i's own interface down / up.
+    pub fn link(&self, i: usize, up: bool) {
+        must(
+            "ip",
+            &["-n", self.ns(i), "link", "set", "eth0", if up { "up" } else { "down" }],
+        );
+    }
+
+    /// Writes and reads the daemon's JSON dump (SIGRTMIN+2).
+    pub fn json(&self, i: usize) -> serde_json::Value {
+        let path = self.dir(i).join("keepalived.json");
+        let _ = std::fs::remove_file(&path);
+        self.signal_raw(i, libc::SIGRTMIN() + 2);
+        let found = wait_for(Duration::from_secs(5), || {
+            std::fs::read_to_string(&path).ok().filter(|t| t.ends_with(']'))
+        });
+        serde_json::from_str(&found.map(|(_, t)| t).unwrap_or_default()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Starts tcpdump on the bridge (flooded and multicast frames); returns
+    /// the capture file.
+    pub fn capture(&mut self, filter: &str) -> PathBuf {
+        self.capture_on("br0", filter)
+    }
+
+    /// Captures on one switch port: everything to and from that host.
+    pub fn capture_port(&mut self, i: usize, filter: &str) -> PathBuf {
+        let port = self.hosts[i].port.clone();
+        self.capture_on(&port, filter)
+    }
+
+    fn capture_on(&mut self, dev: &str, filter: &str) -> PathBuf {
+        let file = self.tmp.path().join(format!("cap{}.pcap", self.extra.len()));
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.switch, "tcpdump", "-i", dev, "-U", "-w"])
+            .arg(&file)
+            .arg(filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.extra.push(child);
+        std::thread::sleep(Duration::from_millis(500));
+        file
+    }
+
+    /// Stops the captures after a second, so frames just sent are in.
+    pub fn stop_captures(&mut self) {
+        std::thread::sleep(Duration::from_secs(1));
+        for c in &mut self.extra {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
+            let _ = c.wait();
+        }
+        self.extra.clear();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for i in 0..self.hosts.len() {
+            if let Some(mut c) = self.hosts[i].daemon.take() {
+                if let Some(pid) = std::fs::read_to_string(self.hosts[i].dir.join("keepalived.pid"))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok())
+                {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        for c in &mut self.extra {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Anything still running in the lab's namespaces goes too.
+        for h in &self.hosts {
+            let pids = run("ip", &["netns", "pids", &h.ns]).stdout;
+            for p in String::from_utf8_lossy(&pids).lines() {
+                if let Ok(pid) = p.trim().parse::<i32>() {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        for h in &self.hosts {
+            let _ = run("ip", &["netns", "del", &h.ns]);
+        }
+        let _ = run("ip", &["netns", "del", &self.switch]);
+    }
+}
+
+/// Polls `f` every 10 ms until it returns something truthy or `within`
+/// passes; returns the time it took and the value.
+pub fn wait_for<T, F: FnMut() -> T>(within: Duration, mut f: F) -> Option<(Duration, T::Out)>
+where
+    T: Truthy,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().truthy() {
+            return Some((start.elapsed(), v));
+        }
+        if start.elapsed() > within {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub trait Truthy {
+    type Out;
+    fn truthy(self) -> Option<Self::Out>;
+}
+
+impl Truthy for bool {
+    type Out = ();
+    fn truthy(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Truthy for Option<T> {
+    type Out = T;
+    fn truthy(self) -> Option<T> {
+        self
+    }
+}
+
+/// The RFC Master_Down_Interval for VRRPv2 at 1 s: 3 + (256 − p)/256 s.
+pub fn mdi_v2(prio: u8) -> Duration {
+    Duration::from_secs(3) + Duration::from_nanos(1_000_000_000 * (256 - u64::from(prio)) / 256)
+}
+
+pub fn skew_v2(prio: u8) -> Duration {
+    Duration::from_nanos(1_000_000_000 * (256 - u64::from(prio)) / 256)
+}
+
+/// A standard instance block for tests.
+pub fn instance(name: &str, vrid: u8, prio: u8, vip: &str, extra: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int 1\n    virtual_ipaddress {{\n        {vip}\n    }}\n{extra}\n}}\n"
+    )
+}
+
+/// Parses a pcap file into (time, frame bytes).
+pub fn read_pcap(path: &Path) -> Vec<(f64, Vec<u8>)> {
+    let data = std::fs::read(path).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= data.len() {
+        let u = |o: usize| u32::from_le_bytes([data[o], data[o + 1], data[o + 2], data[o + 3]]);
+        let (sec, usec, incl) = (u(off), u(off + 4), u(off + 8) as usize);
+        off += 16;
+        if off + incl > data.len() {
+            break;
+        }
+        out.push((f64::from(sec) + f64::from(usec) / 1e6, data[off..off + incl].to_vec()));
+        off += incl;
+    }
+    out
+}
+
+/// VRRP adverts in a capture: (time, IPv4/IPv6 source, ttl, vrid, priority, payload).
+pub fn vrrp_adverts(path: &Path) -> Vec<(f64, IpAddr, u8, u8, u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (t, f) in read_pcap(path) {
+        if f.len() < 14 {
+            continue;
+        }
+        let et = u16::from_be_bytes([f[12], f[13]]);
+        let ip = &f[14..];
+        let (src, ttl, payload) = match et {
+            0x0800 if ip.len() >= 20 && ip[9] == 112 => {
+                let ihl = usize::from(ip[0] & 15) * 4;
+                (
+                    IpAddr::from([ip[12], ip[13], ip[14], ip[15]]),
+                    ip[8],
+                    ip[ihl..].to_vec(),
+                )
+            }
+            0x86dd if ip.len() >= 40 && ip[6] == 112 => {
+                let mut s = [0u8; 16];
+                s.copy_from_slice(&ip[8..24]);
+                (IpAddr::from(s), ip[7], ip[40..].to_vec())
+            }
+            _ => continue,
+        };
+        if payload.len() >= 3 {
+            out.push((t, src, ttl, payload[1], payload[2], payload));
+        }
+    }
+    out
+}

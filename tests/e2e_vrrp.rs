@@ -1,0 +1,441 @@
+//! End-to-end: rkeepalived daemons in network namespaces on a bridge.
+//! Assertions are on what a user checks (who holds the VIP, what is on the
+//! wire, the dumps), in order, with time bounds from the RFC formulas plus
+//! generous slack; exact timing figures belong to the benchmarks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::Signal;
+
+const VIP: &str = "10.99.0.100";
+const SLACK: Duration = Duration::from_millis(1500);
+
+fn pair(test: &str, a_extra: &str, b_extra: &str) -> Lab {
+    let mut lab = Lab::new(test, 2);
+    lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), a_extra), &[]);
+    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), b_extra), &[]);
+    lab
+}
+
+/// The VIP is held by exactly `expected` within `within`.
+fn settle(lab: &Lab, expected: &[usize], within: Duration) -> Duration {
+    let r = wait_for(within, || lab.holders(VIP) == expected);
+    match r {
+        Some((t, _)) => t,
+        None => panic!(
+            "VIP holders {:?}, expected {expected:?}\n--- h0:\n{}\n--- h1:\n{}",
+            lab.holders(VIP),
+            lab.log(0),
+            lab.log(1)
+        ),
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn election_higher_priority_wins() {
+    let lab = pair("elect", "", "");
+    let t = settle(&lab, &[0], mdi_v2(100) + SLACK);
+    assert!(t + Duration::from_millis(300) >= mdi_v2(100), "too early: {t:?}");
+    // Stable: B never takes it.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(lab.holders(VIP), [0]);
+    let j = lab.json(1);
+    assert_eq!(j[0]["data"]["state"], 1, "B is BACKUP");
+    assert_eq!(j[0]["data"]["master_priority"], 100);
+    assert!(j[0]["stats"]["advert_rcvd"].as_u64().unwrap_or(0) >= 2);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn graceful_stop_hands_over_after_skew_time() {
+    let mut lab = pair("gstop", "", "");
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    let cap = lab.capture("vrrp");
+    let t0 = Instant::now();
+    let status = lab.stop(0);
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "exit 0 on SIGTERM");
+    let t = settle(&lab, &[1], skew_v2(90) + SLACK);
+    assert!(t0.elapsed() < Duration::from_secs(3), "took {t:?}");
+    lab.stop_captures();
+    let adverts = vrrp_adverts(&cap);
+    assert!(
+        adverts.iter().any(|a| a.4 == 0 && a.1.to_string() == "10.99.0.1"),
+        "priority 0 on the wire"
+    );
+    assert!(!lab.has_addr(0, VIP), "VIP removed on stop");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn preemption_by_the_higher_priority_node() {
+    let mut lab = Lab::new("preempt", 2);
+    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
+    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    let t0 = Instant::now();
+    lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), ""), &[]);
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    let took = t0.elapsed();
+    assert!(
+        took + Duration::from_millis(300) >= mdi_v2(100),
+        "preempted after {took:?}"
+    );
+    assert!(lab
+        .log(1)
+        .contains("Master received advert from 10.99.0.1 with higher priority 100, ours 90"));
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn nopreempt_keeps_the_live_master() {
+    let mut lab = Lab::new("nopreempt", 2);
+    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
+    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    lab.start(
+        0,
+        &instance("VI_1", 51, 100, &format!("{VIP}/24"), "    state BACKUP\n    nopreempt"),
+        &[],
+    );
+    std::thread::sleep(mdi_v2(100) * 2);
+    assert_eq!(lab.holders(VIP), [1], "nopreempt must not take over a live master");
+    lab.stop(1);
+    settle(&lab, &[0], skew_v2(100) + SLACK);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn preempt_delay_delays_takeover() {
+    let mut lab = Lab::new("pdelay", 2);
+    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
+    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    let t0 = Instant::now();
+    lab.start(
+        0,
+        &instance("VI_1", 51, 100, &format!("{VIP}/24"), "    preempt_delay 3"),
+        &[],
+    );
+    settle(
+        &lab,
+        &[0],
+        Duration::from_secs(3) + mdi_v2(100) + Duration::from_secs(3),
+    );
+    let took = t0.elapsed();
+    // keepalived: about preempt_delay + Master_Down_Interval, ± one interval.
+    assert!(
+        took >= Duration::from_secs(3) + mdi_v2(100) - Duration::from_millis(1200),
+        "took {took:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn priority_255_owner_is_master_at_once() {
+    let mut lab = Lab::new("owner", 2);
+    lab.start(1, &instance("VI_1", 51, 100, &format!("{VIP}/24"), ""), &[]);
+    settle(&lab, &[1], mdi_v2(100) + SLACK);
+    let t0 = Instant::now();
+    lab.start(0, &instance("VI_1", 51, 255, &format!("{VIP}/24"), ""), &[]);
+    settle(&lab, &[0], Duration::from_secs(2));
+    assert!(t0.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn partition_and_heal() {
+    let lab = pair("partition", "", "");
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.cut(0);
+    // The cut-off backup takes over after Master_Down_Interval; A, still
+    // up, stays master on its side.
+    settle(&lab, &[0, 1], mdi_v2(90) + SLACK);
+    lab.heal(0);
+    // After the heal the higher priority keeps it; B yields on A's advert.
+    settle(&lab, &[0], Duration::from_secs(1) + SLACK);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn link_down_is_fault_and_recovers() {
+    let lab = pair("linkdown", "", "");
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.link(0, false);
+    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    assert!(lab.log(0).contains("(VI_1) Entering FAULT STATE"), "{}", lab.log(0));
+    let j = lab.json(0);
+    assert_eq!(j[0]["data"]["state"], 3, "FAULT");
+    lab.link(0, true);
+    // Back to BACKUP, then preempts after its Master_Down_Interval.
+    settle(&lab, &[0], mdi_v2(100) + SLACK + SLACK);
+    let log = lab.log(0);
+    let fault = log.find("Entering FAULT STATE").unwrap_or(0);
+    assert!(
+        log[fault..].contains("Entering BACKUP STATE"),
+        "FAULT → BACKUP → MASTER"
+    );
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn sigkill_leaves_a_stale_vip_that_the_next_start_removes() {
+    let mut lab = pair("stale", "", "");
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.kill(0);
+    settle(&lab, &[0, 1], mdi_v2(90) + SLACK);
+    // Restart A: it removes its leftover VIP at once, before it preempts.
+    let t0 = Instant::now();
+    lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), ""), &[]);
+    let (t, _) = wait_for(Duration::from_secs(2), || !lab.has_addr(0, VIP)).expect("stale VIP removed");
+    assert!(t < Duration::from_secs(2));
+    assert!(t0.elapsed() < mdi_v2(100), "removed before preemption");
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn reload_without_changes_keeps_state_and_with_changes_applies() {
+    let lab = pair("reload", "    notify /bin/true", "");
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    let before = lab.log(0);
+    lab.signal(0, Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || lab.log(0).contains("Reload finished")).expect("reloaded");
+    std::thread::sleep(Duration::from_secs(2));
+    let after = lab.log(0);
+    let new_part = &after[before.len()..];
+    assert!(
+        !new_part.contains("Entering"),
+        "no state change on an unchanged reload:\n{new_part}"
+    );
+    assert!(!new_part.contains("sent 0 priority"));
+    assert_eq!(lab.holders(VIP), [0]);
+    // Changed: a second VIP appears on the master; B's higher priority preempts.
+    lab.write_config(
+        0,
+        &instance(
+            "VI_1",
+            51,
+            100,
+            &format!("{VIP}/24\n        10.99.0.101/24"),
+            "    notify /bin/true",
+        ),
+    );
+    lab.signal(0, Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || lab.has_addr(0, "10.99.0.101")).expect("new VIP added by reload");
+    lab.write_config(
+        1,
+        &instance("VI_1", 51, 110, &format!("{VIP}/24\n        10.99.0.101/24"), ""),
+    );
+    lab.signal(1, Signal::SIGHUP);
+    settle(&lab, &[1], mdi_v2(110) + SLACK + SLACK);
+    // An invalid configuration is reported and the running one kept.
+    lab.write_config(
+        1,
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    priority 110\n    bogus_keyword 1\n",
+    );
+    lab.signal(1, Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || {
+        lab.log(1).contains("keeping the running configuration")
+    })
+    .expect("bad reload refused");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lab.holders(VIP), [1]);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn unicast_peers() {
+    let mut lab = Lab::new("unicast", 2);
+    let cfg = |prio: u8, me: &str, peer: &str| {
+        instance(
+            "VI_1",
+            51,
+            prio,
+            &format!("{VIP}/24"),
+            &format!("    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}"),
+        )
+    };
+    let cap = lab.capture_port(1, "vrrp");
+    lab.start(0, &cfg(100, "10.99.0.1", "10.99.0.2"), &[]);
+    lab.start(1, &cfg(90, "10.99.0.2", "10.99.0.1"), &[]);
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.stop_captures();
+    let frames = read_pcap(&cap);
+    // Adverts go to the peer's address, not the multicast group.
+    assert!(frames
+        .iter()
+        .any(|(_, f)| f.len() > 34 && f[14 + 9] == 112 && f[30..34] == [10, 99, 0, 2]));
+    assert!(!frames
+        .iter()
+        .any(|(_, f)| f.len() > 34 && f[14 + 9] == 112 && f[30..34] == [224, 0, 0, 18]));
+    lab.kill(0);
+    settle(&lab, &[0, 1], mdi_v2(90) + SLACK);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn vrrpv3_at_100ms_fails_over_fast() {
+    let mut lab = Lab::new("v3fast", 2);
+    let cfg = |prio: u8| {
+        format!(
+            "global_defs {{\n    vrrp_version 3\n}}\n{}",
+            instance("VI_1", 51, prio, &format!("{VIP}/24"), "").replace("advert_int 1", "advert_int 0.1")
+        )
+    };
+    lab.start(0, &cfg(200), &[]);
+    lab.start(1, &cfg(100), &[]);
+    settle(&lab, &[0], Duration::from_secs(3));
+    let t0 = Instant::now();
+    lab.kill(0);
+    // Master_Down_Interval = 3 × 0.1 + 0.1 × 156/256 ≈ 0.361 s.
+    wait_for(Duration::from_secs(2), || lab.has_addr(1, VIP)).expect("B takes over");
+    let took = t0.elapsed();
+    assert!(took < Duration::from_millis(361) + SLACK, "took {took:?}");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn ipv6_instances() {
+    let mut lab = Lab::new("ipv6", 2);
+    let cfg = |prio: u8| {
+        "vrrp_instance VI_6 {\n    interface eth0\n    virtual_router_id 61\n    priority PRIO\n    advert_int 1\n    virtual_ipaddress {\n        fe80::61/64\n        fd00:99::100/64\n    }\n}\n"
+            .replace("PRIO", &prio.to_string())
+    };
+    // Let the link-local addresses leave DAD.
+    std::thread::sleep(Duration::from_secs(2));
+    lab.start(0, &cfg(100), &[]);
+    lab.start(1, &cfg(90), &[]);
+    let vip = "fd00:99::100";
+    wait_for(mdi_v2(100) + SLACK + SLACK, || lab.holders(vip) == [0])
+        .unwrap_or_else(|| panic!("{}\n{}", lab.log(0), lab.log(1)));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lab.holders(vip), [0]);
+    let j = lab.json(1);
+    assert_eq!(j[0]["data"]["version"], 3);
+    assert_eq!(j[0]["data"]["state"], 1);
+    lab.stop(0);
+    wait_for(Duration::from_secs(3), || lab.holders(vip) == [1]).expect("IPv6 takeover");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn use_vmac_creates_and_removes_the_virtual_mac_interface() {
+    let mut lab = Lab::new("vmac", 2);
+    let cap = lab.capture("vrrp or arp");
+    lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), "    use_vmac"), &[]);
+    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), "    use_vmac"), &[]);
+    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    let links = String::from_utf8_lossy(&run("ip", &["-n", lab.ns(0), "link", "show", "vrrp.51"]).stdout).to_string();
+    assert!(
+        links.contains("00:00:5e:00:01:33"),
+        "VMAC with the RFC virtual MAC: {links}"
+    );
+    let addr = String::from_utf8_lossy(&run("ip", &["-n", lab.ns(0), "addr", "show", "vrrp.51"]).stdout).to_string();
+    assert!(addr.contains(VIP), "VIP on the VMAC: {addr}");
+    lab.stop_captures();
+    let frames = read_pcap(&cap);
+    // Adverts and gratuitous ARPs leave from the virtual MAC.
+    assert!(frames
+        .iter()
+        .any(|(_, f)| f[6..12] == [0, 0, 0x5e, 0, 1, 51] && f[12..14] == [8, 0]));
+    assert!(frames
+        .iter()
+        .any(|(_, f)| f[6..12] == [0, 0, 0x5e, 0, 1, 51] && f[12..14] == [8, 6]));
+    lab.stop(0);
+    let gone = !String::from_utf8_lossy(&run("ip", &["-n", lab.ns(0), "link"]).stdout).contains("vrrp.51");
+    assert!(gone, "VMAC removed on stop");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn pass_auth_mismatch_is_ignored_and_counted() {
+    let auth = |p: &str| format!("    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}");
+    let lab = pair("authmm", &auth("right"), &auth("wrong"));
+    // Each ignores the other: both become master.
+    settle(&lab, &[0, 1], mdi_v2(90) + SLACK + SLACK);
+    let j = lab.json(1);
+    assert!(j[0]["stats"]["auth_failure"].as_u64().unwrap_or(0) >= 1, "{j}");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn a_ttl_64_advert_is_ignored_and_counted() {
+    let mut lab = Lab::new("ttl", 2);
+    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    // Host 0 sends a valid higher-priority advert with TTL 64, every 0.5 s.
+    let advert = {
+        let p =
+            rkeepalived::vrrp::Params::new("X", 51, 200, rkeepalived::vrrp::Version::V2, vec![VIP.parse().unwrap()]);
+        let inst = rkeepalived::vrrp::Instance::new(p);
+        let mut buf = vec![0u8; 64];
+        let n = inst
+            .advert(200)
+            .emit(
+                &mut buf,
+                "10.99.0.1".parse().unwrap(),
+                "224.0.0.18".parse().unwrap(),
+                rkeepalived::vrrp::ChecksumMode::PseudoHeader,
+            )
+            .unwrap();
+        buf.truncate(n);
+        buf.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let py = format!(
+        "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,112)\ns.setsockopt(socket.SOL_SOCKET,25,b'eth0')\ns.setsockopt(socket.IPPROTO_IP,socket.IP_MULTICAST_TTL,64)\nfor _ in range(12):\n    s.sendto(bytes.fromhex('{advert}'),('224.0.0.18',0))\n    time.sleep(0.5)\n"
+    );
+    let o = lab.exec(0, &["python3", "-c", &py]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // B was not fooled: it became master as if alone, and counted the errors.
+    assert_eq!(lab.holders(VIP), [1]);
+    let j = lab.json(1);
+    assert!(j[0]["stats"]["ip_ttl_err"].as_u64().unwrap_or(0) >= 10, "{j}");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn pid_files_and_signals() {
+    let mut lab = Lab::new("pidfile", 1);
+    lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), ""), &[]);
+    let pid = std::fs::read_to_string(lab.dir(0).join("keepalived.pid")).unwrap();
+    let vpid = std::fs::read_to_string(lab.dir(0).join("vrrp.pid")).unwrap();
+    assert_eq!(pid, vpid, "one process: the VRRP pid file holds the same pid");
+    // A second daemon with the same pid files refuses to start.
+    let cfg = lab.dir(0).join("keepalived.conf");
+    let o = lab.exec(
+        0,
+        &[
+            BIN,
+            "-n",
+            "-f",
+            cfg.to_str().unwrap(),
+            "-p",
+            lab.dir(0).join("keepalived.pid").to_str().unwrap(),
+            "-r",
+            lab.dir(0).join("vrrp.pid").to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already running"));
+    // USR1 and USR2 write the data and stats files in TMPDIR, mode 0600.
+    lab.signal(0, Signal::SIGUSR1);
+    lab.signal(0, Signal::SIGUSR2);
+    wait_for(Duration::from_secs(5), || {
+        lab.dir(0).join("keepalived.data").exists() && lab.dir(0).join("keepalived.stats").exists()
+    })
+    .expect("dumps written");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(lab.dir(0).join("keepalived.stats"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(lab.dir(0).join("keepalived.stats"))
+        .unwrap()
+        .starts_with("VRRP Instance: VI_1\n"));
+    lab.stop(0);
+    assert!(!lab.dir(0).join("keepalived.pid").exists(), "pid file removed on stop");
+}
