@@ -12,6 +12,62 @@ pub trait OwnsFd: AsRawFd {}
 
 impl OwnsFd for socket2::Socket {}
 impl OwnsFd for InotifyFd {}
+impl OwnsFd for TimerFdOwner {}
+
+/// A timerfd (nix exposes only `AsFd` for it).
+pub struct TimerFdOwner(pub nix::sys::timerfd::TimerFd);
+
+impl AsRawFd for TimerFdOwner {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// A one-shot timer with nanosecond resolution (tokio's timer wheel has
+/// millisecond ticks; VRRP deadlines such as Skew_Time deserve better).
+pub struct PreciseTimer {
+    fd: AsyncFd<TimerFdOwner>,
+}
+
+impl PreciseTimer {
+    pub fn new() -> io::Result<PreciseTimer> {
+        use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
+        let t = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .map_err(io::Error::from)?;
+        Ok(PreciseTimer {
+            fd: register(TimerFdOwner(t))?,
+        })
+    }
+
+    /// Waits until `deadline` (at once if it has passed).
+    pub async fn sleep_until(&self, deadline: std::time::Instant) -> io::Result<()> {
+        use nix::sys::time::TimeSpec;
+        use nix::sys::timerfd::{Expiration, TimerSetTimeFlags};
+        let now = std::time::Instant::now();
+        if deadline <= now {
+            return Ok(());
+        }
+        let wait = TimeSpec::from_duration(deadline - now);
+        self.fd
+            .get_ref()
+            .0
+            .set(Expiration::OneShot(wait), TimerSetTimeFlags::empty())
+            .map_err(io::Error::from)?;
+        loop {
+            let mut g = self.fd.readable().await?;
+            // Reading clears the expiration count; EAGAIN means not yet.
+            match g.get_inner().0.wait() {
+                Ok(()) => return Ok(()),
+                Err(nix::errno::Errno::EAGAIN) => g.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
 
 /// An inotify instance (nix exposes only `AsFd` for it).
 pub struct InotifyFd(pub nix::sys::inotify::Inotify);

@@ -77,7 +77,9 @@ impl Notice {
 pub struct Notifier {
     /// How each configured script may run, by its command line.
     run_as: HashMap<String, Result<RunAs, String>>,
-    fifos: Vec<mpsc::Sender<String>>,
+    /// The FIFO writers; taken (closed) and joined on stop so the last
+    /// lines, STOP included, are written before the process exits.
+    fifos: Mutex<Vec<(mpsc::Sender<String>, std::thread::JoinHandle<()>)>>,
     fifo_children: Mutex<Vec<tokio::process::Child>>,
 }
 
@@ -121,7 +123,7 @@ impl Notifier {
         }
         Notifier {
             run_as,
-            fifos,
+            fifos: Mutex::new(fifos),
             fifo_children: Mutex::new(children),
         }
     }
@@ -136,8 +138,10 @@ impl Notifier {
             self.run(s, n.generic_argv(s));
         }
         let line = n.fifo_line();
-        for f in &self.fifos {
-            let _ = f.send(line.clone());
+        if let Ok(fifos) = self.fifos.lock() {
+            for (f, _) in fifos.iter() {
+                let _ = f.send(line.clone());
+            }
         }
     }
 
@@ -161,8 +165,18 @@ impl Notifier {
         }
     }
 
-    /// Stops the FIFO reader scripts (on daemon stop).
+    /// On daemon stop: writes the last FIFO lines (STOP included), then
+    /// stops the FIFO reader scripts.
     pub fn stop(&self) {
+        let writers = self
+            .fifos
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default();
+        for (tx, writer) in writers {
+            drop(tx);
+            let _ = writer.join();
+        }
         if let Ok(mut children) = self.fifo_children.lock() {
             for c in children.iter_mut() {
                 exec::signal_group(c, nix::sys::signal::Signal::SIGTERM);
@@ -175,7 +189,7 @@ impl Notifier {
 /// Opens (creating if needed) a FIFO read-write, so opening never blocks
 /// and writes do not fail while no reader is attached; a writer thread
 /// keeps the lines in order.
-fn open_fifo(f: &FifoSpec) -> std::io::Result<mpsc::Sender<String>> {
+fn open_fifo(f: &FifoSpec) -> std::io::Result<(mpsc::Sender<String>, std::thread::JoinHandle<()>)> {
     ensure_fifo(&f.path)?;
     let mut file = OpenOptions::new()
         .read(true)
@@ -184,7 +198,7 @@ fn open_fifo(f: &FifoSpec) -> std::io::Result<mpsc::Sender<String>> {
         .open(&f.path)?;
     let (tx, rx) = mpsc::channel::<String>();
     let path = f.path.clone();
-    std::thread::Builder::new().name("notify-fifo".into()).spawn(move || {
+    let writer = std::thread::Builder::new().name("notify-fifo".into()).spawn(move || {
         let mut warned = false;
         for line in rx {
             if let Err(e) = file.write_all(line.as_bytes()) {
@@ -198,7 +212,7 @@ fn open_fifo(f: &FifoSpec) -> std::io::Result<mpsc::Sender<String>> {
             }
         }
     })?;
-    Ok(tx)
+    Ok((tx, writer))
 }
 
 fn ensure_fifo(path: &Path) -> std::io::Result<()> {

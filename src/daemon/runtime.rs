@@ -563,8 +563,16 @@ impl Daemon {
         mut check_rx: mpsc::UnboundedReceiver<CheckEvent>,
         mut signals: mpsc::UnboundedReceiver<i32>,
     ) -> i32 {
+        self.run_global_script("startup_script").await;
         tracing::info!("Startup complete");
         super::notify_systemd_ready();
+        let timer = match crate::reactor::PreciseTimer::new() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("no timerfd ({e}); protocol timers have millisecond resolution");
+                None
+            }
+        };
         loop {
             let wake = [
                 self.router.poll_timeout(),
@@ -574,9 +582,14 @@ impl Daemon {
             .flatten()
             .min();
             let sleep = async {
-                match wake {
-                    Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
-                    None => std::future::pending::<()>().await,
+                match (wake, &timer) {
+                    (Some(t), Some(timer)) => {
+                        if timer.sleep_until(t).await.is_err() {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await
+                        }
+                    }
+                    (Some(t), None) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                    (None, _) => std::future::pending::<()>().await,
                 }
             };
             tokio::select! {
@@ -586,9 +599,18 @@ impl Daemon {
                         break;
                     }
                 }
-                Some(inp) = input_rx.recv() => match inp {
-                    Input::Packet { ifindex, rx } => self.packet(ifindex, rx),
-                },
+                Some(inp) = input_rx.recv() => {
+                    // Adverts of many instances arrive in bursts: take all
+                    // that are queued before re-arming the timer.
+                    let Input::Packet { ifindex, rx } = inp;
+                    self.packet(ifindex, rx);
+                    for _ in 0..RX_QUEUE {
+                        match input_rx.try_recv() {
+                            Ok(Input::Packet { ifindex, rx }) => self.packet(ifindex, rx),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 Some(ev) = check_rx.recv() => {
                     let changed = self.checks.apply(&mut self.tracker, ev);
                     if !changed.is_empty() {
@@ -613,16 +635,20 @@ impl Daemon {
     fn packet(&mut self, ifindex: u32, rx: Received) {
         let fam = Family::of(&rx.meta.src);
         let vrid = rx.payload.get(1).copied().unwrap_or(0);
-        let Some(ids) = self.dispatch.get(&(ifindex, fam, vrid)).cloned() else {
-            self.counters.unknown_vrid.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(
-                "advert for unknown VRID {vrid} from {} on interface {ifindex}",
-                rx.meta.src
-            );
-            return;
+        // Nearly always one instance per key: no allocation on that path.
+        let (first, more) = match self.dispatch.get(&(ifindex, fam, vrid)) {
+            Some(ids) if !ids.is_empty() => (ids[0], (ids.len() > 1).then(|| ids[1..].to_vec())),
+            _ => {
+                self.counters.unknown_vrid.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    "advert for unknown VRID {vrid} from {} on interface {ifindex}",
+                    rx.meta.src
+                );
+                return;
+            }
         };
         let now = Instant::now();
-        for id in ids {
+        for id in std::iter::once(first).chain(more.into_iter().flatten()) {
             // Our own adverts (unicast to ourselves, or looped) are not news.
             if Some(rx.meta.src) == self.rts[id].src {
                 continue;
@@ -637,7 +663,9 @@ impl Daemon {
                 },
                 &mut out,
             );
-            self.apply(out);
+            if !out.is_empty() {
+                self.apply(out);
+            }
         }
     }
 
@@ -1141,7 +1169,30 @@ impl Daemon {
             }
         }
         self.notifier.stop();
+        self.run_global_script("shutdown_script").await;
         tracing::info!("Stopped");
+    }
+
+    /// `startup_script` / `shutdown_script`: run once and waited for, up to
+    /// their timeout (keepalived's behaviour).
+    async fn run_global_script(&self, which: &str) {
+        let g = &self.loaded.config.global;
+        let (spec, timeout) = match which {
+            "startup_script" => (&g.startup_script, g.startup_script_timeout),
+            _ => (&g.shutdown_script, g.shutdown_script_timeout),
+        };
+        let Some(spec) = spec else { return };
+        let who = match crate::track::security::run_as(spec.user.as_ref(), g) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("{which} not run: {e}");
+                return;
+            }
+        };
+        match crate::track::script::run_once(&spec.argv, &who, timeout).await {
+            crate::track::check::Outcome::Success => tracing::info!("{which} {} finished", spec.command),
+            other => tracing::warn!("{which} {}: {other:?}", spec.command),
+        }
     }
 }
 
@@ -1195,7 +1246,7 @@ fn log_transition(name: &str, from: State, to: State, priority: u8, reason: Reas
     }
 }
 
-async fn read_loop(sock: RxSocket, tx: mpsc::Sender<Input>, counters: Arc<Counters>) {
+async fn read_loop(mut sock: RxSocket, tx: mpsc::Sender<Input>, counters: Arc<Counters>) {
     let ifindex = sock.ifindex();
     loop {
         match sock.recv().await {
@@ -1289,11 +1340,9 @@ pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
     if loaded.config.instances.is_empty() {
         tracing::warn!("Warning - keepalived has no configuration to run");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // One thread runs the protocol loop, the socket readers and the checks
+    // (all async); blocking work goes to tokio's blocking pool.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");

@@ -86,6 +86,8 @@ pub struct RxSocket {
     fd: AsyncFd<Socket>,
     family: Family,
     ifindex: u32,
+    /// Reused for every datagram (adverts are small; the MTU bounds them).
+    buf: Vec<u8>,
 }
 
 impl RxSocket {
@@ -120,6 +122,7 @@ impl RxSocket {
             fd: super::register(s)?,
             family,
             ifindex,
+            buf: vec![0u8; 65536],
         })
     }
 
@@ -133,19 +136,19 @@ impl RxSocket {
 
     /// Waits for the next datagram. Malformed IPv4 datagrams come back as
     /// `Ok(Err(..))` so the caller can count them.
-    pub async fn recv(&self) -> io::Result<Result<Received, Ipv4Error>> {
-        let mut buf = vec![0u8; 65536];
+    pub async fn recv(&mut self) -> io::Result<Result<Received, Ipv4Error>> {
+        let buf = &mut self.buf;
         loop {
             let mut guard = self.fd.readable().await?;
             let r = match self.family {
                 Family::V4 => guard.try_io(|fd| {
-                    let n = recv_plain(fd.get_ref(), &mut buf)?;
+                    let n = recv_plain(fd.get_ref(), buf)?;
                     Ok(parse_ipv4(&buf[..n]).map(|(meta, p)| Received {
                         meta,
                         payload: p.to_vec(),
                     }))
                 }),
-                Family::V6 => guard.try_io(|fd| recv_v6(fd.get_ref(), &mut buf).map(Ok)),
+                Family::V6 => guard.try_io(|fd| recv_v6(fd.get_ref(), buf).map(Ok)),
             };
             match r {
                 Ok(res) => return res,

@@ -87,8 +87,13 @@ impl Check for ProcessCheck {
             // A change must hold for fork_delay (up) / terminate_delay (down)
             // before it is reported.
             let mut pending: Option<(bool, tokio::time::Instant)> = None;
+            let spec = std::sync::Arc::new(s.spec.clone());
+            let root = std::sync::Arc::new(s.proc_root.clone());
             loop {
-                let up = quorum(count(&s.spec, &s.proc_root));
+                // Scanning /proc is blocking file I/O: off the protocol thread.
+                let (sp, rt) = (spec.clone(), root.clone());
+                let n = tokio::task::spawn_blocking(move || count(&sp, &rt)).await.unwrap_or(0);
+                let up = quorum(n);
                 let now = tokio::time::Instant::now();
                 if reported.is_none() {
                     reported = Some(up);

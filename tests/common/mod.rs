@@ -7,6 +7,8 @@
 //! fails. Daemons run only inside these namespaces.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod mariadb;
+
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -320,7 +322,17 @@ impl Lab {
     fn capture_on(&mut self, dev: &str, filter: &str) -> PathBuf {
         let file = self.tmp.path().join(format!("cap{}.pcap", self.extra.len()));
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.switch, "tcpdump", "-i", dev, "-U", "-w"])
+            .args([
+                "netns",
+                "exec",
+                &self.switch,
+                "tcpdump",
+                "--immediate-mode",
+                "-i",
+                dev,
+                "-U",
+                "-w",
+            ])
             .arg(&file)
             .arg(filter)
             .stdout(Stdio::null())
