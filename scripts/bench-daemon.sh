@@ -32,6 +32,8 @@ cleanup() {
         ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
         ip netns del "$h" 2>/dev/null || true
     done
+    # Keep the daemons' logs of the last run for a look afterwards.
+    rm -rf /tmp/rkbench-last; mkdir -p /tmp/rkbench-last; cp "$W"/*.log /tmp/rkbench-last/ 2>/dev/null || true
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -209,7 +211,9 @@ for impl in ${IMPLS:-rk ka}; do
     killall_ns "$A"; killall_ns "$B"
     start "$impl" "$A" a 100 100 scripts; start "$impl" "$B" b 90 100
     sleep 8
-    ip netns exec "$SW" tcpdump --immediate-mode -i br0 -U -w "$W/j.pcap" vrrp >/dev/null 2>&1 &
+    # 100 adverts leave in one burst: a large kernel buffer and no
+    # immediate mode, or tcpdump itself drops some of them.
+    ip netns exec "$SW" tcpdump -B 16384 -i br0 -U -w "$W/j.pcap" vrrp >/dev/null 2>&1 &
     dump=$!
     sleep "$JITTER_SECONDS"
     kill -INT $dump; wait $dump 2>/dev/null || true

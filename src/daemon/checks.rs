@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::config::model::{Config, VrrpInstance};
+use crate::config::model::{CheckMysql, Config, VrrpInstance};
 use crate::track::check::{Check, Outcome, Report, Reporter};
 use crate::track::file::{init_file, FileCheck};
+use crate::track::mysql::{MysqlCheck, Role};
 use crate::track::process::{ProcessCheck, SCAN_INTERVAL};
 use crate::track::script::ScriptCheck;
 use crate::track::{Kind, ObjId, Tracker};
@@ -24,6 +25,7 @@ enum CheckKind {
     Script,
     File,
     Process,
+    Mysql,
 }
 
 struct Meta {
@@ -39,6 +41,11 @@ pub struct Checks {
     registered: HashSet<ObjId>,
     tasks: Vec<JoinHandle<()>>,
     meta: HashMap<ObjId, Meta>,
+    /// check_mysql: the role each probe is told, and whether its catch-up
+    /// guard (peer_host) is on.
+    roles: Vec<(ObjId, tokio::sync::watch::Sender<Role>, bool)>,
+    /// Hold decisions reported since the last `take_holds`.
+    holds: Vec<(ObjId, bool)>,
 }
 
 impl Checks {
@@ -51,6 +58,8 @@ impl Checks {
                 registered: HashSet::new(),
                 tasks: Vec::new(),
                 meta: HashMap::new(),
+                roles: Vec::new(),
+                holds: Vec::new(),
             },
             rx,
         )
@@ -70,6 +79,9 @@ impl Checks {
         name: &str,
         verdicts: &[ScriptVerdict],
     ) -> Option<ObjId> {
+        if let Some(m) = config.check_mysql.iter().find(|m| m.name == name) {
+            return Some(self.register_mysql(t, m));
+        }
         let s = config.script(name)?;
         let role = format!("vrrp_script {name}");
         let verdict = verdicts.iter().find(|v| v.role == role);
@@ -111,6 +123,63 @@ impl Checks {
             ));
         }
         Some(obj)
+    }
+
+    fn register_mysql(&mut self, t: &mut Tracker, m: &CheckMysql) -> ObjId {
+        let c = &m.common;
+        let obj = t.add_check(&m.name, c.rise, c.fall, c.init_fail);
+        if self.fresh(obj) {
+            self.meta.insert(
+                obj,
+                Meta {
+                    kind: CheckKind::Mysql,
+                    name: m.name.clone(),
+                    last: None,
+                    detail: None,
+                },
+            );
+            let (tx, rx) = tokio::sync::watch::channel(Role::default());
+            self.roles.push((obj, tx, m.settings.peer_host.is_some()));
+            self.pending.push((
+                obj,
+                Box::new(MysqlCheck {
+                    name: m.name.clone(),
+                    settings: m.settings.clone(),
+                    common: m.common,
+                    role: rx,
+                }),
+            ));
+        }
+        obj
+    }
+
+    /// check_mysql objects whose catch-up guard is on: their instances
+    /// start with preemption held (fail closed) until the guard releases.
+    pub fn guarded(&self) -> Vec<ObjId> {
+        self.roles.iter().filter(|r| r.2).map(|r| r.0).collect()
+    }
+
+    /// Hold decisions reported since the last call.
+    pub fn take_holds(&mut self) -> Vec<(ObjId, bool)> {
+        std::mem::take(&mut self.holds)
+    }
+
+    /// Tells each MySQL probe the role of the instances tracking it.
+    pub fn update_roles(&self, t: &Tracker, router: &crate::vrrp::Router) {
+        for (obj, tx, _) in &self.roles {
+            let mut role = Role::default();
+            for &id in t.users(*obj) {
+                if let Some(i) = router.instance(id) {
+                    role.master |= i.state() == crate::vrrp::State::Master;
+                    role.would_preempt |= i.would_preempt();
+                }
+            }
+            tx.send_if_modified(|r| {
+                let changed = *r != role;
+                *r = role;
+                changed
+            });
+        }
     }
 
     pub fn register_file(&mut self, t: &mut Tracker, config: &Config, name: &str) -> Option<ObjId> {
@@ -181,6 +250,8 @@ impl Checks {
         self.pending.clear();
         self.registered.clear();
         self.meta.clear();
+        self.roles.clear();
+        self.holds.clear();
     }
 
     /// Applies one result; returns the instances whose tracking changed.
@@ -191,9 +262,18 @@ impl Checks {
         if r.detail.is_some() {
             meta.detail = r.detail.clone();
         }
+        if let Some(h) = r.hold {
+            self.holds.push((r.obj, h));
+        }
         let changed = match &r.outcome {
             Outcome::Success | Outcome::Failure(_) => {
                 let success = r.outcome == Outcome::Success;
+                if meta.kind == CheckKind::Mysql && meta.last.as_ref() != Some(&r.outcome) {
+                    match &r.outcome {
+                        Outcome::Failure(why) => tracing::warn!("check_mysql {}: {why}", meta.name),
+                        _ => tracing::info!("check_mysql {}: healthy", meta.name),
+                    }
+                }
                 if meta.kind == CheckKind::Script && meta.last.as_ref() != Some(&r.outcome) {
                     let code = match &r.outcome {
                         Outcome::Success => "0".to_string(),

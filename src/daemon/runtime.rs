@@ -517,7 +517,24 @@ impl Daemon {
         self.checks.carry_results(&self.tracker, &mut t);
         self.tracker = t;
         self.checks.start_all(&self.tracker);
+        let initial: Vec<_> = self.checks.guarded().into_iter().map(|o| (o, true)).collect();
+        self.apply_holds(&initial);
         self.reevaluate_all();
+    }
+
+    /// The database catch-up guard's decisions: hold or release the
+    /// preemption of the instances that track each check.
+    fn apply_holds(&mut self, holds: &[(crate::track::ObjId, bool)]) {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for &(obj, hold) in holds {
+            for id in self.tracker.users(obj).to_vec() {
+                if self.router.instance(id).is_some_and(|i| i.preempt_held() != hold) {
+                    self.router.handle(now, id, Event::PreemptHold(hold), &mut out);
+                }
+            }
+        }
+        self.apply(out);
     }
 
     /// Applies tracking results to every instance.
@@ -616,6 +633,10 @@ impl Daemon {
                     if !changed.is_empty() {
                         self.reevaluate(&changed);
                     }
+                    let holds = self.checks.take_holds();
+                    if !holds.is_empty() {
+                        self.apply_holds(&holds);
+                    }
                 }
                 Some(ev) = net_rx.recv() => self.net_event(ev).await,
                 _ = sleep => {
@@ -627,6 +648,7 @@ impl Daemon {
                     }
                 }
             }
+            self.checks.update_roles(&self.tracker, &self.router);
         }
         self.shutdown().await;
         0

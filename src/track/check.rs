@@ -31,6 +31,9 @@ pub struct Report {
     pub outcome: Outcome,
     /// Extra status for dumps and logs (optional).
     pub detail: Option<serde_json::Value>,
+    /// The database catch-up guard: hold (true) or release (false) the
+    /// preemption of the instances that track this check.
+    pub hold: Option<bool>,
 }
 
 /// Where checks send their results.
@@ -51,6 +54,7 @@ impl Reporter {
                 obj: self.obj,
                 outcome,
                 detail: None,
+                hold: None,
             })
             .is_ok()
     }
@@ -61,6 +65,19 @@ impl Reporter {
                 obj: self.obj,
                 outcome,
                 detail: Some(detail),
+                hold: None,
+            })
+            .is_ok()
+    }
+
+    /// A result with its detail and the guard's hold decision.
+    pub fn report_guarded(&self, outcome: Outcome, detail: serde_json::Value, hold: Option<bool>) -> bool {
+        self.tx
+            .send(Report {
+                obj: self.obj,
+                outcome,
+                detail: Some(detail),
+                hold,
             })
             .is_ok()
     }

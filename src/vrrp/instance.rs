@@ -306,6 +306,13 @@ impl Instance {
     pub fn current_master(&self) -> Option<(IpAddr, u8)> {
         self.master
     }
+    /// A BACKUP that would take over from a live, lower-priority master
+    /// were its preemption not held (the database catch-up guard asks).
+    pub fn would_preempt(&self) -> bool {
+        self.state == State::Backup
+            && !self.params.nopreempt
+            && self.master.is_some_and(|(_, p)| p != 0 && p < self.effective_priority)
+    }
     pub fn local_addr(&self) -> Option<IpAddr> {
         self.local_addr
     }

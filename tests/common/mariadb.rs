@@ -21,7 +21,7 @@ pub struct Mariadb {
 
 /// The scenario's settings (both hosts), plus what a test needs to run
 /// the server from a temp dir and keep it small.
-fn my_cnf(dir: &std::path::Path, server_id: u32) -> String {
+fn my_cnf(dir: &std::path::Path, server_id: u32, extra: &str) -> String {
     let d = dir.display();
     format!(
         "[mysqld]\n\
@@ -31,7 +31,7 @@ fn my_cnf(dir: &std::path::Path, server_id: u32) -> String {
          skip_name_resolve=ON\nrelay_log=mysql-relaylog\nrelay_log_purge=OFF\nslow_query_log=ON\n\
          slow_query_log_file={d}/slow.log\n\
          server-id={server_id}\ninnodb_file_per_table=ON\nbinlog_format=ROW\nlog_bin=mysql-binlog\n\
-         log_slave_updates=ON\ngtid_strict_mode=ON\n"
+         log_slave_updates=ON\ngtid_strict_mode=ON\n{extra}"
     )
 }
 
@@ -42,9 +42,14 @@ pub fn available() -> bool {
 impl Mariadb {
     /// Initialises a data directory on host `host` (not started yet).
     pub fn init(lab: &Lab, host: usize, server_id: u32) -> Mariadb {
+        Self::init_with(lab, host, server_id, "")
+    }
+
+    /// With extra `[mysqld]` lines (e.g. `gtid_domain_id`).
+    pub fn init_with(lab: &Lab, host: usize, server_id: u32, extra: &str) -> Mariadb {
         let dir = lab.dir(host).join("mysql");
         std::fs::create_dir_all(dir.join("data")).unwrap();
-        std::fs::write(dir.join("my.cnf"), my_cnf(&dir, server_id)).unwrap();
+        std::fs::write(dir.join("my.cnf"), my_cnf(&dir, server_id, extra)).unwrap();
         let o = run(
             "mariadb-install-db",
             &[
@@ -92,6 +97,22 @@ impl Mariadb {
                 let _ = c.kill();
                 let _ = c.wait();
             }
+        }
+    }
+
+    /// The mariadbd process (for SIGKILL / SIGSTOP).
+    pub fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.join("mysqld.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// After the process was killed from outside: reap it.
+    pub fn reap(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
         }
     }
 
@@ -197,26 +218,7 @@ pub fn replicating(m: &Mariadb) -> bool {
 /// Runs SQL from `client` through `addr` as the scenario's `chk` user
 /// (its verification account); the server's answer, or its error.
 pub fn via(lab: &Lab, client: usize, addr: &str, q: &str) -> Result<String, String> {
-    let o = lab.exec(
-        client,
-        &[
-            "mysql",
-            "--no-defaults",
-            "--connect-timeout=2",
-            &format!("-h{addr}"),
-            "-uchk",
-            "-pchkpassword",
-            "-N",
-            "-B",
-            "-e",
-            q,
-        ],
-    );
-    if o.status.success() {
-        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
-    }
+    as_user(lab, client, addr, "chk", "chkpassword", q)
 }
 
 /// The server id in the last GTID of domain 0 (`0-10-N` → 10).
@@ -233,4 +235,62 @@ pub fn dml_lands_on(lab: &Lab, client: usize, addr: &str, dml: &str) -> Option<u
     via(lab, client, addr, &format!("{dml}; SELECT @@gtid_binlog_pos"))
         .ok()
         .and_then(|p| gtid_server(&p))
+}
+
+/// Runs SQL read from stdin (a long script) from host `client` through
+/// `addr` as `user`.
+pub fn via_stdin(lab: &Lab, client: usize, addr: &str, user: &str, password: &str, sql: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut c = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lab.ns(client),
+            "mysql",
+            "--no-defaults",
+            "--connect-timeout=2",
+        ])
+        .arg(format!("-h{addr}"))
+        .arg(format!("-u{user}"))
+        .arg(format!("-p{password}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let o = c.wait_with_output().map_err(|e| e.to_string())?;
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).to_string())
+    }
+}
+
+/// One statement from host `client` through `addr` as `user`.
+pub fn as_user(lab: &Lab, client: usize, addr: &str, user: &str, password: &str, q: &str) -> Result<String, String> {
+    let o = lab.exec(
+        client,
+        &[
+            "mysql",
+            "--no-defaults",
+            "--connect-timeout=2",
+            &format!("-h{addr}"),
+            &format!("-u{user}"),
+            &format!("-p{password}"),
+            "-N",
+            "-B",
+            "-e",
+            q,
+        ],
+    );
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+    }
 }

@@ -1,0 +1,632 @@
+//! `check_mysql`: the built-in MySQL/MariaDB probe, one more kind of
+//! [`Check`]. One persistent connection per server (the local one and, for
+//! the catch-up guard, the peer), every call under the check's timeout; a
+//! connection that drops while idle is a failure at once, because between
+//! probes the local connection waits in `DO SLEEP(…)` on the server, so a
+//! dead mysqld ends that wait within milliseconds.
+//!
+//! The guard keeps the instances that track the check from preempting a
+//! live master (through the engine's preemption hold) until this server
+//! has everything the peer wrote and the peer everything this server
+//! wrote; then it freezes the peer (`read_only`, sessions ended), waits
+//! for the peer's final position, makes this server writable and releases
+//! the hold. Fencing keeps the local server `read_only` while no tracking
+//! instance is MASTER.
+
+pub mod gtid;
+pub mod status;
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Value as SqlValue};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::model::{CatchUpPolicy, CheckCommon, MysqlSettings};
+
+use super::check::{Check, Outcome, Reporter};
+use gtid::{compare, Comparison, Position};
+use status::{read_link, read_variables, replication_health, Flavor, Link, Row, Variables};
+
+/// What the daemon tells the probe about the instances that track it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Role {
+    /// At least one of them is MASTER: the server must be writable.
+    pub master: bool,
+    /// One of them is BACKUP under a live lower-priority master and would
+    /// preempt it were it not held.
+    pub would_preempt: bool,
+}
+
+pub struct MysqlCheck {
+    pub name: String,
+    pub settings: MysqlSettings,
+    pub common: CheckCommon,
+    pub role: watch::Receiver<Role>,
+}
+
+/// Reconnect backoff: doubles from the interval up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// One server and its persistent connection.
+struct Server {
+    label: &'static str,
+    opts: Opts,
+    user: String,
+    timeout: Duration,
+    conn: Option<Conn>,
+    flavor: Flavor,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    /// The connection was (re)made since the last look: fencing re-applies.
+    fresh: bool,
+}
+
+fn text(v: &SqlValue) -> Option<String> {
+    match v {
+        SqlValue::NULL => None,
+        SqlValue::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        SqlValue::Int(i) => Some(i.to_string()),
+        SqlValue::UInt(u) => Some(u.to_string()),
+        SqlValue::Float(f) => Some(f.to_string()),
+        SqlValue::Double(d) => Some(d.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+fn to_row(r: &mysql_async::Row) -> Row {
+    r.columns_ref()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name_str().into_owned(), r.as_ref(i).and_then(text)))
+        .collect()
+}
+
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        label: &'static str,
+        host: Option<&str>,
+        socket: Option<&std::path::Path>,
+        port: u16,
+        user: &str,
+        password: Option<&str>,
+        tls: Option<mysql_async::SslOpts>,
+        timeout: Duration,
+    ) -> Server {
+        let mut b = OptsBuilder::default()
+            .user(Some(user))
+            .pass(password)
+            .tcp_port(port)
+            // Never switch to the socket behind our back (mysql_async's
+            // default): the address configured is the one probed.
+            .prefer_socket(false)
+            .stmt_cache_size(0)
+            .ssl_opts(tls);
+        if let Some(h) = host {
+            b = b.ip_or_hostname(h);
+        }
+        if let Some(s) = socket {
+            b = b.socket(Some(s.to_string_lossy()));
+        }
+        Server {
+            label,
+            opts: Opts::from(b),
+            user: user.to_string(),
+            timeout,
+            conn: None,
+            flavor: Flavor::MariaDb,
+            retry_at: None,
+            backoff: Duration::ZERO,
+            fresh: false,
+        }
+    }
+
+    async fn connect(&mut self, interval: Duration) -> Result<(), String> {
+        if self.conn.is_some() {
+            return Ok(());
+        }
+        if let Some(at) = self.retry_at {
+            if Instant::now() < at {
+                return Err(format!("{} server: not reconnecting yet (backoff)", self.label));
+            }
+        }
+        let attempt = async {
+            let mut c = Conn::new(self.opts.clone()).await.map_err(|e| e.to_string())?;
+            let v: Option<String> = c.query_first("SELECT VERSION()").await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((c, v.unwrap_or_default()))
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok((c, version))) => {
+                self.flavor = Flavor::from_version(&version);
+                self.conn = Some(c);
+                self.retry_at = None;
+                self.backoff = Duration::ZERO;
+                self.fresh = true;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.failed_connect(interval, e)),
+            Err(_) => Err(self.failed_connect(interval, format!("no answer within {:?}", self.timeout))),
+        }
+    }
+
+    fn failed_connect(&mut self, interval: Duration, e: String) -> String {
+        self.backoff = if self.backoff.is_zero() {
+            Duration::ZERO
+        } else {
+            (self.backoff * 2).min(MAX_BACKOFF.max(interval))
+        };
+        self.retry_at = Some(Instant::now() + self.backoff);
+        if self.backoff.is_zero() {
+            self.backoff = interval.min(MAX_BACKOFF);
+        }
+        format!("{} server: cannot connect: {e}", self.label)
+    }
+
+    /// Runs a query under the timeout; any error drops the connection
+    /// (after a timeout its protocol state is unknown).
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Row>, String> {
+        let label = self.label;
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(format!("{label} server: not connected"));
+        };
+        match tokio::time::timeout(self.timeout, conn.query::<mysql_async::Row, _>(sql)).await {
+            Ok(Ok(rows)) => Ok(rows.iter().map(to_row).collect()),
+            Ok(Err(e)) => {
+                // A server error (not a lost connection) keeps the connection.
+                if !matches!(e, mysql_async::Error::Server(_)) {
+                    self.conn = None;
+                }
+                Err(format!("{label} server: {e}"))
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(format!("{label} server: no answer within {:?}", self.timeout))
+            }
+        }
+    }
+
+    async fn scalar(&mut self, sql: &str) -> Result<Option<String>, String> {
+        Ok(self
+            .rows(sql)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_values().next().flatten()))
+    }
+
+    async fn variables(&mut self) -> Result<Variables, String> {
+        let rows = self.rows(self.flavor.variables_sql()).await?;
+        rows.first()
+            .map(read_variables)
+            .ok_or_else(|| format!("{} server: no variables", self.label))
+    }
+
+    async fn links(&mut self) -> Result<Vec<Link>, String> {
+        let f = self.flavor;
+        Ok(self
+            .rows(f.links_sql())
+            .await?
+            .iter()
+            .map(|r| read_link(f, r))
+            .collect())
+    }
+
+    /// read_only on or off; on also ends the application sessions, which
+    /// read_only does not stop (those with READ_ONLY ADMIN).
+    async fn set_read_only(&mut self, on: bool) -> Result<(), String> {
+        self.rows(self.flavor.read_only_sql(on)).await?;
+        if on {
+            let ids = self.rows(&self.flavor.sessions_sql(&self.user)).await?;
+            for id in ids.iter().filter_map(|r| r.values().next().cloned().flatten()) {
+                let _ = self
+                    .rows(&format!(
+                        "KILL CONNECTION {}",
+                        id.replace(|c: char| !c.is_ascii_digit(), "")
+                    ))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits on the server until `until` (the next probe); returns early
+    /// with an error if the connection drops meanwhile.
+    async fn idle_until(&mut self, until: Instant) -> Result<(), String> {
+        let left = until.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(5) {
+            tokio::time::sleep(left).await;
+            return Ok(());
+        }
+        let label = self.label;
+        let Some(conn) = self.conn.as_mut() else {
+            tokio::time::sleep(left).await;
+            return Ok(());
+        };
+        let sql = format!("DO SLEEP({:.3})", left.as_secs_f64());
+        match tokio::time::timeout(left + self.timeout, conn.query_drop(sql)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.conn = None;
+                Err(format!("{label} server: connection lost: {e}"))
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(format!("{label} server: no answer within {:?}", self.timeout))
+            }
+        }
+    }
+}
+
+/// What the guard decided this round.
+#[derive(Debug, Clone, PartialEq)]
+enum Guard {
+    /// Keep the instances from preempting; why.
+    Hold(String),
+    /// Preemption may go ahead.
+    Release,
+}
+
+struct State {
+    local: Server,
+    peer: Option<Server>,
+    /// Whether this check has made the local server writable for a
+    /// handover that has not yet made an instance MASTER, and when.
+    handed_over: Option<Instant>,
+    /// The read_only state fencing last set, per the role it was set for.
+    fenced_for: Option<bool>,
+    last_guard: Option<Guard>,
+}
+
+impl Check for MysqlCheck {
+    fn start(self: Box<Self>, reporter: Reporter) -> JoinHandle<()> {
+        tokio::spawn(async move { self.run(reporter).await })
+    }
+}
+
+fn tls(s: &MysqlSettings) -> Option<mysql_async::SslOpts> {
+    if !s.ssl {
+        return None;
+    }
+    let mut o = mysql_async::SslOpts::default();
+    if let Some(ca) = &s.ssl_ca {
+        o = o.with_root_certs(vec![ca.clone().into()]);
+    }
+    if let (Some(cert), Some(key)) = (&s.ssl_cert, &s.ssl_key) {
+        o = o.with_client_identity(Some(mysql_async::ClientIdentity::new(
+            cert.clone().into(),
+            key.clone().into(),
+        )));
+    }
+    Some(o)
+}
+
+impl MysqlCheck {
+    async fn run(mut self, reporter: Reporter) {
+        let s = &self.settings;
+        let timeout = self.common.effective_timeout();
+        let user = s.user.clone().unwrap_or_default();
+        let mut st = State {
+            local: Server::new(
+                "local",
+                s.host.as_deref(),
+                s.socket.as_deref(),
+                s.port,
+                &user,
+                s.password.as_deref(),
+                tls(s),
+                timeout,
+            ),
+            peer: s.peer_host.as_deref().map(|h| {
+                Server::new(
+                    "peer",
+                    Some(h),
+                    None,
+                    s.peer_port,
+                    s.peer_user.as_deref().unwrap_or(&user),
+                    s.peer_password.as_deref(),
+                    tls(s),
+                    timeout,
+                )
+            }),
+            handed_over: None,
+            fenced_for: None,
+            last_guard: None,
+        };
+        let interval = self.common.interval;
+        loop {
+            let started = Instant::now();
+            let (outcome, mut detail, vars) = self.probe(&mut st).await;
+            let role = *self.role.borrow_and_update();
+            if self.settings.read_only_when_backup {
+                self.fence(&mut st, role, vars.as_ref()).await;
+            }
+            let guard = match st.peer.is_some() {
+                true => Some(self.guard(&mut st, role, vars.as_ref(), &mut detail).await),
+                false => None,
+            };
+            if guard != st.last_guard {
+                match &guard {
+                    Some(Guard::Hold(why)) => tracing::info!("check_mysql {}: holding preemption: {why}", self.name),
+                    Some(Guard::Release) => tracing::info!("check_mysql {}: preemption allowed", self.name),
+                    None => {}
+                }
+                st.last_guard = guard.clone();
+            }
+            if let Some(Guard::Hold(why)) = &guard {
+                detail["waiting_for"] = json!(why);
+            }
+            let hold = guard.map(|g| matches!(g, Guard::Hold(_)));
+            if !reporter.report_guarded(outcome, detail, hold) {
+                return;
+            }
+            // Wait for the next probe on the server itself, so a dead
+            // mysqld is a failure at once; a role change (fencing, guard)
+            // cuts the wait short.
+            let next = (started + interval).max(Instant::now());
+            let lost = tokio::select! {
+                r = st.local.idle_until(next) => r.err(),
+                _ = self.role.changed() => {
+                    // The wait was cut mid-query: that connection's state
+                    // is unknown, make a new one.
+                    st.local.conn = None;
+                    None
+                }
+            };
+            if let Some(e) = lost {
+                if !reporter.report_guarded(Outcome::Failure(e), json!({ "alive": false }), None) {
+                    return;
+                }
+                tokio::time::sleep_until(next).await;
+            }
+        }
+    }
+
+    /// The local server's health.
+    async fn probe(&self, st: &mut State) -> (Outcome, Value, Option<Variables>) {
+        let s = &self.settings;
+        if let Err(e) = st.local.connect(self.common.interval).await {
+            return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None);
+        }
+        let vars = match st.local.variables().await {
+            Ok(v) => v,
+            Err(e) => return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None),
+        };
+        let mut detail = json!({
+            "alive": true,
+            "read_only": vars.read_only,
+            "server_id": vars.server_id,
+            "gtid_binlog_pos": vars.binlog_pos,
+            "gtid_current_pos": vars.current_pos,
+        });
+        let mut outcome = Outcome::Success;
+        if s.require_replication || s.max_lag.is_some() {
+            match st.local.links().await {
+                Ok(links) => {
+                    detail["replication"] = status::links_json(&links);
+                    if let Err(e) = replication_health(&links, s.max_lag) {
+                        detail["error"] = json!(e);
+                        outcome = Outcome::Failure(e);
+                    }
+                }
+                Err(e) => {
+                    detail["error"] = json!(e);
+                    outcome = Outcome::Failure(e);
+                }
+            }
+        }
+        (outcome, detail, Some(vars))
+    }
+
+    /// Fencing: on a change of role, and whenever the connection is new
+    /// (a restarted mysqld comes up writable), make the server writable
+    /// exactly while an instance is MASTER (or a handover is under way).
+    async fn fence(&self, st: &mut State, role: Role, vars: Option<&Variables>) {
+        let Some(vars) = vars else { return };
+        let writable = role.master || st.handed_over.is_some();
+        let fresh = std::mem::take(&mut st.local.fresh);
+        if st.fenced_for == Some(writable) && !fresh {
+            return;
+        }
+        if vars.read_only != writable && st.fenced_for == Some(writable) {
+            // A new connection to a server already as it should be.
+            return;
+        }
+        match st.local.set_read_only(!writable).await {
+            Ok(()) => {
+                tracing::info!(
+                    "check_mysql {}: local server set {}",
+                    self.name,
+                    if writable {
+                        "writable (read_only=OFF)"
+                    } else {
+                        "read_only=ON, application sessions ended"
+                    }
+                );
+                st.fenced_for = Some(writable);
+            }
+            Err(e) => tracing::warn!("check_mysql {}: cannot fence the local server: {e}", self.name),
+        }
+    }
+
+    /// The catch-up guard.
+    async fn guard(&self, st: &mut State, role: Role, vars: Option<&Variables>, detail: &mut Value) -> Guard {
+        if role.master {
+            st.handed_over = None;
+            return Guard::Release;
+        }
+        // A handover released the hold: wait for the instance to become
+        // MASTER; if it does not, unfreeze the peer and hold again.
+        if let Some(at) = st.handed_over {
+            if at.elapsed() < self.settings.catch_up_timeout {
+                return Guard::Release;
+            }
+            tracing::error!(
+                "check_mysql {}: handed over but no instance became MASTER; unfreezing the peer",
+                self.name
+            );
+            st.handed_over = None;
+            if let Some(peer) = st.peer.as_mut() {
+                let _ = peer.set_read_only(false).await;
+            }
+        }
+        let Some(vars) = vars else {
+            return Guard::Hold("the local server is not healthy".into());
+        };
+        let interval = self.common.interval;
+        let Some(peer) = st.peer.as_mut() else {
+            return Guard::Release;
+        };
+        let peer_vars = match peer.connect(interval).await {
+            Ok(()) => peer.variables().await,
+            Err(e) => Err(e),
+        };
+        let peer_vars = match peer_vars {
+            Ok(v) => v,
+            Err(e) => {
+                detail["peer"] = json!({ "alive": false, "error": e });
+                return match self.settings.catch_up_policy {
+                    CatchUpPolicy::Wait => Guard::Hold(format!("{e} (catch_up_policy wait)")),
+                    CatchUpPolicy::Takeover => Guard::Release,
+                };
+            }
+        };
+        let cmp = match self.compare(st, vars, &peer_vars).await {
+            Ok(c) => c,
+            Err(e) => return Guard::Hold(e),
+        };
+        detail["peer"] = json!({
+            "alive": true,
+            "read_only": peer_vars.read_only,
+            "gtid_binlog_pos": peer_vars.binlog_pos,
+            "gtid_current_pos": peer_vars.current_pos,
+        });
+        detail["behind"] = json!(cmp.behind);
+        detail["ahead"] = json!(cmp.ahead);
+        detail["diverged_domains"] = json!(cmp.diverged);
+        if !cmp.diverged.is_empty() {
+            return Guard::Hold(format!(
+                "GTID histories diverged in domain(s) {:?}: an admin must decide",
+                cmp.diverged
+            ));
+        }
+        if cmp.ahead > 0 {
+            return Guard::Hold(format!(
+                "{} transaction(s) here that the peer lacks: an admin must decide",
+                cmp.ahead
+            ));
+        }
+        if cmp.behind > 0 {
+            return Guard::Hold(format!("{} transaction(s) behind the peer", cmp.behind));
+        }
+        if !role.would_preempt {
+            return Guard::Hold("caught up; no lower-priority master to take over from".into());
+        }
+        match self.handover(st).await {
+            Ok(()) => {
+                st.handed_over = Some(Instant::now());
+                Guard::Release
+            }
+            Err(e) => {
+                tracing::error!("check_mysql {}: handover failed, staying BACKUP: {e}", self.name);
+                Guard::Hold(format!("handover failed: {e}"))
+            }
+        }
+    }
+
+    async fn compare(&self, st: &mut State, own: &Variables, peer: &Variables) -> Result<Comparison, String> {
+        match st.local.flavor {
+            Flavor::MariaDb => self.compare_plain(Flavor::MariaDb, own, peer),
+            Flavor::MySql => {
+                let rows = st.local.rows(&Flavor::mysql_compare_sql(&peer.binlog_pos)).await?;
+                let r = rows.first().ok_or("no GTID comparison")?;
+                let have_all = r.get("have_all").cloned().flatten().as_deref() == Some("1");
+                let extra = r.get("extra").cloned().flatten().unwrap_or_default();
+                Ok(Comparison {
+                    behind: u64::from(!have_all),
+                    ahead: u64::from(!extra.is_empty()),
+                    diverged: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Freeze the peer, wait for its final position here, make this
+    /// server writable. On failure the peer is unfrozen.
+    async fn handover(&self, st: &mut State) -> Result<(), String> {
+        let deadline = Instant::now() + self.settings.catch_up_timeout;
+        let Some(peer) = st.peer.as_mut() else {
+            return Ok(());
+        };
+        peer.set_read_only(true).await?;
+        tracing::info!("check_mysql {}: peer frozen (read_only=ON, sessions ended)", self.name);
+        let result = async {
+            // The peer's final position: read until two reads agree.
+            let mut last = peer.variables().await?.binlog_pos;
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let now = peer.variables().await?.binlog_pos;
+                if now == last {
+                    break;
+                }
+                last = now;
+            }
+            let own = st.local.variables().await?;
+            let wait_for = match st.local.flavor {
+                Flavor::MariaDb => Position::parse(&last)?.wait_list(own.server_id),
+                Flavor::MySql => last.clone(),
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !wait_for.is_empty() {
+                let sql = st.local.flavor.wait_sql(&wait_for, left);
+                let saved = st.local.timeout;
+                st.local.timeout = left + saved;
+                let r = st.local.scalar(&sql).await;
+                st.local.timeout = saved;
+                if r?.as_deref() != Some("0") {
+                    return Err(format!(
+                        "not caught up with the peer's {last} within catch_up_timeout ({:?})",
+                        self.settings.catch_up_timeout
+                    ));
+                }
+            }
+            let own = st.local.variables().await?;
+            let peer_final = peer.variables().await?;
+            let cmp = self.compare_plain(st.local.flavor, &own, &peer_final)?;
+            if cmp.behind > 0 {
+                return Err(format!("still {} transaction(s) behind after the wait", cmp.behind));
+            }
+            st.local.set_read_only(false).await?;
+            tracing::info!(
+                "check_mysql {}: caught up at {} (peer {}); local server writable, releasing preemption",
+                self.name,
+                own.current_pos,
+                last
+            );
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            if let Some(peer) = st.peer.as_mut() {
+                let _ = peer.set_read_only(false).await;
+            }
+        }
+        result
+    }
+
+    fn compare_plain(&self, flavor: Flavor, own: &Variables, peer: &Variables) -> Result<Comparison, String> {
+        match flavor {
+            Flavor::MariaDb => Ok(compare(
+                &Position::parse(&own.current_pos)?,
+                &Position::parse(&own.binlog_pos)?,
+                &Position::parse(&peer.current_pos)?,
+                &Position::parse(&peer.binlog_pos)?,
+            )),
+            // MySQL: the wait above compared sets on the server.
+            Flavor::MySql => Ok(Comparison::default()),
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! What the probe asks a server and how it reads the answers, for MariaDB
+//! 10.x and MySQL 8 behind one interface. Rows arrive as column → text
+//! maps, so recorded result sets test the logic without a server.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+pub type Row = HashMap<String, Option<String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb,
+    MySql,
+}
+
+impl Flavor {
+    /// From `SELECT VERSION()`.
+    pub fn from_version(v: &str) -> Flavor {
+        if v.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
+
+    /// The server variables, one row; columns named as `Server` reads them.
+    pub fn variables_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => {
+                "SELECT @@global.read_only AS read_only, @@global.server_id AS server_id, \
+                 @@global.gtid_domain_id AS domain, @@global.gtid_binlog_pos AS binlog_pos, \
+                 @@global.gtid_current_pos AS current_pos"
+            }
+            Flavor::MySql => {
+                "SELECT @@global.read_only AS read_only, @@global.server_id AS server_id, \
+                 NULL AS domain, @@global.gtid_executed AS binlog_pos, @@global.gtid_executed AS current_pos"
+            }
+        }
+    }
+
+    /// Every replication link of the server.
+    pub fn links_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
+            Flavor::MySql => "SHOW REPLICA STATUS",
+        }
+    }
+
+    /// Application sessions to end when fencing: not replication, not
+    /// system threads, not this probe's own account.
+    pub fn sessions_sql(self, probe_user: &str) -> String {
+        let user = probe_user.replace('\'', "''");
+        format!(
+            "SELECT id FROM information_schema.PROCESSLIST WHERE id <> CONNECTION_ID() \
+             AND user NOT IN ('system user', 'event_scheduler', '{user}') \
+             AND command NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
+        )
+    }
+
+    /// Sets `read_only` (MySQL 8 also `super_read_only`, which blocks
+    /// SUPER users too).
+    pub fn read_only_sql(self, on: bool) -> &'static str {
+        match (self, on) {
+            (Flavor::MariaDb, true) => "SET GLOBAL read_only = ON",
+            (Flavor::MariaDb, false) => "SET GLOBAL read_only = OFF",
+            (Flavor::MySql, true) => "SET GLOBAL super_read_only = ON",
+            (Flavor::MySql, false) => "SET GLOBAL super_read_only = OFF, GLOBAL read_only = OFF",
+        }
+    }
+
+    /// Waits up to `timeout` until this server has applied `position`;
+    /// the query returns 0 when it has.
+    pub fn wait_sql(self, position: &str, timeout: Duration) -> String {
+        let p = position.replace('\'', "");
+        let t = timeout.as_secs_f64();
+        match self {
+            Flavor::MariaDb => format!("SELECT MASTER_GTID_WAIT('{p}', {t:.3})"),
+            Flavor::MySql => format!("SELECT WAIT_FOR_EXECUTED_GTID_SET('{p}', {t:.3})"),
+        }
+    }
+
+    /// MySQL 8: (behind, ahead) of this server against the peer's
+    /// `gtid_executed`, computed by the server: behind = the peer's set is
+    /// not a subset of ours; ahead = what ours has beyond the peer's.
+    pub fn mysql_compare_sql(peer_executed: &str) -> String {
+        let p = peer_executed.replace('\'', "");
+        format!(
+            "SELECT GTID_SUBSET('{p}', @@global.gtid_executed) AS have_all, \
+             GTID_SUBTRACT(@@global.gtid_executed, '{p}') AS extra"
+        )
+    }
+}
+
+/// `SHOW … STATUS` variables of one server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variables {
+    pub read_only: bool,
+    pub server_id: u32,
+    pub domain: Option<u32>,
+    pub binlog_pos: String,
+    pub current_pos: String,
+}
+
+pub fn read_variables(row: &Row) -> Variables {
+    let s = |k: &str| row.get(k).cloned().flatten().unwrap_or_default();
+    Variables {
+        read_only: matches!(s("read_only").as_str(), "1" | "ON"),
+        server_id: s("server_id").parse().unwrap_or(0),
+        domain: s("domain").parse().ok(),
+        binlog_pos: s("binlog_pos").replace('\n', ""),
+        current_pos: s("current_pos").replace('\n', ""),
+    }
+}
+
+/// One replication link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Link {
+    pub name: String,
+    pub master: String,
+    pub io_running: String,
+    pub sql_running: String,
+    pub io_errno: u32,
+    pub io_error: String,
+    pub sql_errno: u32,
+    pub sql_error: String,
+    pub lag: Option<u64>,
+}
+
+impl Link {
+    /// The IO thread is retrying because it cannot reach its master
+    /// (client errors 2003/2005/2006/2013), with the SQL thread healthy.
+    pub fn master_unreachable(&self) -> bool {
+        matches!(self.io_running.as_str(), "Connecting" | "Preparing")
+            && matches!(self.io_errno, 0 | 2003 | 2005 | 2006 | 2013)
+            && self.sql_running == "Yes"
+            && self.sql_errno == 0
+    }
+}
+
+pub fn read_link(flavor: Flavor, row: &Row) -> Link {
+    let s = |k: &str| row.get(k).cloned().flatten().unwrap_or_default();
+    let (io, sql, lag, name) = match flavor {
+        Flavor::MariaDb => (
+            "Slave_IO_Running",
+            "Slave_SQL_Running",
+            "Seconds_Behind_Master",
+            "Connection_name",
+        ),
+        Flavor::MySql => (
+            "Replica_IO_Running",
+            "Replica_SQL_Running",
+            "Seconds_Behind_Source",
+            "Channel_Name",
+        ),
+    };
+    let host = match flavor {
+        Flavor::MariaDb => s("Master_Host"),
+        Flavor::MySql => s("Source_Host"),
+    };
+    let port = match flavor {
+        Flavor::MariaDb => s("Master_Port"),
+        Flavor::MySql => s("Source_Port"),
+    };
+    Link {
+        name: s(name),
+        master: format!("{host}:{port}"),
+        io_running: s(io),
+        sql_running: s(sql),
+        io_errno: s("Last_IO_Errno").parse().unwrap_or(0),
+        io_error: s("Last_IO_Error"),
+        sql_errno: s("Last_SQL_Errno").parse().unwrap_or(0),
+        sql_error: s("Last_SQL_Error"),
+        lag: s(lag).parse().ok(),
+    }
+}
+
+/// Health with `require_replication`: at least one link, each running
+/// without an error, lag within `max_lag`. The error names the link and
+/// quotes the server's message (1236, 1950, 1062 … need an admin).
+pub fn replication_health(links: &[Link], max_lag: Option<Duration>) -> Result<(), String> {
+    if links.is_empty() {
+        return Err("no replication configured".into());
+    }
+    for l in links {
+        let who = if l.name.is_empty() {
+            format!("replication from {}", l.master)
+        } else {
+            format!("replication '{}' from {}", l.name, l.master)
+        };
+        if l.master_unreachable() {
+            // The master's server is down or cut off: the link waits for
+            // it. That is the peer's failure, not this server's; the guard
+            // probes the peer directly.
+            continue;
+        }
+        if l.io_errno != 0 {
+            return Err(format!("{who}: IO error {}: {}", l.io_errno, l.io_error));
+        }
+        if l.sql_errno != 0 {
+            return Err(format!("{who}: SQL error {}: {}", l.sql_errno, l.sql_error));
+        }
+        if l.io_running != "Yes" {
+            return Err(format!("{who}: IO thread {}", l.io_running));
+        }
+        if l.sql_running != "Yes" {
+            return Err(format!("{who}: SQL thread {}", l.sql_running));
+        }
+        if let (Some(max), Some(lag)) = (max_lag, l.lag) {
+            if Duration::from_secs(lag) > max {
+                return Err(format!("{who}: {lag} s behind (max_lag {} s)", max.as_secs_f64()));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn links_json(links: &[Link]) -> Value {
+    Value::Array(
+        links
+            .iter()
+            .map(|l| {
+                json!({
+                    "name": l.name, "master": l.master, "io_running": l.io_running,
+                    "sql_running": l.sql_running, "last_io_errno": l.io_errno,
+                    "last_sql_errno": l.sql_errno, "seconds_behind": l.lag,
+                })
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pairs: &[(&str, Option<&str>)]) -> Row {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect()
+    }
+
+    /// Recorded from MariaDB 10.11 `SHOW ALL SLAVES STATUS` (the columns
+    /// the probe reads), replication broken by a duplicate key.
+    fn mariadb_1062() -> Row {
+        row(&[
+            ("Connection_name", Some("")),
+            ("Master_Host", Some("172.16.10.30")),
+            ("Master_Port", Some("3306")),
+            ("Slave_IO_Running", Some("Yes")),
+            ("Slave_SQL_Running", Some("No")),
+            ("Last_IO_Errno", Some("0")),
+            ("Last_IO_Error", Some("")),
+            ("Last_SQL_Errno", Some("1062")),
+            (
+                "Last_SQL_Error",
+                Some("Could not execute Write_rows_v1 event on table hellodb.students; Duplicate entry '26' for key 'PRIMARY', Error_code: 1062"),
+            ),
+            ("Seconds_Behind_Master", None),
+            ("Gtid_IO_Pos", Some("0-10-40")),
+        ])
+    }
+
+    #[test]
+    fn mariadb_replication_error_is_reported_with_its_text() {
+        let l = read_link(Flavor::MariaDb, &mariadb_1062());
+        let e = replication_health(&[l], None).unwrap_err();
+        assert!(
+            e.contains("172.16.10.30:3306") && e.contains("SQL error 1062") && e.contains("Duplicate entry"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mariadb_1236_on_the_io_thread() {
+        let mut r = mariadb_1062();
+        r.insert("Slave_IO_Running".into(), Some("No".into()));
+        r.insert("Slave_SQL_Running".into(), Some("Yes".into()));
+        r.insert("Last_SQL_Errno".into(), Some("0".into()));
+        r.insert("Last_IO_Errno".into(), Some("1236".into()));
+        r.insert(
+            "Last_IO_Error".into(),
+            Some("Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID 0-10-7, which is not in the master's binlog'".into()),
+        );
+        let e = replication_health(&[read_link(Flavor::MariaDb, &r)], None).unwrap_err();
+        assert!(
+            e.contains("IO error 1236") && e.contains("not in the master's binlog"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn connecting_is_not_healthy_and_lag_is_bounded() {
+        let mut r = mariadb_1062();
+        r.insert("Slave_SQL_Running".into(), Some("Yes".into()));
+        r.insert("Last_SQL_Errno".into(), Some("0".into()));
+        r.insert("Slave_IO_Running".into(), Some("Connecting".into()));
+        r.insert("Last_IO_Errno".into(), Some("2003".into()));
+        assert!(
+            replication_health(&[read_link(Flavor::MariaDb, &r)], None).is_ok(),
+            "the master is down: its failure, not ours"
+        );
+        r.insert("Slave_IO_Running".into(), Some("No".into()));
+        assert!(replication_health(&[read_link(Flavor::MariaDb, &r)], None)
+            .unwrap_err()
+            .contains("IO error 2003"));
+        r.insert("Last_IO_Errno".into(), Some("0".into()));
+        r.insert("Slave_IO_Running".into(), Some("Yes".into()));
+        r.insert("Seconds_Behind_Master".into(), Some("45".into()));
+        let l = read_link(Flavor::MariaDb, &r);
+        assert!(replication_health(std::slice::from_ref(&l), Some(Duration::from_secs(30))).is_err());
+        assert!(replication_health(&[l], Some(Duration::from_secs(60))).is_ok());
+        assert!(replication_health(&[], None).is_err(), "no link at all");
+    }
+
+    /// Recorded from MySQL 8.0 `SHOW REPLICA STATUS` (columns read).
+    #[test]
+    fn mysql8_replica_status() {
+        let r = row(&[
+            ("Channel_Name", Some("")),
+            ("Source_Host", Some("10.0.0.2")),
+            ("Source_Port", Some("3306")),
+            ("Replica_IO_Running", Some("Yes")),
+            ("Replica_SQL_Running", Some("Yes")),
+            ("Last_IO_Errno", Some("0")),
+            ("Last_IO_Error", Some("")),
+            ("Last_SQL_Errno", Some("0")),
+            ("Last_SQL_Error", Some("")),
+            ("Seconds_Behind_Source", Some("0")),
+            ("Executed_Gtid_Set", Some("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5")),
+        ]);
+        let l = read_link(Flavor::MySql, &r);
+        assert_eq!(l.master, "10.0.0.2:3306");
+        assert_eq!(l.lag, Some(0));
+        assert!(replication_health(&[l], Some(Duration::from_secs(1))).is_ok());
+        assert!(Flavor::mysql_compare_sql("uuid:1-5").contains("GTID_SUBSET('uuid:1-5', @@global.gtid_executed)"));
+        assert_eq!(Flavor::MySql.read_only_sql(true), "SET GLOBAL super_read_only = ON");
+        assert!(Flavor::MySql
+            .wait_sql("u:1-5", Duration::from_millis(1500))
+            .starts_with("SELECT WAIT_FOR_EXECUTED_GTID_SET('u:1-5', 1.500)"));
+    }
+
+    #[test]
+    fn flavor_and_variables() {
+        assert_eq!(Flavor::from_version("10.11.14-MariaDB-0+deb12u2-log"), Flavor::MariaDb);
+        assert_eq!(Flavor::from_version("8.0.36"), Flavor::MySql);
+        let v = read_variables(&row(&[
+            ("read_only", Some("1")),
+            ("server_id", Some("10")),
+            ("domain", Some("1")),
+            ("binlog_pos", Some("1-10-5,2-20-3")),
+            ("current_pos", Some("1-10-5,2-20-3")),
+        ]));
+        assert!(v.read_only);
+        assert_eq!((v.server_id, v.domain), (10, Some(1)));
+        assert!(Flavor::MariaDb
+            .wait_sql("2-20-3", Duration::from_secs(60))
+            .contains("MASTER_GTID_WAIT('2-20-3', 60.000)"));
+        assert!(Flavor::MariaDb.sessions_sql("chk").contains("'chk'"));
+    }
+}

@@ -1,0 +1,308 @@
+//! End-to-end: the built-in `check_mysql` probe with two real MariaDB
+//! servers as GTID dual masters (the reference scenario's topology in
+//! namespaces), a client host writing through the VIP as an application
+//! user without SUPER, and rkeepalived on both hosts — never restarted.
+//!
+//! Run once with one `gtid_domain_id` per server (GTIDs 1-10-N, 2-20-N)
+//! and once with the scenario's single domain 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::mariadb::{as_user, dual_master, via_stdin, Mariadb};
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const VIP: &str = "10.99.0.100";
+const A: usize = 0;
+const B: usize = 1;
+const CLIENT: usize = 2;
+const SLACK: Duration = Duration::from_secs(3);
+
+fn config(lab: &Lab, me: usize, peer: usize, prio: u8, extra_check: &str, extra_inst: &str) -> String {
+    format!(
+        "check_mysql chk_db {{\n    host {}\n    user chk\n    password chkpassword\n    interval 1\n    timeout 1\n    rise 2\n    fall 1\n    require_replication yes\n    peer_host {}\n    catch_up_timeout 60\n    read_only_when_backup yes\n{extra_check}}}\n\
+         vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 100\n    priority {prio}\n    advert_int 1\n{extra_inst}    authentication {{\n        auth_type PASS\n        auth_pass 1111\n    }}\n    virtual_ipaddress {{\n        {VIP}\n    }}\n    track_script {{\n        chk_db\n    }}\n}}\n",
+        lab.hosts[me].v4, lab.hosts[peer].v4
+    )
+}
+
+struct Setup {
+    lab: Lab,
+    a: Mariadb,
+    b: Mariadb,
+}
+
+fn setup(test: &str, domains: bool) -> Setup {
+    let lab = Lab::new(test, 3);
+    let extra = |id: u32| {
+        let mut s = String::from("slave_net_timeout=4\nread_only=ON\n");
+        if domains {
+            s += &format!(
+                "gtid_domain_id={}\nauto_increment_increment=2\nauto_increment_offset={}\n",
+                id / 10,
+                id / 10
+            );
+        }
+        s
+    };
+    let mut a = Mariadb::init_with(&lab, A, 10, &extra(10));
+    let mut b = Mariadb::init_with(&lab, B, 20, &extra(20));
+    a.start();
+    b.start();
+    // The set-up writes on A (read_only blocks only the application).
+    dual_master(&a, &b);
+    a.sql("GRANT SELECT, INSERT, UPDATE, DELETE ON hellodb.* TO 'app'@'10.99.0.%' IDENTIFIED BY 'apppassword'");
+    a.sql("CREATE TABLE hellodb.acked (id int unsigned NOT NULL PRIMARY KEY, writer varchar(8) NOT NULL)");
+    let synced = wait_for(Duration::from_secs(30), || {
+        b.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_name='acked'") == "1"
+    });
+    assert!(synced.is_some());
+    Setup { lab, a, b }
+}
+
+fn app(lab: &Lab, addr: &str, q: &str) -> Result<String, String> {
+    as_user(lab, CLIENT, addr, "app", "apppassword", q)
+}
+
+fn holder(s: &Setup, who: usize, within: Duration, what: &str) -> Duration {
+    let ok = wait_for(within, || s.lab.holders(VIP) == [who]);
+    ok.unwrap_or_else(|| {
+        panic!(
+            "{what}: VIP on {:?}\nA log:\n{}\nB log:\n{}",
+            s.lab.holders(VIP),
+            s.lab.log(A),
+            s.lab.log(B)
+        )
+    })
+    .0
+}
+
+/// A client writing through the VIP all along, one row per transaction,
+/// remembering every write the server acknowledged.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<u32>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(lab: &Lab) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let ns = lab.ns(CLIENT).to_string();
+        let (s2, a2) = (stop.clone(), acked.clone());
+        let thread = std::thread::spawn(move || {
+            let mut id = 1u32;
+            while !s2.load(Ordering::SeqCst) {
+                let o = run(
+                    "ip",
+                    &[
+                        "netns",
+                        "exec",
+                        &ns,
+                        "mysql",
+                        "--no-defaults",
+                        "--connect-timeout=1",
+                        &format!("-h{VIP}"),
+                        "-uapp",
+                        "-papppassword",
+                        "-e",
+                        &format!("INSERT INTO hellodb.acked VALUES ({id}, 'w')"),
+                    ],
+                );
+                if o.status.success() {
+                    a2.lock().unwrap().push(id);
+                } else {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                id += 1;
+            }
+        });
+        Writer {
+            stop,
+            acked,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> Vec<u32> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.acked.lock().unwrap().clone()
+    }
+}
+
+fn failover_and_guarded_failback(test: &str, domains: bool) {
+    let mut s = setup(test, domains);
+    s.lab.start(A, &config(&s.lab, A, B, 100, "", ""), &[]);
+    s.lab.start(B, &config(&s.lab, B, A, 90, "", "    nopreempt\n"), &[]);
+    holder(&s, A, mdi_v2(100) + SLACK, "A elected");
+    // Fencing: A writable, B read-only; the application cannot write on B.
+    let writable = wait_for(Duration::from_secs(5), || {
+        s.a.sql("SELECT @@read_only") == "0" && s.b.sql("SELECT @@read_only") == "1"
+    });
+    assert!(writable.is_some(), "A writable, B read-only");
+    let refused = app(
+        &s.lab,
+        &s.lab.hosts[B].v4,
+        "INSERT INTO hellodb.acked VALUES (1000000, 'x')",
+    );
+    assert!(
+        refused.unwrap_err().contains("read-only"),
+        "(f) a write to the backup's server is refused"
+    );
+    app(
+        &s.lab,
+        VIP,
+        "INSERT INTO hellodb.students (Name, Age) VALUES ('via vip', 20)",
+    )
+    .unwrap();
+    // The write's GTID carries A's domain and server id.
+    let domain = if domains { 1 } else { 0 };
+    let last = s.a.sql("SELECT @@gtid_binlog_pos");
+    assert!(
+        last.split(',').any(|g| g.starts_with(&format!("{domain}-10-"))),
+        "{last}"
+    );
+
+    let writer = Writer::start(&s.lab);
+    std::thread::sleep(Duration::from_secs(2));
+
+    // (a) A's mysqld is killed: the probe's connection drops at once, A
+    // goes FAULT (priority 0), B takes over after its Skew_Time.
+    let t0 = std::time::Instant::now();
+    kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
+    s.a.reap();
+    let took = wait_for(skew_v2(90) + Duration::from_secs(1) + SLACK, || {
+        s.lab.holders(VIP) == [B]
+    });
+    assert!(
+        took.is_some(),
+        "B takes over\nA:\n{}\nB:\n{}",
+        s.lab.log(A),
+        s.lab.log(B)
+    );
+    eprintln!("mysqld killed -> VIP on B: {:?}", t0.elapsed());
+    let on_b = wait_for(Duration::from_secs(10), || {
+        app(
+            &s.lab,
+            VIP,
+            "INSERT INTO hellodb.students (Name, Age) VALUES ('on b', 20); SELECT @@server_id",
+        )
+        .ok()
+    });
+    assert_eq!(
+        on_b.map(|x| x.1).as_deref(),
+        Some("20"),
+        "writes through the VIP land on B"
+    );
+
+    // (b) A backlog of thousands of transactions on B while A is down.
+    let mut backlog = String::new();
+    for i in 0..3000 {
+        backlog += &format!("INSERT INTO hellodb.students (Name, Age) VALUES ('backlog {i}', 30);\n");
+    }
+    via_stdin(&s.lab, CLIENT, VIP, "app", "apppassword", &backlog).unwrap();
+    let b_count: u64 = s.b.sql("SELECT COUNT(*) FROM hellodb.students").parse().unwrap();
+    // A's mysqld restarts; A's daemon was never restarted. A must not take
+    // the VIP before it has every transaction B wrote.
+    s.a.start();
+    let back = holder(
+        &s,
+        A,
+        Duration::from_secs(120),
+        "A takes the VIP back after catching up",
+    );
+    let a_count: u64 = s.a.sql("SELECT COUNT(*) FROM hellodb.students").parse().unwrap();
+    assert!(
+        a_count >= b_count,
+        "A took the VIP with {a_count} rows while B had {b_count}"
+    );
+    eprintln!("A restarted -> VIP back on A after catch-up: {back:?}");
+    let log = s.lab.log(A);
+    assert!(log.contains("holding preemption"), "{log}");
+    assert!(
+        log.contains("peer frozen") && log.contains("releasing preemption"),
+        "{log}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+
+    // (c) Every acknowledged write is on both servers; equal checksums.
+    let acked = writer.finish();
+    assert!(acked.len() > 10, "the writer wrote: {}", acked.len());
+    let equal = wait_for(Duration::from_secs(60), || {
+        s.a.sql("CHECKSUM TABLE hellodb.students, hellodb.acked")
+            == s.b.sql("CHECKSUM TABLE hellodb.students, hellodb.acked")
+    });
+    assert!(equal.is_some(), "checksums equal");
+    for m in [&s.a, &s.b] {
+        let ids: std::collections::HashSet<u32> = m
+            .sql("SELECT id FROM hellodb.acked")
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let missing: Vec<_> = acked.iter().filter(|i| !ids.contains(i)).collect();
+        assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
+    }
+    // Fencing follows: A writable, B read-only again.
+    let fenced = wait_for(Duration::from_secs(5), || {
+        s.a.sql("SELECT @@read_only") == "0" && s.b.sql("SELECT @@read_only") == "1"
+    });
+    assert!(fenced.is_some());
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn failover_and_guarded_failback_one_domain_per_server() {
+    failover_and_guarded_failback("cmdom", true);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn failover_and_guarded_failback_single_domain() {
+    failover_and_guarded_failback("cmzero", false);
+}
+
+/// (d) a hung mysqld fails the check within its timeout; (e) a backup
+/// whose replication is broken is unhealthy and not a takeover target.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn hung_server_and_broken_replication() {
+    let mut s = setup("cmhang", true);
+    s.lab.start(A, &config(&s.lab, A, B, 100, "", ""), &[]);
+    s.lab.start(B, &config(&s.lab, B, A, 90, "", "    nopreempt\n"), &[]);
+    holder(&s, A, mdi_v2(100) + SLACK, "A elected");
+    let pid = Pid::from_raw(s.a.pid().unwrap());
+    kill(pid, Signal::SIGSTOP).unwrap();
+    // timeout 1 + the rest of the interval, then B's Skew_Time.
+    holder(
+        &s,
+        B,
+        Duration::from_secs(2) + skew_v2(90) + SLACK,
+        "(d) hung server: B takes over",
+    );
+    kill(pid, Signal::SIGCONT).unwrap();
+    holder(&s, A, Duration::from_secs(60), "A returns once caught up");
+    // (e) B's SQL thread stops: B reports unhealthy.
+    s.b.sql("STOP SLAVE SQL_THREAD");
+    let unhealthy = wait_for(Duration::from_secs(5), || s.lab.log(B).contains("SQL thread No"));
+    assert!(unhealthy.is_some(), "{}", s.lab.log(B));
+    let j = s.lab.json(B);
+    assert_eq!(j[0]["data"]["state"], 3, "B in FAULT");
+    // A fails: B must not take over.
+    kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
+    s.a.reap();
+    std::thread::sleep(mdi_v2(90) + SLACK);
+    assert!(
+        s.lab.holders(VIP).is_empty(),
+        "B with broken replication is no takeover target"
+    );
+}
