@@ -24,12 +24,15 @@ const B: usize = 1;
 const CLIENT: usize = 2;
 const SLACK: Duration = Duration::from_secs(3);
 
-fn config(lab: &Lab, me: usize, peer: usize, prio: u8, extra_check: &str, extra_inst: &str) -> String {
-    format!(
-        "check_mysql chk_db {{\n    host {}\n    user chk\n    password chkpassword\n    interval 1\n    timeout 1\n    rise 2\n    fall 1\n    require_replication yes\n    peer_host {}\n    catch_up_timeout 60\n    read_only_when_backup yes\n{extra_check}}}\n\
-         vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 100\n    priority {prio}\n    advert_int 1\n{extra_inst}    authentication {{\n        auth_type PASS\n        auth_pass 1111\n    }}\n    virtual_ipaddress {{\n        {VIP}\n    }}\n    track_script {{\n        chk_db\n    }}\n}}\n",
-        lab.hosts[me].v4, lab.hosts[peer].v4
-    )
+/// An example file of `examples/dual-master/` with the scenario's
+/// addresses and interface mapped onto the lab.
+fn example(lab: &Lab, name: &str) -> String {
+    let text = std::fs::read_to_string(format!("{}/examples/dual-master/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.replace("172.16.10.30", &lab.hosts[A].v4)
+        .replace("172.16.10.40", &lab.hosts[B].v4)
+        .replace("172.16.10.100", VIP)
+        .replace("172.16.10.%", "10.99.0.%")
+        .replace("ens32", "eth0")
 }
 
 struct Setup {
@@ -57,7 +60,15 @@ fn setup(test: &str, domains: bool) -> Setup {
     b.start();
     // The set-up writes on A (read_only blocks only the application).
     dual_master(&a, &b);
-    a.sql("GRANT SELECT, INSERT, UPDATE, DELETE ON hellodb.* TO 'app'@'10.99.0.%' IDENTIFIED BY 'apppassword'");
+    // The probe account gets exactly the example's grants (the scenario
+    // gave it ALL), and the application account has no SUPER.
+    a.sql("REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'chk'@'10.99.0.%'");
+    for grant in example(&lab, "grants-check_mysql.sql")
+        .lines()
+        .filter(|l| l.starts_with("GRANT"))
+    {
+        a.sql(grant);
+    }
     a.sql("CREATE TABLE hellodb.acked (id int unsigned NOT NULL PRIMARY KEY, writer varchar(8) NOT NULL)");
     let synced = wait_for(Duration::from_secs(30), || {
         b.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_name='acked'") == "1"
@@ -142,8 +153,8 @@ impl Writer {
 
 fn failover_and_guarded_failback(test: &str, domains: bool) {
     let mut s = setup(test, domains);
-    s.lab.start(A, &config(&s.lab, A, B, 100, "", ""), &[]);
-    s.lab.start(B, &config(&s.lab, B, A, 90, "", "    nopreempt\n"), &[]);
+    s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
+    s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
     holder(&s, A, mdi_v2(100) + SLACK, "A elected");
     // Fencing: A writable, B read-only; the application cannot write on B.
     let writable = wait_for(Duration::from_secs(5), || {
@@ -277,8 +288,8 @@ fn failover_and_guarded_failback_single_domain() {
 #[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
 fn hung_server_and_broken_replication() {
     let mut s = setup("cmhang", true);
-    s.lab.start(A, &config(&s.lab, A, B, 100, "", ""), &[]);
-    s.lab.start(B, &config(&s.lab, B, A, 90, "", "    nopreempt\n"), &[]);
+    s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
+    s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
     holder(&s, A, mdi_v2(100) + SLACK, "A elected");
     let pid = Pid::from_raw(s.a.pid().unwrap());
     kill(pid, Signal::SIGSTOP).unwrap();

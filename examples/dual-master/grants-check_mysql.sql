@@ -1,0 +1,7 @@
+-- The probe account (run on one server; it replicates). It needs to read
+-- replication and binlog status, toggle read_only, and end sessions.
+CREATE USER 'chk'@'172.16.10.%' IDENTIFIED BY 'chkpassword';
+GRANT SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, CONNECTION ADMIN, PROCESS ON *.* TO 'chk'@'172.16.10.%';
+-- Application accounts must not have SUPER, READ_ONLY ADMIN or ALL: those
+-- bypass read_only and so the fencing.
+GRANT SELECT, INSERT, UPDATE, DELETE ON hellodb.* TO 'app'@'172.16.10.%' IDENTIFIED BY 'apppassword';
