@@ -249,7 +249,10 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
     // (c) Every acknowledged write is on both servers; equal checksums.
     let acked = writer.finish();
     assert!(acked.len() > 10, "the writer wrote: {}", acked.len());
-    let equal = wait_for(Duration::from_secs(60), || {
+    // B's link from A waited out master_connect_retry (60 s) before; the
+    // probe restarts it as soon as A's server answers.
+    assert!(s.lab.log(B).contains("IO thread restarted"), "{}", s.lab.log(B));
+    let equal = wait_for(Duration::from_secs(20), || {
         s.a.sql("CHECKSUM TABLE hellodb.students, hellodb.acked")
             == s.b.sql("CHECKSUM TABLE hellodb.students, hellodb.acked")
     });

@@ -279,6 +279,10 @@ struct State {
     /// The read_only state fencing last set, per the role it was set for.
     fenced_for: Option<bool>,
     last_guard: Option<Guard>,
+    /// The local server's replication links at the last probe.
+    links: Vec<Link>,
+    /// When an idle replication link was last restarted.
+    kicked_at: Option<Instant>,
 }
 
 impl Check for MysqlCheck {
@@ -335,6 +339,8 @@ impl MysqlCheck {
             handed_over: None,
             fenced_for: None,
             last_guard: None,
+            links: Vec::new(),
+            kicked_at: None,
         };
         let interval = self.common.interval;
         loop {
@@ -387,6 +393,7 @@ impl MysqlCheck {
 
     /// The local server's health.
     async fn probe(&self, st: &mut State) -> (Outcome, Value, Option<Variables>) {
+        st.links.clear();
         let s = &self.settings;
         if let Err(e) = st.local.connect(self.common.interval).await {
             return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None);
@@ -407,6 +414,7 @@ impl MysqlCheck {
             match st.local.links().await {
                 Ok(links) => {
                     detail["replication"] = status::links_json(&links);
+                    st.links = links.clone();
                     if let Err(e) = replication_health(&links, s.max_lag) {
                         detail["error"] = json!(e);
                         outcome = Outcome::Failure(e);
@@ -494,6 +502,7 @@ impl MysqlCheck {
                 };
             }
         };
+        self.kick_idle_link(st).await;
         let cmp = match self.compare(st, vars, &peer_vars).await {
             Ok(c) => c,
             Err(e) => return Guard::Hold(e),
@@ -533,6 +542,45 @@ impl MysqlCheck {
             Err(e) => {
                 tracing::error!("check_mysql {}: handover failed, staying BACKUP: {e}", self.name);
                 Guard::Hold(format!("handover failed: {e}"))
+            }
+        }
+    }
+
+    /// The peer's server answers but the local link from it still waits
+    /// to reconnect (`master_connect_retry`, 60 s by default): restart its
+    /// IO thread so the peer's new writes arrive now, not a minute later.
+    async fn kick_idle_link(&self, st: &mut State) {
+        let Some(peer_host) = self.settings.peer_host.as_deref() else {
+            return;
+        };
+        if st.kicked_at.is_some_and(|t| t.elapsed() < Duration::from_secs(5)) {
+            return;
+        }
+        let flavor = st.local.flavor;
+        let idle: Vec<Link> = st
+            .links
+            .iter()
+            .filter(|l| l.master_unreachable() && l.master.starts_with(&format!("{peer_host}:")))
+            .cloned()
+            .collect();
+        for l in idle {
+            st.kicked_at = Some(Instant::now());
+            let [stop, start] = flavor.restart_io_sql(&l.name);
+            let r = match st.local.rows(&stop).await {
+                Ok(_) => st.local.rows(&start).await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(_) => tracing::info!(
+                    "check_mysql {}: replication from {} was waiting to reconnect; IO thread restarted",
+                    self.name,
+                    l.master
+                ),
+                Err(e) => tracing::warn!(
+                    "check_mysql {}: cannot restart replication from {}: {e}",
+                    self.name,
+                    l.master
+                ),
             }
         }
     }

@@ -70,6 +70,23 @@ impl Flavor {
         }
     }
 
+    /// Restarts one link's IO thread (it reconnects at once): two
+    /// statements, run in order.
+    pub fn restart_io_sql(self, connection: &str) -> [String; 2] {
+        let c = connection.replace('\'', "''");
+        match self {
+            Flavor::MariaDb if c.is_empty() => ["STOP SLAVE IO_THREAD".into(), "START SLAVE IO_THREAD".into()],
+            Flavor::MariaDb => [
+                format!("STOP SLAVE '{c}' IO_THREAD"),
+                format!("START SLAVE '{c}' IO_THREAD"),
+            ],
+            Flavor::MySql => [
+                format!("STOP REPLICA IO_THREAD FOR CHANNEL '{c}'"),
+                format!("START REPLICA IO_THREAD FOR CHANNEL '{c}'"),
+            ],
+        }
+    }
+
     /// Waits up to `timeout` until this server has applied `position`;
     /// the query returns 0 when it has.
     pub fn wait_sql(self, position: &str, timeout: Duration) -> String {
