@@ -78,9 +78,13 @@ fn text(v: &SqlValue) -> Option<String> {
 }
 
 fn to_row(r: &mysql_async::Row) -> Row {
-    r.columns_ref()
-        .iter()
+    let cols = r.columns_ref();
+    // Replication status rows have ~60 columns; keep only those read
+    // (a check runs every interval: this is its hot path).
+    let keep = |name: &str| cols.len() <= 8 || status::LINK_COLUMNS.contains(&name);
+    cols.iter()
         .enumerate()
+        .filter(|(_, c)| keep(&c.name_str()))
         .map(|(i, c)| (c.name_str().into_owned(), r.as_ref(i).and_then(text)))
         .collect()
 }
@@ -205,16 +209,6 @@ impl Server {
             .ok_or_else(|| format!("{} server: no variables", self.label))
     }
 
-    async fn links(&mut self) -> Result<Vec<Link>, String> {
-        let f = self.flavor;
-        Ok(self
-            .rows(f.links_sql())
-            .await?
-            .iter()
-            .map(|r| read_link(f, r))
-            .collect())
-    }
-
     /// read_only on or off; on also ends the application sessions, which
     /// read_only does not stop (those with READ_ONLY ADMIN).
     async fn set_read_only(&mut self, on: bool) -> Result<(), String> {
@@ -233,31 +227,56 @@ impl Server {
         Ok(())
     }
 
-    /// Waits on the server until `until` (the next probe); returns early
-    /// with an error if the connection drops meanwhile.
-    async fn idle_until(&mut self, until: Instant) -> Result<(), String> {
-        let left = until.saturating_duration_since(Instant::now());
-        if left < Duration::from_millis(5) {
-            tokio::time::sleep(left).await;
-            return Ok(());
-        }
+    /// One round trip per check: waits on the server until `until` (so a
+    /// connection that drops meanwhile is noticed at once), then reads the
+    /// variables and, with `links`, the replication links.
+    async fn status_at(&mut self, until: Instant, links: bool) -> Result<(Variables, Option<Vec<Link>>), String> {
         let label = self.label;
+        let f = self.flavor;
+        let left = until.saturating_duration_since(Instant::now());
+        let mut sql = String::new();
+        if left >= Duration::from_millis(2) {
+            sql += &format!("DO SLEEP({:.3}); ", left.as_secs_f64());
+        }
+        sql += f.variables_sql();
+        if links {
+            sql += "; ";
+            sql += f.links_sql();
+        }
         let Some(conn) = self.conn.as_mut() else {
-            tokio::time::sleep(left).await;
-            return Ok(());
+            return Err(format!("{label} server: not connected"));
         };
-        let sql = format!("DO SLEEP({:.3})", left.as_secs_f64());
-        match tokio::time::timeout(left + self.timeout, conn.query_drop(sql)).await {
-            Ok(Ok(())) => Ok(()),
+        let run = async {
+            let mut res = conn.query_iter(sql).await?;
+            let mut sets: Vec<Vec<Row>> = Vec::new();
+            while !res.is_empty() {
+                let rows: Vec<mysql_async::Row> = res.collect().await?;
+                sets.push(rows.iter().map(to_row).collect());
+            }
+            Ok::<_, mysql_async::Error>(sets)
+        };
+        let mut sets = match tokio::time::timeout(left + self.timeout, run).await {
+            Ok(Ok(sets)) => sets,
             Ok(Err(e)) => {
-                self.conn = None;
-                Err(format!("{label} server: connection lost: {e}"))
+                if !matches!(e, mysql_async::Error::Server(_)) {
+                    self.conn = None;
+                }
+                return Err(format!("{label} server: {e}"));
             }
             Err(_) => {
                 self.conn = None;
-                Err(format!("{label} server: no answer within {:?}", self.timeout))
+                return Err(format!("{label} server: no answer within {:?}", self.timeout));
             }
-        }
+        };
+        let link_rows = if links { sets.pop() } else { None };
+        let vars = sets
+            .pop()
+            .and_then(|rows| rows.first().map(read_variables))
+            .ok_or_else(|| format!("{label} server: no variables"))?;
+        Ok((
+            vars,
+            link_rows.map(|rows| rows.iter().map(|r| read_link(f, r)).collect()),
+        ))
     }
 }
 
@@ -309,7 +328,7 @@ fn tls(s: &MysqlSettings) -> Option<mysql_async::SslOpts> {
 }
 
 impl MysqlCheck {
-    async fn run(mut self, reporter: Reporter) {
+    async fn run(self, reporter: Reporter) {
         let s = &self.settings;
         let timeout = self.common.effective_timeout();
         let user = s.user.clone().unwrap_or_default();
@@ -343,10 +362,25 @@ impl MysqlCheck {
             kicked_at: None,
         };
         let interval = self.common.interval;
+        let mut next = Instant::now();
+        let mut roles = self.role.clone();
         loop {
-            let started = Instant::now();
-            let (outcome, mut detail, vars) = self.probe(&mut st).await;
-            let role = *self.role.borrow_and_update();
+            // The probe itself waits for its moment (on the server, when
+            // connected); a role change (fencing, guard) cuts it short.
+            let probed = tokio::select! {
+                r = self.probe(&mut st, next) => Some(r),
+                _ = roles.changed() => {
+                    // Cut mid-query: that connection's state is unknown.
+                    st.local.conn = None;
+                    None
+                }
+            };
+            let Some((outcome, mut detail, vars)) = probed else {
+                next = Instant::now();
+                continue;
+            };
+            next = Instant::now() + interval;
+            let role = *roles.borrow_and_update();
             if self.settings.read_only_when_backup {
                 self.fence(&mut st, role, vars.as_ref()).await;
             }
@@ -369,36 +403,21 @@ impl MysqlCheck {
             if !reporter.report_guarded(outcome, detail, hold) {
                 return;
             }
-            // Wait for the next probe on the server itself, so a dead
-            // mysqld is a failure at once; a role change (fencing, guard)
-            // cuts the wait short.
-            let next = (started + interval).max(Instant::now());
-            let lost = tokio::select! {
-                r = st.local.idle_until(next) => r.err(),
-                _ = self.role.changed() => {
-                    // The wait was cut mid-query: that connection's state
-                    // is unknown, make a new one.
-                    st.local.conn = None;
-                    None
-                }
-            };
-            if let Some(e) = lost {
-                if !reporter.report_guarded(Outcome::Failure(e), json!({ "alive": false }), None) {
-                    return;
-                }
-                tokio::time::sleep_until(next).await;
-            }
         }
     }
 
-    /// The local server's health.
-    async fn probe(&self, st: &mut State) -> (Outcome, Value, Option<Variables>) {
-        st.links.clear();
+    /// The local server's health, probed at `at`.
+    async fn probe(&self, st: &mut State, at: Instant) -> (Outcome, Value, Option<Variables>) {
         let s = &self.settings;
-        if let Err(e) = st.local.connect(self.common.interval).await {
-            return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None);
+        st.links.clear();
+        if st.local.conn.is_none() {
+            tokio::time::sleep_until(at).await;
+            if let Err(e) = st.local.connect(self.common.interval).await {
+                return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None);
+            }
         }
-        let vars = match st.local.variables().await {
+        let want_links = s.require_replication || s.max_lag.is_some() || s.peer_host.is_some();
+        let (vars, links) = match st.local.status_at(at, want_links).await {
             Ok(v) => v,
             Err(e) => return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None),
         };
@@ -410,21 +429,20 @@ impl MysqlCheck {
             "gtid_current_pos": vars.current_pos,
         });
         let mut outcome = Outcome::Success;
-        if s.require_replication || s.max_lag.is_some() {
-            match st.local.links().await {
-                Ok(links) => {
-                    detail["replication"] = status::links_json(&links);
-                    st.links = links.clone();
-                    if let Err(e) = replication_health(&links, s.max_lag) {
-                        detail["error"] = json!(e);
-                        outcome = Outcome::Failure(e);
-                    }
-                }
-                Err(e) => {
+        if let Some(links) = links {
+            detail["replication"] = status::links_json(&links);
+            if s.require_replication || s.max_lag.is_some() {
+                let health = if s.require_replication {
+                    replication_health(&links, s.max_lag)
+                } else {
+                    status::lag_health(&links, s.max_lag)
+                };
+                if let Err(e) = health {
                     detail["error"] = json!(e);
                     outcome = Outcome::Failure(e);
                 }
             }
+            st.links = links;
         }
         (outcome, detail, Some(vars))
     }

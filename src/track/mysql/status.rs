@@ -9,6 +9,27 @@ use serde_json::{json, Value};
 
 pub type Row = HashMap<String, Option<String>>;
 
+/// The columns of `SHOW ALL SLAVES STATUS` / `SHOW REPLICA STATUS` that
+/// [`read_link`] reads.
+pub const LINK_COLUMNS: &[&str] = &[
+    "Connection_name",
+    "Channel_Name",
+    "Master_Host",
+    "Master_Port",
+    "Source_Host",
+    "Source_Port",
+    "Slave_IO_Running",
+    "Slave_SQL_Running",
+    "Replica_IO_Running",
+    "Replica_SQL_Running",
+    "Last_IO_Errno",
+    "Last_IO_Error",
+    "Last_SQL_Errno",
+    "Last_SQL_Error",
+    "Seconds_Behind_Master",
+    "Seconds_Behind_Source",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
     MariaDb,
@@ -231,6 +252,19 @@ pub fn replication_health(links: &[Link], max_lag: Option<Duration>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Without `require_replication`: only the lag of running links counts.
+pub fn lag_health(links: &[Link], max_lag: Option<Duration>) -> Result<(), String> {
+    let running: Vec<Link> = links
+        .iter()
+        .filter(|l| l.io_running == "Yes" && l.sql_running == "Yes")
+        .cloned()
+        .collect();
+    if running.is_empty() {
+        return Ok(());
+    }
+    replication_health(&running, max_lag)
 }
 
 pub fn links_json(links: &[Link]) -> Value {
