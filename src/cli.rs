@@ -150,6 +150,14 @@ pub struct Cli {
     /// Print the version and exit.
     #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
     pub version: bool,
+
+    /// Internal: run one check plugin as the daemon's isolated helper.
+    #[arg(long = "plugin-helper", value_name = "PATH", hide = true)]
+    pub plugin_helper: Option<std::path::PathBuf>,
+
+    /// Internal: with --plugin-helper, only check that the plugin loads.
+    #[arg(long = "plugin-probe", hide = true, requires = "plugin_helper")]
+    pub plugin_probe: bool,
 }
 
 /// The signal numbers keepalived 2.2.7 prints for `--signum`.

@@ -31,6 +31,7 @@ fn all_keywords() -> Vec<&'static str> {
     v.extend(config::tracking::TRACK_PROCESS_KEYWORDS);
     v.extend(config::tracking::SYNC_GROUP_KEYWORDS);
     v.extend(config::mysql::CHECK_MYSQL_KEYWORDS);
+    v.extend(config::plugin::CHECK_PLUGIN_KEYWORDS);
     v.extend(config::ROOT_KEYWORDS);
     for t in [
         keywords::GLOBAL_NO_EFFECT,

@@ -14,6 +14,7 @@ pub mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod mysql;
+pub mod plugin;
 pub mod preprocess;
 pub mod tracking;
 pub mod tree;
@@ -112,6 +113,7 @@ pub const ROOT_KEYWORDS: &[&str] = &[
     "instance",
     "use_pid_dir",
     "check_mysql",
+    "check_plugin",
 ];
 
 fn build(lines: &[preprocess::Line], diags: &mut Diagnostics) -> Config {
@@ -146,6 +148,7 @@ fn read_root(ctx: &mut Ctx<'_>, n: &Node, config: &mut Config) {
         }
         "vrrp_script" => config.scripts.extend(tracking::read_script(ctx, n)),
         "check_mysql" => config.check_mysql.extend(mysql::read_check_mysql(ctx, n)),
+        "check_plugin" => config.check_plugins.extend(plugin::read_check_plugin(ctx, n)),
         "track_file" | "vrrp_track_file" => config.track_files.extend(tracking::read_track_file(ctx, n)),
         "vrrp_track_process" => config.track_processes.extend(tracking::read_track_process(ctx, n)),
         "vrrp_sync_group" => config.sync_groups.extend(tracking::read_sync_group(ctx, n)),
@@ -191,6 +194,7 @@ fn validate(ctx: &mut Ctx<'_>, c: &mut Config) {
     dedupe(ctx, &mut c.instances, |i| (&i.name, i.span), "vrrp_instance");
     dedupe(ctx, &mut c.scripts, |s| (&s.name, s.span), "vrrp_script");
     dedupe(ctx, &mut c.check_mysql, |s| (&s.name, s.span), "check_mysql");
+    dedupe(ctx, &mut c.check_plugins, |s| (&s.name, s.span), "check_plugin");
     dedupe(ctx, &mut c.track_files, |s| (&s.name, s.span), "track_file");
     dedupe(ctx, &mut c.track_processes, |s| (&s.name, s.span), "vrrp_track_process");
     dedupe(ctx, &mut c.sync_groups, |s| (&s.name, s.span), "vrrp_sync_group");

@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::config::model::{CheckMysql, Config, VrrpInstance};
+use crate::config::model::{CheckMysql, CheckPlugin, Config, VrrpInstance};
 use crate::track::check::{Check, Outcome, Report, Reporter};
 use crate::track::file::{init_file, FileCheck};
 use crate::track::mysql::{MysqlCheck, Role};
+use crate::track::plugin::PluginCheck;
 use crate::track::process::{ProcessCheck, SCAN_INTERVAL};
 use crate::track::script::ScriptCheck;
 use crate::track::{Kind, ObjId, Tracker};
@@ -26,6 +27,7 @@ enum CheckKind {
     File,
     Process,
     Mysql,
+    Plugin,
 }
 
 struct Meta {
@@ -82,6 +84,9 @@ impl Checks {
         if let Some(m) = config.check_mysql.iter().find(|m| m.name == name) {
             return Some(self.register_mysql(t, m));
         }
+        if let Some(p) = config.check_plugins.iter().find(|p| p.name == name) {
+            return self.register_plugin(t, config, p);
+        }
         let s = config.script(name)?;
         let role = format!("vrrp_script {name}");
         let verdict = verdicts.iter().find(|v| v.role == role);
@@ -119,6 +124,43 @@ impl Checks {
                     who,
                     interval: s.interval,
                     timeout: s.effective_timeout(),
+                }),
+            ));
+        }
+        Some(obj)
+    }
+
+    /// A plugin that fails its checks (path, permissions, ABI) is not
+    /// tracked, as keepalived treats a script it cannot run.
+    fn register_plugin(&mut self, t: &mut Tracker, config: &Config, p: &CheckPlugin) -> Option<ObjId> {
+        let (path, who) = match crate::track::plugin::verify(p, &config.global) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!("Disabling check_plugin {}: {e}", p.name);
+                return None;
+            }
+        };
+        let c = &p.common;
+        let obj = t.add_check(&p.name, c.rise, c.fall, c.init_fail);
+        if self.fresh(obj) {
+            self.meta.insert(
+                obj,
+                Meta {
+                    kind: CheckKind::Plugin,
+                    name: p.name.clone(),
+                    last: None,
+                    detail: None,
+                },
+            );
+            self.pending.push((
+                obj,
+                Box::new(PluginCheck {
+                    name: p.name.clone(),
+                    path,
+                    config_json: p.config_json.clone(),
+                    common: p.common,
+                    isolate: p.isolate,
+                    who,
                 }),
             ));
         }
@@ -268,10 +310,15 @@ impl Checks {
         let changed = match &r.outcome {
             Outcome::Success | Outcome::Failure(_) => {
                 let success = r.outcome == Outcome::Success;
-                if meta.kind == CheckKind::Mysql && meta.last.as_ref() != Some(&r.outcome) {
+                let label = match meta.kind {
+                    CheckKind::Mysql => Some("check_mysql"),
+                    CheckKind::Plugin => Some("check_plugin"),
+                    _ => None,
+                };
+                if let (Some(label), true) = (label, meta.last.as_ref() != Some(&r.outcome)) {
                     match &r.outcome {
-                        Outcome::Failure(why) => tracing::warn!("check_mysql {}: {why}", meta.name),
-                        _ => tracing::info!("check_mysql {}: healthy", meta.name),
+                        Outcome::Failure(why) => tracing::warn!("{label} {}: {why}", meta.name),
+                        _ => tracing::info!("{label} {}: healthy", meta.name),
                     }
                 }
                 if meta.kind == CheckKind::Script && meta.last.as_ref() != Some(&r.outcome) {

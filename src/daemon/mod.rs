@@ -17,6 +17,9 @@ use crate::config::{self, LoadOptions};
 
 /// Runs the mode the command line selects; returns the exit status.
 pub fn main(cli: Cli) -> i32 {
+    if let Some(path) = &cli.plugin_helper {
+        return crate::track::plugin::helper::run(path, cli.plugin_probe);
+    }
     if cli.version {
         println!(
             "rkeepalived {} (keepalived 2.2.7 compatible)",

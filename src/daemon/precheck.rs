@@ -170,6 +170,18 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<Script
             }
         }
     }
+    for p in &c.check_plugins {
+        match crate::track::plugin::verify(p, &c.global) {
+            Ok(_) => {}
+            Err(e @ crate::track::plugin::Refused::Insecure(_)) => diags.push(
+                Severity::Error,
+                Class::Security,
+                Some(p.span),
+                format!("check_plugin {}: {e}", p.name),
+            ),
+            Err(e) => diags.error(p.span, format!("check_plugin {}: {e}", p.name)),
+        }
+    }
     let scripts = check_scripts(c);
     let mut unsafe_paths: HashMap<PathBuf, Option<String>> = HashMap::new();
     let mut root_without_security = false;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod exec;
 pub mod file;
 pub mod mysql;
+pub mod plugin;
 pub mod process;
 pub mod script;
 pub mod security;
