@@ -56,19 +56,8 @@ holder() {
 mac_of_vip() { ip -n "$C" neigh show "$VIP" | awk '{print $5}'; }
 
 step "creating hosts A (10.10.0.1), B (10.10.0.2) and client C (10.10.0.3) on a bridge"
-ip netns add "$SW"
-ip -n "$SW" link add br0 type bridge forward_delay 0
-ip -n "$SW" link set br0 up
-i=1
-for h in "$A" "$B" "$C"; do
-    ip netns add "$h"
-    ip -n "$SW" link add "p$i" type veth peer name eth0 netns "$h"
-    ip -n "$SW" link set "p$i" master br0 up
-    ip -n "$h" link set lo up
-    ip -n "$h" addr add "10.10.0.$i/24" dev eth0
-    ip -n "$h" link set eth0 up
-    i=$((i + 1))
-done
+. scripts/lib/hosts.sh
+make_hosts "$SW" 10.10.0 "$A" "$B" "$C"
 
 conf() {
     cat <<CONF

@@ -56,7 +56,9 @@ fn valid_corpus_uses_every_supported_keyword() {
         text.lines()
             .any(|l| l.split_whitespace().next() == Some(kw) || l.trim_start().starts_with(&format!("{kw} ")))
     };
-    let lists: [(&str, &[&str]); 6] = [
+    let lists: [(&str, &[&str]); 8] = [
+        ("check_mysql", config::mysql::CHECK_MYSQL_KEYWORDS),
+        ("check_plugin", config::plugin::CHECK_PLUGIN_KEYWORDS),
         ("global_defs", config::global::KEYWORDS),
         ("vrrp_instance", config::instance::KEYWORDS),
         ("vrrp_script", config::tracking::SCRIPT_KEYWORDS),

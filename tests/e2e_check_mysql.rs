@@ -13,27 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::mariadb::{as_user, dual_master, via_stdin, Mariadb};
+use common::mariadb::{as_user, dual_master, example, via_stdin, wait_holder, Mariadb, A, B, CLIENT, VIP};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-const VIP: &str = "10.99.0.100";
-const A: usize = 0;
-const B: usize = 1;
-const CLIENT: usize = 2;
 const SLACK: Duration = Duration::from_secs(3);
-
-/// An example file of `examples/dual-master/` with the scenario's
-/// addresses and interface mapped onto the lab.
-fn example(lab: &Lab, name: &str) -> String {
-    let text = std::fs::read_to_string(format!("{}/examples/dual-master/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    text.replace("172.16.10.30", &lab.hosts[A].v4)
-        .replace("172.16.10.40", &lab.hosts[B].v4)
-        .replace("172.16.10.100", VIP)
-        .replace("172.16.10.%", "10.99.0.%")
-        .replace("ens32", "eth0")
-}
 
 struct Setup {
     lab: Lab,
@@ -82,16 +67,7 @@ fn app(lab: &Lab, addr: &str, q: &str) -> Result<String, String> {
 }
 
 fn holder(s: &Setup, who: usize, within: Duration, what: &str) -> Duration {
-    let ok = wait_for(within, || s.lab.holders(VIP) == [who]);
-    ok.unwrap_or_else(|| {
-        panic!(
-            "{what}: VIP on {:?}\nA log:\n{}\nB log:\n{}",
-            s.lab.holders(VIP),
-            s.lab.log(A),
-            s.lab.log(B)
-        )
-    })
-    .0
+    wait_holder(&s.lab, who, within, what)
 }
 
 /// A client writing through the VIP all along, one row per transaction,

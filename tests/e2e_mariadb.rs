@@ -11,25 +11,10 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::mariadb::{dml_lands_on, dual_master, via, Mariadb};
+use common::mariadb::{dml_lands_on, dual_master, example, via, wait_holder, Mariadb, A, B, CLIENT, VIP};
 use common::*;
 
-const VIP: &str = "10.99.0.100";
-const A: usize = 0;
-const B: usize = 1;
-const CLIENT: usize = 2;
 const SLACK: Duration = Duration::from_secs(3);
-
-/// An example file with the scenario's addresses, interface and paths
-/// mapped onto the lab.
-fn example(lab: &Lab, name: &str) -> String {
-    let text = std::fs::read_to_string(format!("{}/examples/dual-master/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    text.replace("172.16.10.30", &lab.hosts[A].v4)
-        .replace("172.16.10.40", &lab.hosts[B].v4)
-        .replace("172.16.10.100", VIP)
-        .replace("ens32", "eth0")
-        .replace("/etc/keepalived", &lab.dir(A).display().to_string())
-}
 
 fn install_script(lab: &Lab, name: &str) {
     let mut text = example(lab, name);
@@ -75,20 +60,15 @@ fn start_b(s: &mut Scenario, b_impl: Impl) {
     }
 }
 
-fn holder(s: &Scenario, who: usize, within: Duration, what: &str) {
-    let ok = wait_for(within, || s.lab.holders(VIP) == [who]);
-    assert!(
-        ok.is_some(),
-        "{what}: VIP on {:?}\nA log:\n{}\nB log:\n{}",
-        s.lab.holders(VIP),
-        s.lab.log(A),
-        s.lab.log(B)
+/// Host `who` serves the VIP, and DML through it lands on that host's
+/// server (its server id in the GTID).
+fn serves(s: &Scenario, who: usize, row: u32, within: Duration) {
+    wait_holder(
+        &s.lab,
+        who,
+        within,
+        if who == A { "A serves the VIP" } else { "B takes over" },
     );
-}
-
-/// Steps 1 and 2: A serves the VIP; DML through it lands on A.
-fn a_serves(s: &Scenario, row: u32, within: Duration) {
-    holder(s, A, within, "A serves the VIP");
     let server = wait_for(Duration::from_secs(10), || {
         dml_lands_on(
             &s.lab,
@@ -97,21 +77,12 @@ fn a_serves(s: &Scenario, row: u32, within: Duration) {
             &format!("DELETE FROM hellodb.students WHERE StuID={row}"),
         )
     });
-    assert_eq!(server.map(|x| x.1), Some(10), "DML through the VIP lands on A (0-10-N)");
-}
-
-/// Steps 3: B serves; DML lands on B.
-fn b_serves(s: &Scenario, row: u32, within: Duration) {
-    holder(s, B, within, "B takes over");
-    let server = wait_for(Duration::from_secs(10), || {
-        dml_lands_on(
-            &s.lab,
-            CLIENT,
-            VIP,
-            &format!("DELETE FROM hellodb.students WHERE StuID={row}"),
-        )
-    });
-    assert_eq!(server.map(|x| x.1), Some(20), "DML through the VIP lands on B (0-20-N)");
+    let expected = if who == A { 10 } else { 20 };
+    assert_eq!(
+        server.map(|x| x.1),
+        Some(expected),
+        "DML through the VIP lands on server {expected}"
+    );
 }
 
 /// The end: A has B's writes and both servers hold the same data.
@@ -146,16 +117,16 @@ fn reference(test: &str, b_impl: Impl) {
     s.lab.start(A, &a_cfg, &[]);
     start_b(&mut s, b_impl);
     // 1–2. A serves; its first master-down wait is at most 3.6 s.
-    a_serves(&s, 11, mdi_v2(100) + SLACK);
+    serves(&s, A, 11, mdi_v2(100) + SLACK);
     // 3. A's mysqld stops: within the script's interval (10 s) A's daemon
     // stops, its priority-0 advert hands B the VIP after Skew_Time.
     s.a.stop();
-    b_serves(&s, 12, Duration::from_secs(10) + skew_v2(90) + SLACK);
+    serves(&s, B, 12, Duration::from_secs(10) + skew_v2(90) + SLACK);
     assert!(!s.lab.running(A), "chk_mysql.sh stopped A's daemon");
     // 4. The admin starts A's mysqld, then A's daemon: A preempts.
     s.a.start();
     s.lab.start(A, &a_cfg, &[]);
-    a_serves(&s, 13, mdi_v2(100) + SLACK);
+    serves(&s, A, 13, mdi_v2(100) + SLACK);
     converged(&s, &[12]);
 }
 
@@ -181,15 +152,15 @@ fn autorecover_variant_fails_over_and_back_without_a_restart() {
     install_script(&s.lab, "chk_mysql_test.sh");
     s.lab.start(A, &example(&s.lab, "host-a-autorecover.conf"), &[]);
     start_b(&mut s, Impl::Rk);
-    a_serves(&s, 11, mdi_v2(100) + SLACK);
+    serves(&s, A, 11, mdi_v2(100) + SLACK);
     s.a.stop();
     // fall 2 at interval 2, then A's priority-0 advert and B's Skew_Time.
-    b_serves(&s, 12, Duration::from_secs(4) + skew_v2(90) + SLACK);
+    serves(&s, B, 12, Duration::from_secs(4) + skew_v2(90) + SLACK);
     assert!(s.lab.running(A), "A's daemon keeps running, in FAULT");
     s.a.start();
     // rise 2 at interval 2, then A (BACKUP, preempting) waits out its
     // Master_Down_Interval.
-    a_serves(&s, 13, Duration::from_secs(4) + mdi_v2(100) + SLACK);
+    serves(&s, A, 13, Duration::from_secs(4) + mdi_v2(100) + SLACK);
     converged(&s, &[12]);
     assert!(
         via(&s.lab, CLIENT, VIP, "SELECT @@server_id").ok().as_deref() == Some("10"),

@@ -55,19 +55,8 @@ client() { # sql through the VIP as the application user
 
 mysql_lab_up() {
 step "hosts A (10.10.0.1), B (10.10.0.2), client C (10.10.0.3) on a bridge"
-ip netns add "$SW"
-ip -n "$SW" link add br0 type bridge forward_delay 0
-ip -n "$SW" link set br0 up
-i=1
-for h in "$A" "$B" "$C"; do
-    ip netns add "$h"
-    ip -n "$SW" link add "p$i" type veth peer name eth0 netns "$h"
-    ip -n "$SW" link set "p$i" master br0 up
-    ip -n "$h" link set lo up
-    ip -n "$h" addr add "10.10.0.$i/24" dev eth0
-    ip -n "$h" link set eth0 up
-    i=$((i + 1))
-done
+. scripts/lib/hosts.sh
+make_hosts "$SW" 10.10.0 "$A" "$B" "$C"
 
 step "MariaDB on A (server-id 10, domain 1) and B (server-id 20, domain 2)"
 mariadb_setup
@@ -81,11 +70,11 @@ mariadb_start() { # a|b
 mariadb_setup() {
 for h in a b; do
     id=$([ $h = a ] && echo 10 || echo 20)
-    mkdir -p "$WORK/$h/data"
+    mkdir -p "$WORK/$h/data" "$WORK/$h/tmp"
     {
         echo "[mysqld]"
         echo "datadir=$WORK/$h/data"; echo "socket=$WORK/$h/mysqld.sock"; echo "pid-file=$WORK/$h/mysqld.pid"
-        echo "log-error=$WORK/$h/error.log"; echo "user=root"; echo "bind-address=0.0.0.0"; echo "port=3306"
+        echo "log-error=$WORK/$h/error.log"; echo "tmpdir=$WORK/$h/tmp"; echo "user=root"; echo "bind-address=0.0.0.0"; echo "port=3306"
         echo "innodb_buffer_pool_size=64M"
         # The scenario's settings...
         printf 'skip_name_resolve=ON\nrelay_log=mysql-relaylog\nrelay_log_purge=OFF\ninnodb_file_per_table=ON\n'

@@ -27,6 +27,7 @@ pub fn read_check_plugin(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckPlugin> {
     let name = block_name(ctx, n, "check_plugin")?;
     let mut common = CheckCommon::default();
     let mut plugin = None;
+    let mut bad_path = false;
     let mut isolate = true;
     let mut config = Value::Object(Map::new());
     for c in n.children() {
@@ -42,6 +43,7 @@ pub fn read_check_plugin(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckPlugin> {
                             c.args[0].span,
                             format!("plugin '{p}': use an absolute path or a bare name looked up in plugin_dir"),
                         );
+                        bad_path = true;
                     } else {
                         plugin = Some(p);
                     }
@@ -60,7 +62,9 @@ pub fn read_check_plugin(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckPlugin> {
         }
     }
     let Some(plugin) = plugin else {
-        ctx.error(n.span(), format!("check_plugin {name}: needs 'plugin PATH'"));
+        if !bad_path {
+            ctx.error(n.span(), format!("check_plugin {name}: needs 'plugin PATH'"));
+        }
         return None;
     };
     Some(CheckPlugin {

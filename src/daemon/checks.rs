@@ -67,8 +67,24 @@ impl Checks {
         )
     }
 
-    fn fresh(&mut self, obj: ObjId) -> bool {
-        self.registered.insert(obj)
+    /// Registers a check object once (several instances may track it):
+    /// its status for dumps and its task, started by `start_all`. True
+    /// the first time.
+    fn add(&mut self, obj: ObjId, kind: CheckKind, name: &str, check: impl FnOnce() -> Box<dyn Check>) -> bool {
+        if !self.registered.insert(obj) {
+            return false;
+        }
+        self.meta.insert(
+            obj,
+            Meta {
+                kind,
+                name: name.to_string(),
+                last: None,
+                detail: None,
+            },
+        );
+        self.pending.push((obj, check()));
+        true
     }
 
     /// A `track_script` name: a vrrp_script (later also check_mysql /
@@ -106,27 +122,15 @@ impl Checks {
             },
         };
         let obj = t.add_check(name, s.rise, s.fall, s.init_fail);
-        if self.fresh(obj) {
-            self.meta.insert(
-                obj,
-                Meta {
-                    kind: CheckKind::Script,
-                    name: name.to_string(),
-                    last: None,
-                    detail: None,
-                },
-            );
-            self.pending.push((
-                obj,
-                Box::new(ScriptCheck {
-                    name: name.to_string(),
-                    argv: s.script.argv.clone(),
-                    who,
-                    interval: s.interval,
-                    timeout: s.effective_timeout(),
-                }),
-            ));
-        }
+        self.add(obj, CheckKind::Script, name, || {
+            Box::new(ScriptCheck {
+                name: name.to_string(),
+                argv: s.script.argv.clone(),
+                who,
+                interval: s.interval,
+                timeout: s.effective_timeout(),
+            })
+        });
         Some(obj)
     }
 
@@ -142,55 +146,33 @@ impl Checks {
         };
         let c = &p.common;
         let obj = t.add_check(&p.name, c.rise, c.fall, c.init_fail);
-        if self.fresh(obj) {
-            self.meta.insert(
-                obj,
-                Meta {
-                    kind: CheckKind::Plugin,
-                    name: p.name.clone(),
-                    last: None,
-                    detail: None,
-                },
-            );
-            self.pending.push((
-                obj,
-                Box::new(PluginCheck {
-                    name: p.name.clone(),
-                    path,
-                    config_json: p.config_json.clone(),
-                    common: p.common,
-                    isolate: p.isolate,
-                    who,
-                }),
-            ));
-        }
+        self.add(obj, CheckKind::Plugin, &p.name, || {
+            Box::new(PluginCheck {
+                name: p.name.clone(),
+                path,
+                config_json: p.config_json.clone(),
+                common: p.common,
+                isolate: p.isolate,
+                who,
+            })
+        });
         Some(obj)
     }
 
     fn register_mysql(&mut self, t: &mut Tracker, m: &CheckMysql) -> ObjId {
         let c = &m.common;
         let obj = t.add_check(&m.name, c.rise, c.fall, c.init_fail);
-        if self.fresh(obj) {
-            self.meta.insert(
-                obj,
-                Meta {
-                    kind: CheckKind::Mysql,
-                    name: m.name.clone(),
-                    last: None,
-                    detail: None,
-                },
-            );
-            let (tx, rx) = tokio::sync::watch::channel(Role::default());
+        let (tx, rx) = tokio::sync::watch::channel(Role::default());
+        let fresh = self.add(obj, CheckKind::Mysql, &m.name, || {
+            Box::new(MysqlCheck {
+                name: m.name.clone(),
+                settings: m.settings.clone(),
+                common: m.common,
+                role: rx,
+            })
+        });
+        if fresh {
             self.roles.push((obj, tx, m.settings.peer_host.is_some()));
-            self.pending.push((
-                obj,
-                Box::new(MysqlCheck {
-                    name: m.name.clone(),
-                    settings: m.settings.clone(),
-                    common: m.common,
-                    role: rx,
-                }),
-            ));
         }
         obj
     }
@@ -232,42 +214,21 @@ impl Checks {
             }
         }
         let obj = t.add_file(name, crate::track::file::read_value(&f.path));
-        if self.fresh(obj) {
-            self.meta.insert(
-                obj,
-                Meta {
-                    kind: CheckKind::File,
-                    name: name.to_string(),
-                    last: None,
-                    detail: None,
-                },
-            );
-            self.pending.push((obj, Box::new(FileCheck { path: f.path.clone() })));
-        }
+        self.add(obj, CheckKind::File, name, || {
+            Box::new(FileCheck { path: f.path.clone() })
+        });
         Some(obj)
     }
 
     pub fn register_process(&mut self, t: &mut Tracker, config: &Config, name: &str) -> Option<ObjId> {
         let p = config.track_processes.iter().find(|p| p.name == name)?;
         let obj = t.add_bool(Kind::Process, name, None);
-        if self.fresh(obj) {
-            self.meta.insert(
-                obj,
-                Meta {
-                    kind: CheckKind::Process,
-                    name: name.to_string(),
-                    last: None,
-                    detail: None,
-                },
-            );
-            self.pending.push((
-                obj,
-                Box::new(ProcessCheck {
-                    spec: p.clone(),
-                    proc_root: PathBuf::from("/proc"),
-                }),
-            ));
-        }
+        self.add(obj, CheckKind::Process, name, || {
+            Box::new(ProcessCheck {
+                spec: p.clone(),
+                proc_root: PathBuf::from("/proc"),
+            })
+        });
         Some(obj)
     }
 

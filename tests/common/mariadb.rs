@@ -10,6 +10,40 @@ use std::time::Duration;
 
 use super::{run, wait_for, Lab};
 
+/// The reference scenario in a lab: A and B the two servers (hosts 0 and
+/// 1), a client host, and the VIP.
+pub const VIP: &str = "10.99.0.100";
+pub const A: usize = 0;
+pub const B: usize = 1;
+pub const CLIENT: usize = 2;
+
+/// A file of `examples/dual-master/` with the scenario's addresses,
+/// interface and paths mapped onto the lab.
+pub fn example(lab: &Lab, name: &str) -> String {
+    let text = std::fs::read_to_string(format!("{}/examples/dual-master/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.replace("172.16.10.30", &lab.hosts[A].v4)
+        .replace("172.16.10.40", &lab.hosts[B].v4)
+        .replace("172.16.10.100", VIP)
+        .replace("172.16.10.%", "10.99.0.%")
+        .replace("ens32", "eth0")
+        .replace("/etc/keepalived", &lab.dir(A).display().to_string())
+}
+
+/// Waits until only host `who` holds the VIP; panics with both daemons'
+/// logs otherwise. Returns how long it took.
+pub fn wait_holder(lab: &Lab, who: usize, within: Duration, what: &str) -> Duration {
+    wait_for(within, || lab.holders(VIP) == [who])
+        .unwrap_or_else(|| {
+            panic!(
+                "{what}: VIP on {:?}\nA log:\n{}\nB log:\n{}",
+                lab.holders(VIP),
+                lab.log(A),
+                lab.log(B)
+            )
+        })
+        .0
+}
+
 pub struct Mariadb {
     pub ns: String,
     pub host: usize,
@@ -26,6 +60,7 @@ fn my_cnf(dir: &std::path::Path, server_id: u32, extra: &str) -> String {
     format!(
         "[mysqld]\n\
          datadir={d}/data\nsocket={d}/mysqld.sock\npid-file={d}/mysqld.pid\nlog-error={d}/error.log\n\
+         tmpdir={d}/tmp\n\
          port=3306\nbind-address=0.0.0.0\nuser=root\n\
          innodb_buffer_pool_size=32M\ninnodb_log_file_size=16M\nperformance_schema=OFF\n\
          skip_name_resolve=ON\nrelay_log=mysql-relaylog\nrelay_log_purge=OFF\nslow_query_log=ON\n\
@@ -49,6 +84,8 @@ impl Mariadb {
     pub fn init_with(lab: &Lab, host: usize, server_id: u32, extra: &str) -> Mariadb {
         let dir = lab.dir(host).join("mysql");
         std::fs::create_dir_all(dir.join("data")).unwrap();
+        // Its own tmpdir: parallel bootstraps collide in a shared one.
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
         std::fs::write(dir.join("my.cnf"), my_cnf(&dir, server_id, extra)).unwrap();
         let o = run(
             "mariadb-install-db",
