@@ -60,7 +60,7 @@ sleep 3
 secs=$(echo "$CHECKS * 0.05" | bc)
 d0=$(daemon_ns); s0=$(cpu_ns "$(mysqld_pid)")
 if [ -n "${PERF:-}" ]; then
-    perf record -g -o /tmp/rk-mysql.perf -p "$(cat "$WORK/cpu.pid")" -- sleep "$secs" >/dev/null 2>&1
+    perf record -F 20000 -g -o /tmp/rk-mysql.perf -p "$(cat "$WORK/cpu.pid")" -- sleep "$secs" >/dev/null 2>&1
 else
     sleep "$secs"
 fi
