@@ -243,21 +243,20 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
         assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
     }
     // The guard's view is in the JSON dump, under `rkeepalived`: B holds
-    // (nothing to take over from), caught up with A.
-    let j = s.lab.json(B);
-    let rk = &j[0]["data"]["rkeepalived"];
-    assert_eq!(rk["preempt_hold"], true, "{rk}");
-    let checks = rk["checks"].as_array().cloned().unwrap_or_default();
-    let chk = checks
-        .iter()
-        .find(|c| c["name"] == "chk_db")
-        .expect("chk_db in the dump");
-    let detail = &chk["detail"];
-    assert_eq!(detail["behind"], 0, "{detail}");
-    assert!(
-        detail["waiting_for"].as_str().unwrap_or("").contains("caught up"),
-        "{detail}"
-    );
+    // (nothing to take over from) and, after its next probe, is caught up.
+    let guard_view = || {
+        let j = s.lab.json(B);
+        let rk = j[0]["data"]["rkeepalived"].clone();
+        let checks = rk["checks"].as_array().cloned().unwrap_or_default();
+        let detail = checks.iter().find(|c| c["name"] == "chk_db").map(|c| c["detail"].clone());
+        (rk["preempt_hold"].clone(), detail.unwrap_or_default())
+    };
+    let seen = wait_for(Duration::from_secs(5), || {
+        let (hold, detail) = guard_view();
+        (hold == true && detail["behind"] == 0 && detail["waiting_for"].as_str().unwrap_or("").contains("caught up"))
+            .then_some(())
+    });
+    assert!(seen.is_some(), "guard view in the dump: {:?}", guard_view());
     // Fencing follows: A writable, B read-only again.
     let fenced = wait_for(Duration::from_secs(5), || {
         s.a.sql("SELECT @@read_only") == "0" && s.b.sql("SELECT @@read_only") == "1"
