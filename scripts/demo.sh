@@ -33,11 +33,9 @@ P=rkdemo
 SW=${P}_sw; A=${P}_a; B=${P}_b; C=${P}_c
 VIP=10.10.0.100
 WORK=$(mktemp -d)
+. scripts/lib/hosts.sh
 cleanup() {
-    for h in "$A" "$B" "$C" "$SW"; do
-        ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-        ip netns del "$h" 2>/dev/null || true
-    done
+    remove_hosts "$A" "$B" "$C" "$SW"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -56,7 +54,6 @@ holder() {
 mac_of_vip() { ip -n "$C" neigh show "$VIP" | awk '{print $5}'; }
 
 step "creating hosts A (10.10.0.1), B (10.10.0.2) and client C (10.10.0.3) on a bridge"
-. scripts/lib/hosts.sh
 make_hosts "$SW" 10.10.0 "$A" "$B" "$C"
 
 conf() {

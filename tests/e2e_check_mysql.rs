@@ -248,7 +248,10 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
         let j = s.lab.json(B);
         let rk = j[0]["data"]["rkeepalived"].clone();
         let checks = rk["checks"].as_array().cloned().unwrap_or_default();
-        let detail = checks.iter().find(|c| c["name"] == "chk_db").map(|c| c["detail"].clone());
+        let detail = checks
+            .iter()
+            .find(|c| c["name"] == "chk_db")
+            .map(|c| c["detail"].clone());
         (rk["preempt_hold"].clone(), detail.unwrap_or_default())
     };
     let seen = wait_for(Duration::from_secs(5), || {

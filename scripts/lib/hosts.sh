@@ -1,4 +1,13 @@
 # shellcheck shell=bash
+# remove_hosts NAMESPACE...: kills every process in them and deletes them.
+remove_hosts() {
+    local h
+    for h in "$@"; do
+        ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+        ip netns del "$h" 2>/dev/null || true
+    done
+}
+
 # make_hosts SWITCH NET HOST...: a bridge in namespace SWITCH and, for each
 # HOST (a namespace name), a veth into it as eth0 with NET.<n>/24, n = 1, 2, …
 make_hosts() {

@@ -15,15 +15,13 @@ EX=$PWD/examples/dual-master
 SW=${P}_sw; A=${P}_a; B=${P}_b; C=${P}_c
 VIP=10.10.0.100
 WORK=$(mktemp -d)
+. scripts/lib/hosts.sh
 cleanup() {
-    for h in "$A" "$B" "$C" "$SW"; do
-        ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-        ip netns del "$h" 2>/dev/null || true
-    done
+    remove_hosts "$A" "$B" "$C" "$SW"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-for h in "$A" "$B" "$C" "$SW"; do ip netns del "$h" 2>/dev/null || true; done
+remove_hosts "$A" "$B" "$C" "$SW"
 
 step() { printf '\n== %s\n' "$*"; }
 now() { date +%s.%N; }
@@ -55,7 +53,6 @@ client() { # sql through the VIP as the application user
 
 mysql_lab_up() {
 step "hosts A (10.10.0.1), B (10.10.0.2), client C (10.10.0.3) on a bridge"
-. scripts/lib/hosts.sh
 make_hosts "$SW" 10.10.0 "$A" "$B" "$C"
 
 step "MariaDB on A (server-id 10, domain 1) and B (server-id 20, domain 2)"
