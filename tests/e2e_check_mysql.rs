@@ -314,3 +314,64 @@ fn hung_server_and_broken_replication() {
         "B with broken replication is no takeover target"
     );
 }
+
+/// The guard blocks preemption while this server has writes the peer
+/// lacks (they would be lost or conflict), and releases it once the peer
+/// has them. Replication is not required here, so a stopped link is not a
+/// FAULT but a gap the guard must see.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn writes_the_peer_lacks_block_preemption_until_replicated() {
+    let mut s = setup("cmahead", true);
+    let relaxed =
+        |lab: &Lab, name: &str| example(lab, name).replace("require_replication yes", "require_replication no");
+    // B stops replicating from A; A then writes: A is ahead of B.
+    s.b.sql("STOP SLAVE");
+    s.a.sql("INSERT INTO hellodb.students (Name, Age) VALUES ('only on A', 40)");
+    let b_cfg = relaxed(&s.lab, "host-b-check_mysql.conf");
+    s.lab.start(B, &b_cfg, &[]);
+    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    let a_cfg = relaxed(&s.lab, "host-a-check_mysql.conf");
+    s.lab.start(A, &a_cfg, &[]);
+    // A (priority 100) would preempt after its Master_Down_Interval; the
+    // guard holds it.
+    std::thread::sleep(mdi_v2(100) + SLACK);
+    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt while ahead");
+    let log = s.lab.log(A);
+    assert!(log.contains("1 transaction(s) here that the peer lacks"), "{log}");
+    // B replicates again: A's write arrives, nothing is ahead or behind,
+    // the handover runs and A preempts.
+    s.b.sql("START SLAVE");
+    holder(&s, A, Duration::from_secs(20), "A preempts once B has its write");
+    assert_eq!(
+        s.b.sql("SELECT COUNT(*) FROM hellodb.students WHERE Name='only on A'"),
+        "1"
+    );
+}
+
+/// And while it lacks writes the peer has (its replication is stopped):
+/// held until it has applied them.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn missing_writes_block_preemption_until_applied() {
+    let mut s = setup("cmbehind", false);
+    let relaxed =
+        |lab: &Lab, name: &str| example(lab, name).replace("require_replication yes", "require_replication no");
+    s.a.sql("STOP SLAVE");
+    s.b.sql("INSERT INTO hellodb.students (Name, Age) VALUES ('only on B', 40)");
+    let b_cfg = relaxed(&s.lab, "host-b-check_mysql.conf");
+    s.lab.start(B, &b_cfg, &[]);
+    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    let a_cfg = relaxed(&s.lab, "host-a-check_mysql.conf");
+    s.lab.start(A, &a_cfg, &[]);
+    std::thread::sleep(mdi_v2(100) + SLACK);
+    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt while behind");
+    let log = s.lab.log(A);
+    assert!(log.contains("1 transaction(s) behind the peer"), "{log}");
+    s.a.sql("START SLAVE");
+    holder(&s, A, Duration::from_secs(20), "A preempts once it has B's write");
+    assert_eq!(
+        s.a.sql("SELECT COUNT(*) FROM hellodb.students WHERE Name='only on B'"),
+        "1"
+    );
+}
