@@ -315,63 +315,62 @@ fn hung_server_and_broken_replication() {
     );
 }
 
-/// The guard blocks preemption while this server has writes the peer
-/// lacks (they would be lost or conflict), and releases it once the peer
-/// has them. Replication is not required here, so a stopped link is not a
-/// FAULT but a gap the guard must see.
-#[test]
-#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
-fn writes_the_peer_lacks_block_preemption_until_replicated() {
-    let mut s = setup("cmahead", true);
-    let relaxed =
-        |lab: &Lab, name: &str| example(lab, name).replace("require_replication yes", "require_replication no");
-    // B stops replicating from A; A then writes: A is ahead of B.
-    s.b.sql("STOP SLAVE");
-    s.a.sql("INSERT INTO hellodb.students (Name, Age) VALUES ('only on A', 40)");
-    let b_cfg = relaxed(&s.lab, "host-b-check_mysql.conf");
-    s.lab.start(B, &b_cfg, &[]);
-    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
-    let a_cfg = relaxed(&s.lab, "host-a-check_mysql.conf");
-    s.lab.start(A, &a_cfg, &[]);
-    // A (priority 100) would preempt after its Master_Down_Interval; the
-    // guard holds it.
+/// A replication gap between A and its peer that the guard must see.
+#[derive(Clone, Copy)]
+enum Gap {
+    /// A has a write the peer lacks (it would be lost or conflict).
+    Ahead,
+    /// A lacks a write the peer has.
+    Behind,
+}
+
+/// With the gap open, A (priority 100) stays BACKUP under B's live master
+/// past its Master_Down_Interval; once replication closes the gap, the
+/// handover runs and A preempts. Replication is not required here, so a
+/// stopped link is not a FAULT but a gap the guard must see.
+fn gap_holds_preemption(test: &str, domains: bool, gap: Gap) {
+    let mut s = setup(test, domains);
+    // The server that stops replicating, and the one that then writes.
+    let (stopped, writer, row, logged) = match gap {
+        Gap::Ahead => (&s.b, &s.a, "only on A", "1 transaction(s) here that the peer lacks"),
+        Gap::Behind => (&s.a, &s.b, "only on B", "1 transaction(s) behind the peer"),
+    };
+    stopped.sql("STOP SLAVE");
+    writer.sql(&format!(
+        "INSERT INTO hellodb.students (Name, Age) VALUES ('{row}', 40)"
+    ));
+    for (host, file) in [(B, "host-b-check_mysql.conf"), (A, "host-a-check_mysql.conf")] {
+        let cfg = example(&s.lab, file).replace("require_replication yes", "require_replication no");
+        s.lab.start(host, &cfg, &[]);
+        if host == B {
+            holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+        }
+    }
     std::thread::sleep(mdi_v2(100) + SLACK);
-    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt while ahead");
+    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt across the gap");
     let log = s.lab.log(A);
-    assert!(log.contains("1 transaction(s) here that the peer lacks"), "{log}");
-    // B replicates again: A's write arrives, nothing is ahead or behind,
-    // the handover runs and A preempts.
-    s.b.sql("START SLAVE");
-    holder(&s, A, Duration::from_secs(20), "A preempts once B has its write");
+    assert!(log.contains(logged), "{log}");
+    // Replication resumes on the server that stopped it.
+    let stopped = match gap {
+        Gap::Ahead => &s.b,
+        Gap::Behind => &s.a,
+    };
+    stopped.sql("START SLAVE");
+    holder(&s, A, Duration::from_secs(20), "A preempts once the gap is closed");
     assert_eq!(
-        s.b.sql("SELECT COUNT(*) FROM hellodb.students WHERE Name='only on A'"),
+        stopped.sql(&format!("SELECT COUNT(*) FROM hellodb.students WHERE Name='{row}'")),
         "1"
     );
 }
 
-/// And while it lacks writes the peer has (its replication is stopped):
-/// held until it has applied them.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn writes_the_peer_lacks_block_preemption_until_replicated() {
+    gap_holds_preemption("cmahead", true, Gap::Ahead);
+}
+
 #[test]
 #[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
 fn missing_writes_block_preemption_until_applied() {
-    let mut s = setup("cmbehind", false);
-    let relaxed =
-        |lab: &Lab, name: &str| example(lab, name).replace("require_replication yes", "require_replication no");
-    s.a.sql("STOP SLAVE");
-    s.b.sql("INSERT INTO hellodb.students (Name, Age) VALUES ('only on B', 40)");
-    let b_cfg = relaxed(&s.lab, "host-b-check_mysql.conf");
-    s.lab.start(B, &b_cfg, &[]);
-    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
-    let a_cfg = relaxed(&s.lab, "host-a-check_mysql.conf");
-    s.lab.start(A, &a_cfg, &[]);
-    std::thread::sleep(mdi_v2(100) + SLACK);
-    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt while behind");
-    let log = s.lab.log(A);
-    assert!(log.contains("1 transaction(s) behind the peer"), "{log}");
-    s.a.sql("START SLAVE");
-    holder(&s, A, Duration::from_secs(20), "A preempts once it has B's write");
-    assert_eq!(
-        s.a.sql("SELECT COUNT(*) FROM hellodb.students WHERE Name='only on B'"),
-        "1"
-    );
+    gap_holds_preemption("cmbehind", false, Gap::Behind);
 }

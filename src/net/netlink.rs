@@ -238,7 +238,10 @@ impl Netlink {
         }
     }
 
-    pub async fn add_rule(&self, r: &RuleSpec) -> io::Result<()> {
+    /// The netlink message of a rule, the same for adding and deleting it
+    /// (so a delete matches exactly the rule that was added).
+    fn rule_message(&self, r: &RuleSpec) -> rtnetlink::packet_route::rule::RuleMessage {
+        use rtnetlink::packet_route::rule::{RuleAction, RuleFlags};
         let mut req = self.handle.rule().add();
         if let Some(p) = r.priority {
             req = req.priority(p);
@@ -255,8 +258,8 @@ impl Netlink {
         if let Some(o) = &r.oif {
             req = req.output_interface(o.clone());
         }
-        req = req.action(rtnetlink::packet_route::rule::RuleAction::ToTable);
-        let result = if r.v6 {
+        req = req.action(RuleAction::ToTable);
+        let mut msg = if r.v6 {
             let mut q = req.v6();
             if let Some((IpAddr::V6(a), p)) = r.from {
                 q = q.source_prefix(a, p);
@@ -264,10 +267,7 @@ impl Netlink {
             if let Some((IpAddr::V6(a), p)) = r.to {
                 q = q.destination_prefix(a, p);
             }
-            if r.invert {
-                q.message_mut().header.flags |= rtnetlink::packet_route::rule::RuleFlags::Invert;
-            }
-            q.execute().await
+            q.message_mut().clone()
         } else {
             let mut q = req.v4();
             if let Some((IpAddr::V4(a), p)) = r.from {
@@ -276,50 +276,32 @@ impl Netlink {
             if let Some((IpAddr::V4(a), p)) = r.to {
                 q = q.destination_prefix(a, p);
             }
-            if r.invert {
-                q.message_mut().header.flags |= rtnetlink::packet_route::rule::RuleFlags::Invert;
-            }
-            q.execute().await
+            q.message_mut().clone()
         };
-        match result.map_err(nl_err) {
+        if r.invert {
+            msg.header.flags |= RuleFlags::Invert;
+        }
+        msg
+    }
+
+    pub async fn add_rule(&self, r: &RuleSpec) -> io::Result<()> {
+        let mut req = self.handle.rule().add().v4();
+        *req.message_mut() = self.rule_message(r);
+        match req.execute().await.map_err(nl_err) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             other => other,
         }
     }
 
     pub async fn del_rule(&self, r: &RuleSpec) -> io::Result<()> {
-        // Build the same message as for adding, then delete it.
-        let mut req = self.handle.rule().add();
-        if let Some(p) = r.priority {
-            req = req.priority(p);
-        }
-        if let Some(t) = r.table {
-            req = req.table_id(t);
-        }
-        if let Some(m) = r.fwmark {
-            req = req.fw_mark(m);
-        }
-        req = req.action(rtnetlink::packet_route::rule::RuleAction::ToTable);
-        let msg = if r.v6 {
-            let mut q = req.v6();
-            if let Some((IpAddr::V6(a), p)) = r.from {
-                q = q.source_prefix(a, p);
-            }
-            if let Some((IpAddr::V6(a), p)) = r.to {
-                q = q.destination_prefix(a, p);
-            }
-            q.message_mut().clone()
-        } else {
-            let mut q = req.v4();
-            if let Some((IpAddr::V4(a), p)) = r.from {
-                q = q.source_prefix(a, p);
-            }
-            if let Some((IpAddr::V4(a), p)) = r.to {
-                q = q.destination_prefix(a, p);
-            }
-            q.message_mut().clone()
-        };
-        match self.handle.rule().del(msg).execute().await.map_err(nl_err) {
+        match self
+            .handle
+            .rule()
+            .del(self.rule_message(r))
+            .execute()
+            .await
+            .map_err(nl_err)
+        {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH)) => Ok(()),
             other => other,
         }

@@ -177,18 +177,28 @@ impl Server {
         let Some(conn) = self.conn.as_mut() else {
             return Err(format!("{label} server: not connected"));
         };
-        match tokio::time::timeout(self.timeout, conn.query::<mysql_async::Row, _>(sql)).await {
-            Ok(Ok(rows)) => Ok(rows.iter().map(to_row).collect()),
+        let r = tokio::time::timeout(self.timeout, conn.query::<mysql_async::Row, _>(sql)).await;
+        self.settle(r).map(|rows| rows.iter().map(to_row).collect())
+    }
+
+    /// The result of a call under a timeout. A server error (the query
+    /// failed) keeps the connection; anything else — lost, garbled, timed
+    /// out, its protocol state unknown — drops it.
+    fn settle<T>(
+        &mut self,
+        r: Result<Result<T, mysql_async::Error>, tokio::time::error::Elapsed>,
+    ) -> Result<T, String> {
+        match r {
+            Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                // A server error (not a lost connection) keeps the connection.
                 if !matches!(e, mysql_async::Error::Server(_)) {
                     self.conn = None;
                 }
-                Err(format!("{label} server: {e}"))
+                Err(format!("{} server: {e}", self.label))
             }
             Err(_) => {
                 self.conn = None;
-                Err(format!("{label} server: no answer within {:?}", self.timeout))
+                Err(format!("{} server: no answer within {:?}", self.label, self.timeout))
             }
         }
     }
@@ -255,19 +265,8 @@ impl Server {
             }
             Ok::<_, mysql_async::Error>(sets)
         };
-        let mut sets = match tokio::time::timeout(left + self.timeout, run).await {
-            Ok(Ok(sets)) => sets,
-            Ok(Err(e)) => {
-                if !matches!(e, mysql_async::Error::Server(_)) {
-                    self.conn = None;
-                }
-                return Err(format!("{label} server: {e}"));
-            }
-            Err(_) => {
-                self.conn = None;
-                return Err(format!("{label} server: no answer within {:?}", self.timeout));
-            }
-        };
+        let r = tokio::time::timeout(left + self.timeout, run).await;
+        let mut sets = self.settle(r)?;
         let link_rows = if links { sets.pop() } else { None };
         let vars = sets
             .pop()
