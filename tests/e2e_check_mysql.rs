@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -297,8 +298,39 @@ fn hung_server_and_broken_replication() {
         Duration::from_secs(2) + skew_v2(90) + SLACK,
         "(d) hung server: B takes over",
     );
+    // An application session through the VIP and an administrator's on
+    // B's local socket, both mid-query when A takes the VIP back.
+    let sleep = "SELECT SLEEP(120)";
+    let mut app_session = Command::new("ip")
+        .args(["netns", "exec", s.lab.ns(CLIENT), "mysql", "--no-defaults"])
+        .args([&format!("-h{VIP}"), "-uapp", "-papppassword", "-e", sleep])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut admin_session = s.b.spawn_root(sleep);
+    let both = wait_for(Duration::from_secs(10), || {
+        let users = s.b.sql(&format!(
+            "SELECT GROUP_CONCAT(user ORDER BY user) FROM information_schema.PROCESSLIST WHERE info = '{sleep}'"
+        ));
+        (users == "app,root").then_some(())
+    });
+    assert!(both.is_some(), "both sessions run on B");
     kill(pid, Signal::SIGCONT).unwrap();
     holder(&s, A, Duration::from_secs(60), "A returns once caught up");
+    // The handover froze B: the application's session is ended, the
+    // administrator's is kept.
+    let ended = wait_for(Duration::from_secs(5), || app_session.try_wait().unwrap());
+    assert!(
+        ended.is_some_and(|(_, st)| !st.success()),
+        "the application session through the VIP is ended"
+    );
+    assert!(
+        admin_session.try_wait().unwrap().is_none(),
+        "the local admin session is kept"
+    );
+    let _ = admin_session.kill();
+    let _ = admin_session.wait();
     // (e) B's SQL thread stops: B reports unhealthy.
     s.b.sql("STOP SLAVE SQL_THREAD");
     let unhealthy = wait_for(Duration::from_secs(5), || s.lab.log(B).contains("SQL thread No"));

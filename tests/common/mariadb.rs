@@ -168,6 +168,28 @@ impl Mariadb {
         run("ip", &v)
     }
 
+    /// A root session over the local socket (an administrator's) running
+    /// `q` in the background.
+    pub fn spawn_root(&self, q: &str) -> Child {
+        let socket = format!("--socket={}", self.dir.join("mysqld.sock").display());
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "mysql",
+                "--no-defaults",
+                "-uroot",
+                &socket,
+                "-e",
+                q,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// `SHOW … STATUS` in vertical form ("Key: value" lines).
     pub fn status(&self, q: &str) -> String {
         String::from_utf8_lossy(&self.root_client(&["-E", "-e", q]).stdout).to_string()

@@ -70,12 +70,14 @@ impl Flavor {
     }
 
     /// Application sessions to end when fencing: not replication, not
-    /// system threads, not this probe's own account.
+    /// system threads, not this probe's own account, not the local
+    /// socket's (an administrator's; the application comes over TCP).
     pub fn sessions_sql(self, probe_user: &str) -> String {
         let user = probe_user.replace('\'', "''");
         format!(
             "SELECT id FROM information_schema.PROCESSLIST WHERE id <> CONNECTION_ID() \
              AND user NOT IN ('system user', 'event_scheduler', '{user}') \
+             AND host <> 'localhost' \
              AND command NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
         )
     }
