@@ -28,6 +28,9 @@ impl AsRawFd for TimerFdOwner {
 /// millisecond ticks; VRRP deadlines such as Skew_Time deserve better).
 pub struct PreciseTimer {
     fd: AsyncFd<TimerFdOwner>,
+    /// The deadline the timer is set for: the owner loop asks for the same
+    /// one after every event, and re-arming it would be a syscall each.
+    armed: std::cell::Cell<Option<std::time::Instant>>,
 }
 
 impl PreciseTimer {
@@ -40,6 +43,7 @@ impl PreciseTimer {
         .map_err(io::Error::from)?;
         Ok(PreciseTimer {
             fd: register(TimerFdOwner(t))?,
+            armed: std::cell::Cell::new(None),
         })
     }
 
@@ -51,12 +55,16 @@ impl PreciseTimer {
         if deadline <= now {
             return Ok(());
         }
-        let wait = TimeSpec::from_duration(deadline - now);
-        self.fd
-            .get_ref()
-            .0
-            .set(Expiration::OneShot(wait), TimerSetTimeFlags::empty())
-            .map_err(io::Error::from)?;
+        if self.armed.get() != Some(deadline) {
+            let wait = TimeSpec::from_duration(deadline - now);
+            self.armed.set(None);
+            self.fd
+                .get_ref()
+                .0
+                .set(Expiration::OneShot(wait), TimerSetTimeFlags::empty())
+                .map_err(io::Error::from)?;
+            self.armed.set(Some(deadline));
+        }
         loop {
             let mut g = self.fd.readable().await?;
             // Reading clears the expiration count; EAGAIN means not yet.
@@ -84,4 +92,34 @@ pub fn register<T: OwnsFd>(t: T) -> io::Result<AsyncFd<T>> {
     // SAFETY: `OwnsFd` types own their descriptor: it stays open and refers
     // to the same file description until the `AsyncFd` drops the value.
     unsafe { AsyncFd::register(t) }.map_err(io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PreciseTimer;
+    use std::time::{Duration, Instant};
+
+    /// The owner loop asks again for a deadline it is already waiting for
+    /// (after every event), then for an earlier and a later one: each wait
+    /// ends at its own deadline, never early.
+    #[tokio::test]
+    async fn repeated_and_changed_deadlines() {
+        let t = PreciseTimer::new().unwrap();
+        let start = Instant::now();
+        let d1 = start + Duration::from_millis(40);
+        // An event cuts the first wait short; the same deadline again.
+        let cut = tokio::time::timeout(Duration::from_millis(10), t.sleep_until(d1)).await;
+        assert!(cut.is_err());
+        t.sleep_until(d1).await.unwrap();
+        assert!(Instant::now() >= d1);
+        // A deadline that has passed returns at once.
+        t.sleep_until(d1).await.unwrap();
+        // Re-armed later, then earlier than that.
+        let d3 = Instant::now() + Duration::from_millis(60);
+        let _ = tokio::time::timeout(Duration::from_millis(5), t.sleep_until(d3)).await;
+        let d2 = Instant::now() + Duration::from_millis(20);
+        t.sleep_until(d2).await.unwrap();
+        let woke = Instant::now();
+        assert!(woke >= d2 && woke < d3, "woke {:?} after d2", woke - d2);
+    }
 }

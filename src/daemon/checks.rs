@@ -258,12 +258,12 @@ impl Checks {
     }
 
     /// Applies one result; returns the instances whose tracking changed.
-    pub fn apply(&mut self, t: &mut Tracker, r: Report) -> Vec<usize> {
+    pub fn apply(&mut self, t: &mut Tracker, mut r: Report) -> Vec<usize> {
         let Some(meta) = self.meta.get_mut(&r.obj) else {
             return Vec::new();
         };
         if r.detail.is_some() {
-            meta.detail = r.detail.clone();
+            meta.detail = r.detail.take();
         }
         if let Some(h) = r.hold {
             self.holds.push((r.obj, h));

@@ -81,10 +81,10 @@ fn to_row(r: &mysql_async::Row) -> Row {
     let cols = r.columns_ref();
     // Replication status rows have ~60 columns; keep only those read
     // (a check runs every interval: this is its hot path).
-    let keep = |name: &str| cols.len() <= 8 || status::LINK_COLUMNS.contains(&name);
+    let keep = |name: &[u8]| cols.len() <= 8 || status::LINK_COLUMNS.iter().any(|k| k.as_bytes() == name);
     cols.iter()
         .enumerate()
-        .filter(|(_, c)| keep(&c.name_str()))
+        .filter(|(_, c)| keep(c.name_ref()))
         .map(|(i, c)| (c.name_str().into_owned(), r.as_ref(i).and_then(text)))
         .collect()
 }
@@ -246,7 +246,8 @@ impl Server {
         let left = until.saturating_duration_since(Instant::now());
         let mut sql = String::new();
         if left >= Duration::from_millis(2) {
-            sql += &format!("DO SLEEP({:.3}); ", left.as_secs_f64());
+            let ms = left.as_millis();
+            sql += &format!("DO SLEEP({}.{:03}); ", ms / 1000, ms % 1000);
         }
         sql += f.variables_sql();
         if links {
