@@ -246,14 +246,8 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
     // The guard's view is in the JSON dump, under `rkeepalived`: B holds
     // (nothing to take over from) and, after its next probe, is caught up.
     let guard_view = || {
-        let j = s.lab.json(B);
-        let rk = j[0]["data"]["rkeepalived"].clone();
-        let checks = rk["checks"].as_array().cloned().unwrap_or_default();
-        let detail = checks
-            .iter()
-            .find(|c| c["name"] == "chk_db")
-            .map(|c| c["detail"].clone());
-        (rk["preempt_hold"].clone(), detail.unwrap_or_default())
+        let hold = s.lab.json(B)[0]["data"]["rkeepalived"]["preempt_hold"].clone();
+        (hold, check_detail(&s, B))
     };
     let seen = wait_for(Duration::from_secs(5), || {
         let (hold, detail) = guard_view();
@@ -405,4 +399,179 @@ fn writes_the_peer_lacks_block_preemption_until_replicated() {
 #[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
 fn missing_writes_block_preemption_until_applied() {
     gap_holds_preemption("cmbehind", false, Gap::Behind);
+}
+
+/// The check's `detail` in host `who`'s JSON dump (the guard's view).
+fn check_detail(s: &Setup, who: usize) -> serde_json::Value {
+    let j = s.lab.json(who);
+    j[0]["data"]["rkeepalived"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "chk_db").map(|c| c["detail"].clone()))
+        .unwrap_or_default()
+}
+
+/// The same sequence number in one domain from two servers: A must not
+/// preempt, and says why (an admin must decide which history wins).
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn diverged_histories_block_preemption() {
+    let mut s = setup("cmdiverge", true);
+    s.a.sql("STOP SLAVE");
+    s.b.sql("STOP SLAVE");
+    // B writes in its domain 2; A, as root, writes in domain 2 too.
+    s.b.sql("INSERT INTO hellodb.students (Name, Age) VALUES ('b in 2', 40)");
+    s.a.sql("SET SESSION gtid_domain_id = 2; INSERT INTO hellodb.students (Name, Age) VALUES ('a in 2', 40)");
+    let (a2, b2) = (s.a.sql("SELECT @@gtid_binlog_pos"), s.b.sql("SELECT @@gtid_binlog_pos"));
+    assert!(a2.contains("2-10-") && b2.contains("2-20-"), "A {a2}, B {b2}");
+    for (host, file) in [(B, "host-b-check_mysql.conf"), (A, "host-a-check_mysql.conf")] {
+        let cfg = example(&s.lab, file).replace("require_replication yes", "require_replication no");
+        s.lab.start(host, &cfg, &[]);
+        if host == B {
+            holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+        }
+    }
+    std::thread::sleep(mdi_v2(100) + SLACK);
+    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt across diverged histories");
+    let log = s.lab.log(A);
+    assert!(log.contains("GTID histories diverged in domain(s) [2]"), "{log}");
+    assert_eq!(check_detail(&s, A)["diverged_domains"], serde_json::json!([2]));
+}
+
+/// The peer's server cannot be reached while its VRRP instance is alive
+/// (here: A probes it on a port nothing listens on). `catch_up_policy
+/// wait` keeps A in BACKUP; `takeover` lets it preempt, and fencing then
+/// makes A writable and B read-only.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn unreachable_peer_server_follows_catch_up_policy() {
+    let mut s = setup("cmpolicy", true);
+    s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
+    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    let a_cfg = |lab: &Lab, policy: &str| {
+        example(lab, "host-a-check_mysql.conf").replace(
+            "catch_up_policy wait",
+            &format!("catch_up_policy {policy}\n    peer_port 3307"),
+        )
+    };
+    let cfg = a_cfg(&s.lab, "wait");
+    s.lab.start(A, &cfg, &[]);
+    // rise 2 at interval 1, then A's Master_Down_Interval.
+    std::thread::sleep(Duration::from_secs(2) + mdi_v2(100) + SLACK);
+    assert_eq!(s.lab.holders(VIP), [B], "wait: A stays BACKUP");
+    let log = s.lab.log(A);
+    assert!(log.contains("(catch_up_policy wait)"), "{log}");
+    assert_eq!(check_detail(&s, A)["peer"]["alive"], false);
+    s.lab.stop(A);
+    let cfg = a_cfg(&s.lab, "takeover");
+    s.lab.start(A, &cfg, &[]);
+    holder(
+        &s,
+        A,
+        Duration::from_secs(2) + mdi_v2(100) + SLACK,
+        "takeover: A preempts",
+    );
+    let fenced = wait_for(Duration::from_secs(5), || {
+        s.a.sql("SELECT @@read_only") == "0" && s.b.sql("SELECT @@read_only") == "1"
+    });
+    assert!(fenced.is_some(), "A writable, B read-only");
+}
+
+/// A session that read_only does not stop (root here) keeps writing on
+/// the frozen peer: the handover cannot settle within catch_up_timeout, so
+/// A unfreezes the peer and stays BACKUP; it retries catch_up_timeout
+/// later and, once the writes stop, takes over with every row.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn handover_past_catch_up_timeout_unfreezes_the_peer_and_retries() {
+    let mut s = setup("cmtimeout", true);
+    s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
+    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    let writable = wait_for(Duration::from_secs(5), || s.b.sql("SELECT @@read_only") == "0");
+    assert!(writable.is_some(), "B writable as master");
+    let cfg = example(&s.lab, "host-a-check_mysql.conf").replace("catch_up_timeout 60", "catch_up_timeout 2");
+    s.lab.start(A, &cfg, &[]);
+    // When A freezes B, root writes on B for longer than catch_up_timeout.
+    let frozen = wait_for(Duration::from_secs(30), || s.b.sql("SELECT @@read_only") == "1");
+    assert!(frozen.is_some(), "A froze B:\n{}", s.lab.log(A));
+    let t0 = std::time::Instant::now();
+    let mut written: u64 = 0;
+    while t0.elapsed() < Duration::from_millis(3500) {
+        s.b.sql("INSERT INTO hellodb.students (Name, Age) VALUES ('root on frozen B', 50)");
+        written += 1;
+    }
+    assert!(written > 20, "{written} writes");
+    let log = s.lab.log(A);
+    assert!(
+        log.contains("handover failed, peer unfrozen, staying BACKUP")
+            && log.contains("did not settle within catch_up_timeout"),
+        "{log}"
+    );
+    assert_eq!(s.lab.holders(VIP), [B], "A stays BACKUP after the failed handover");
+    holder(&s, A, Duration::from_secs(30), "A takes over on the retry");
+    let failed = log.find("handover failed").unwrap();
+    let log = s.lab.log(A);
+    assert!(log[failed..].contains("releasing preemption"), "{log}");
+    let count = |m: &Mariadb| -> u64 {
+        m.sql("SELECT COUNT(*) FROM hellodb.students WHERE Name = 'root on frozen B'")
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count(&s.a), written, "A has every write B took while frozen");
+}
+
+/// Two instances on each host track one check_mysql: a server is
+/// writable exactly while at least one of its instances is MASTER.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn several_instances_one_check_writable_while_any_is_master() {
+    const VIP2: &str = "10.99.0.101";
+    let mut s = setup("cmmulti", true);
+    let config = |lab: &Lab, host: usize, prio: u8| {
+        let check = format!(
+            "check_mysql chk_db {{\n    host {}\n    user chk\n    password chkpassword\n    interval 0.5\n    \
+             timeout 1\n    weight 0\n    read_only_when_backup yes\n}}\n",
+            lab.hosts[host].v4
+        );
+        let mut cfg = check;
+        for (name, vrid, vip) in [("VI_1", 100, VIP), ("VI_2", 101, VIP2)] {
+            let file = lab.dir(host).join(name);
+            cfg += &format!("vrrp_track_file {name}_down {{\n    file {}\n}}\n", file.display());
+            cfg += &instance(
+                name,
+                vrid,
+                prio,
+                vip,
+                &format!("    track_script {{\n        chk_db\n    }}\n    track_file {{\n        {name}_down weight -1\n    }}"),
+            );
+        }
+        cfg
+    };
+    let (ca, cb) = (config(&s.lab, A, 100), config(&s.lab, B, 90));
+    s.lab.start(A, &ca, &[]);
+    s.lab.start(B, &cb, &[]);
+    let read_only = |m: &Mariadb| m.sql("SELECT @@read_only") == "1";
+    let expect = |s: &Setup, vip1: usize, vip2: usize, a_ro: bool, b_ro: bool, what: &str| {
+        let ok = wait_for(mdi_v2(100) + SLACK, || {
+            s.lab.holders(VIP) == [vip1]
+                && s.lab.holders(VIP2) == [vip2]
+                && read_only(&s.a) == a_ro
+                && read_only(&s.b) == b_ro
+        });
+        assert!(
+            ok.is_some(),
+            "{what}: VIPs on {:?}/{:?}, read_only A {} B {}",
+            s.lab.holders(VIP),
+            s.lab.holders(VIP2),
+            read_only(&s.a),
+            read_only(&s.b)
+        );
+    };
+    expect(&s, A, A, false, true, "both instances MASTER on A");
+    // VI_1 on A drops to priority 40: B takes VIP 1, A keeps VIP 2.
+    std::fs::write(s.lab.dir(A).join("VI_1"), "60\n").unwrap();
+    expect(&s, B, A, false, false, "one MASTER instance on each host");
+    std::fs::write(s.lab.dir(A).join("VI_2"), "60\n").unwrap();
+    expect(&s, B, B, true, false, "no MASTER instance left on A");
+    std::fs::write(s.lab.dir(A).join("VI_1"), "0\n").unwrap();
+    expect(&s, A, B, false, false, "A MASTER of VI_1 again");
 }

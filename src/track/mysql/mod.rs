@@ -302,6 +302,9 @@ struct State {
     links: Vec<Link>,
     /// When an idle replication link was last restarted.
     kicked_at: Option<Instant>,
+    /// When a handover last failed: the next waits catch_up_timeout, so a
+    /// peer is not frozen (its sessions ended) over and over.
+    handover_failed_at: Option<Instant>,
 }
 
 impl Check for MysqlCheck {
@@ -360,6 +363,7 @@ impl MysqlCheck {
             last_guard: None,
             links: Vec::new(),
             kicked_at: None,
+            handover_failed_at: None,
         };
         let interval = self.common.interval;
         let mut next = Instant::now();
@@ -552,13 +556,25 @@ impl MysqlCheck {
         if !role.would_preempt {
             return Guard::Hold("caught up; no lower-priority master to take over from".into());
         }
+        let retry_at = st.handover_failed_at.map(|t| t + self.settings.catch_up_timeout);
+        if retry_at.is_some_and(|t| Instant::now() < t) {
+            return Guard::Hold(format!(
+                "the last handover failed; retrying catch_up_timeout ({:?}) after it",
+                self.settings.catch_up_timeout
+            ));
+        }
         match self.handover(st).await {
             Ok(()) => {
                 st.handed_over = Some(Instant::now());
+                st.handover_failed_at = None;
                 Guard::Release
             }
             Err(e) => {
-                tracing::error!("check_mysql {}: handover failed, staying BACKUP: {e}", self.name);
+                tracing::error!(
+                    "check_mysql {}: handover failed, peer unfrozen, staying BACKUP: {e}",
+                    self.name
+                );
+                st.handover_failed_at = Some(Instant::now());
                 Guard::Hold(format!("handover failed: {e}"))
             }
         }
@@ -630,13 +646,22 @@ impl MysqlCheck {
         peer.set_read_only(true).await?;
         tracing::info!("check_mysql {}: peer frozen (read_only=ON, sessions ended)", self.name);
         let result = async {
-            // The peer's final position: read until two reads agree.
+            // The peer's final position: read until two reads agree. A
+            // session that read_only does not stop (SUPER, READ_ONLY ADMIN)
+            // can keep it moving: then the handover times out.
             let mut last = peer.variables().await?.binlog_pos;
             loop {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let now = peer.variables().await?.binlog_pos;
                 if now == last {
                     break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "the frozen peer still writes (a session with SUPER or READ_ONLY ADMIN?); \
+                         its position did not settle within catch_up_timeout ({:?})",
+                        self.settings.catch_up_timeout
+                    ));
                 }
                 last = now;
             }
