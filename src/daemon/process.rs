@@ -135,6 +135,18 @@ fn unsafe_fd(fd: i32) -> std::os::fd::OwnedFd {
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }
 
+/// Hands the heap pages freed since start-up or a reload (the config's
+/// text, tokens and tree: transient, and most of the peak) back to the
+/// kernel; glibc keeps them otherwise.
+#[allow(unsafe_code)]
+pub fn release_freed_memory() {
+    // SAFETY: malloc_trim only walks glibc's own arenas; any thread may
+    // call it at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

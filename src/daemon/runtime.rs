@@ -161,29 +161,33 @@ impl Daemon {
         carry: Option<HashMap<String, (crate::vrrp::Instance, InstRt)>>,
         scripts: &[ScriptCheck],
     ) {
-        let config = self.loaded.config.clone();
+        // The instances' settings move into `rts`: one copy kept, not two
+        // (the loaded configuration keeps everything else).
+        let instances = std::mem::take(&mut self.loaded.config.instances);
+        let sync_groups = self.loaded.config.sync_groups.clone();
         let mut carry = carry.unwrap_or_default();
         let mut router = Router::new();
-        let mut rts = Vec::new();
+        let mut rts = Vec::with_capacity(instances.len());
         let mut name_to_id = HashMap::new();
-        for cfg in &config.instances {
-            let p = params::engine_params(cfg);
+        for cfg in instances {
+            let p = params::engine_params(&cfg);
+            name_to_id.insert(cfg.name.clone(), rts.len());
             let (id, rt) = match carry.remove(&cfg.name) {
                 Some((mut inst, mut rt)) => {
                     inst.reconfigure(p);
-                    rt.cfg = cfg.clone();
+                    rt.cfg = cfg;
                     rt.last_eval = None;
                     (router.add_existing(inst), rt)
                 }
                 None => {
-                    let rt = self.new_rt(cfg).await;
+                    let rt = self.new_rt(&cfg).await;
                     (router.add_instance(p), rt)
                 }
             };
-            name_to_id.insert(cfg.name.clone(), id);
+            debug_assert_eq!(id, rts.len());
             rts.push(rt);
         }
-        for g in &config.sync_groups {
+        for g in &sync_groups {
             let members = g
                 .members
                 .iter()
@@ -582,6 +586,7 @@ impl Daemon {
     ) -> i32 {
         self.run_global_script("startup_script").await;
         tracing::info!("Startup complete");
+        super::process::release_freed_memory();
         super::notify_systemd_ready();
         let timer = match crate::reactor::PreciseTimer::new() {
             Ok(t) => Some(t),
@@ -918,6 +923,7 @@ impl Daemon {
             }
         }
         tracing::info!("Reload finished");
+        super::process::release_freed_memory();
         super::notify_systemd_ready();
     }
 
