@@ -586,7 +586,7 @@ impl Daemon {
     ) -> i32 {
         self.run_global_script("startup_script").await;
         tracing::info!("Startup complete");
-        super::process::release_freed_memory();
+        super::process::release_startup_memory();
         super::notify_systemd_ready();
         let timer = match crate::reactor::PreciseTimer::new() {
             Ok(t) => Some(t),
@@ -923,7 +923,7 @@ impl Daemon {
             }
         }
         tracing::info!("Reload finished");
-        super::process::release_freed_memory();
+        super::process::release_startup_memory();
         super::notify_systemd_ready();
     }
 
