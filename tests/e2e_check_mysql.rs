@@ -179,6 +179,16 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
         s.lab.log(B)
     );
     eprintln!("mysqld killed -> VIP on B: {:?}", t0.elapsed());
+    // B's server became writable before B added the VIP.
+    let log = s.lab.log(B);
+    let held = log.rfind("VIPs wait for check_mysql").expect("B held its VIPs");
+    let writable = log[held..].find("local server set writable");
+    let vips = log[held..].find("setting VIPs");
+    assert!(
+        matches!((writable, vips), (Some(w), Some(v)) if w < v),
+        "read_only=OFF before the VIP:\n{}",
+        &log[held..]
+    );
     let on_b = wait_for(Duration::from_secs(10), || {
         app(
             &s.lab,

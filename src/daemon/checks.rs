@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -48,6 +49,9 @@ pub struct Checks {
     roles: Vec<(ObjId, tokio::sync::watch::Sender<Role>, bool)>,
     /// Hold decisions reported since the last `take_holds`.
     holds: Vec<(ObjId, bool)>,
+    /// check_mysql with fencing: whether the server is writable (None:
+    /// not reported yet), and how long a new MASTER waits for it.
+    fencing: HashMap<ObjId, (Option<bool>, Duration)>,
 }
 
 impl Checks {
@@ -62,6 +66,7 @@ impl Checks {
                 meta: HashMap::new(),
                 roles: Vec::new(),
                 holds: Vec::new(),
+                fencing: HashMap::new(),
             },
             rx,
         )
@@ -173,8 +178,22 @@ impl Checks {
         });
         if fresh {
             self.roles.push((obj, tx, m.settings.peer_host.is_some()));
+            if m.settings.read_only_when_backup {
+                self.fencing.insert(obj, (None, c.effective_timeout()));
+            }
         }
         obj
+    }
+
+    /// Whether instance `id` tracks a fencing check_mysql whose server is
+    /// not yet writable; if so, how long its VIPs may wait for it.
+    pub fn unfenced(&self, t: &Tracker, id: usize) -> Option<Duration> {
+        t.refs(id)
+            .iter()
+            .filter_map(|r| self.fencing.get(&r.obj))
+            .filter(|(writable, _)| *writable != Some(true))
+            .map(|(_, wait)| *wait)
+            .max()
     }
 
     /// check_mysql objects whose catch-up guard is on: their instances
@@ -255,6 +274,7 @@ impl Checks {
         self.meta.clear();
         self.roles.clear();
         self.holds.clear();
+        self.fencing.clear();
     }
 
     /// Applies one result; returns the instances whose tracking changed.
@@ -267,6 +287,9 @@ impl Checks {
         }
         if let Some(h) = r.hold {
             self.holds.push((r.obj, h));
+        }
+        if let (Some(w), Some(f)) = (r.writable, self.fencing.get_mut(&r.obj)) {
+            f.0 = Some(w);
         }
         let changed = match &r.outcome {
             Outcome::Success | Outcome::Failure(_) => {

@@ -91,6 +91,13 @@ pub struct Daemon {
     group_states: HashMap<String, State>,
     counters: Arc<Counters>,
     startup_at: Instant,
+    /// VIP and gratuitous-ARP actions of new MASTERs held until their
+    /// fencing check_mysql has made the server writable, and the latest
+    /// moment they wait.
+    deferred: Vec<(InstanceId, Action)>,
+    deferred_until: Option<Instant>,
+    /// Set while deferred actions are applied (they are not held again).
+    releasing: bool,
 }
 
 fn epoch_secs(t: SystemTime) -> f64 {
@@ -140,6 +147,9 @@ impl Daemon {
             group_states: HashMap::new(),
             counters: Arc::new(Counters::default()),
             startup_at: Instant::now() + std::time::Duration::ZERO,
+            deferred: Vec::new(),
+            deferred_until: None,
+            releasing: false,
         };
         d.startup_at = Instant::now() + d.loaded.config.global.startup_delay;
         d.build(None, &scripts).await;
@@ -599,6 +609,7 @@ impl Daemon {
             let wake = [
                 self.router.poll_timeout(),
                 (Instant::now() < self.startup_at).then_some(self.startup_at),
+                self.deferred_until,
             ]
             .into_iter()
             .flatten()
@@ -642,9 +653,13 @@ impl Daemon {
                     if !holds.is_empty() {
                         self.apply_holds(&holds);
                     }
+                    self.release_deferred(false);
                 }
                 Some(ev) = net_rx.recv() => self.net_event(ev).await,
                 _ = sleep => {
+                    if self.deferred_until.is_some_and(|t| t <= Instant::now()) {
+                        self.release_deferred(true);
+                    }
                     let mut out = Vec::new();
                     self.router.handle_timers(Instant::now(), &mut out);
                     self.apply(out);
@@ -876,6 +891,8 @@ impl Daemon {
             super::notify_systemd_ready();
             return;
         }
+        // Instance ids change below: nothing stays held across it.
+        self.release_deferred(true);
         // Keep instances whose identity did not change.
         let old_router = std::mem::take(&mut self.router);
         let old_rts = std::mem::take(&mut self.rts);
@@ -1006,8 +1023,68 @@ impl Daemon {
 
     /// Carries out the engine's actions, in order. State changes are logged
     /// first, as keepalived logs "Entering MASTER STATE" before "setting VIPs".
+    /// Holds back the VIPs (and their gratuitous ARPs) of an instance that
+    /// became MASTER while its fencing check_mysql has not yet made the
+    /// server writable: clients never reach a read-only server through the
+    /// VIP. A RemoveVips drops what was held for that instance.
+    fn defer_until_writable(&mut self, actions: Vec<(InstanceId, Action)>) -> Vec<(InstanceId, Action)> {
+        if self.releasing {
+            return actions;
+        }
+        let mut now_actions = Vec::with_capacity(actions.len());
+        for (id, a) in actions {
+            match a {
+                Action::AddVips | Action::SendGratuitous { .. } => {
+                    if let Some(wait) = self.checks.unfenced(&self.tracker, id) {
+                        if matches!(a, Action::AddVips) {
+                            let name = self.rts.get(id).map(|r| r.cfg.name.as_str()).unwrap_or("?");
+                            tracing::info!("({name}) VIPs wait for check_mysql to make the server writable");
+                        }
+                        let until = Instant::now() + wait;
+                        self.deferred_until = Some(self.deferred_until.map_or(until, |t| t.min(until)));
+                        self.deferred.push((id, a));
+                        continue;
+                    }
+                }
+                Action::RemoveVips => self.deferred.retain(|(d, _)| *d != id),
+                _ => {}
+            }
+            now_actions.push((id, a));
+        }
+        if self.deferred.is_empty() {
+            self.deferred_until = None;
+        }
+        now_actions
+    }
+
+    /// Applies the held actions whose server is now writable, or all of
+    /// them once their wait is over (the probe may be slow or failing: the
+    /// VIP is not withheld longer than the check's timeout).
+    fn release_deferred(&mut self, expired: bool) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(id, _)| expired || self.checks.unfenced(&self.tracker, *id).is_none());
+        self.deferred = waiting;
+        if self.deferred.is_empty() {
+            self.deferred_until = None;
+        }
+        if ready.is_empty() {
+            return;
+        }
+        if expired {
+            tracing::warn!("check_mysql did not confirm the server writable in time; adding the VIPs anyway");
+        }
+        self.releasing = true;
+        self.apply(ready);
+        self.releasing = false;
+    }
+
     fn apply(&mut self, actions: Vec<(InstanceId, Action)>) {
         let mut group_check = false;
+        let actions = self.defer_until_writable(actions);
         for (id, a) in &actions {
             if let (
                 Some(rt),

@@ -34,6 +34,10 @@ pub struct Report {
     /// The database catch-up guard: hold (true) or release (false) the
     /// preemption of the instances that track this check.
     pub hold: Option<bool>,
+    /// Fencing (check_mysql `read_only_when_backup`): whether the server
+    /// is now writable. An instance that becomes MASTER adds its VIPs only
+    /// once it is, so no client reaches a read-only server through them.
+    pub writable: Option<bool>,
 }
 
 /// Where checks send their results.
@@ -55,6 +59,7 @@ impl Reporter {
                 outcome,
                 detail: None,
                 hold: None,
+                writable: None,
             })
             .is_ok()
     }
@@ -66,18 +71,27 @@ impl Reporter {
                 outcome,
                 detail: Some(detail),
                 hold: None,
+                writable: None,
             })
             .is_ok()
     }
 
-    /// A result with its detail and the guard's hold decision.
-    pub fn report_guarded(&self, outcome: Outcome, detail: serde_json::Value, hold: Option<bool>) -> bool {
+    /// A result with its detail, the guard's hold decision and the
+    /// fencing state.
+    pub fn report_guarded(
+        &self,
+        outcome: Outcome,
+        detail: serde_json::Value,
+        hold: Option<bool>,
+        writable: Option<bool>,
+    ) -> bool {
         self.tx
             .send(Report {
                 obj: self.obj,
                 outcome,
                 detail: Some(detail),
                 hold,
+                writable,
             })
             .is_ok()
     }

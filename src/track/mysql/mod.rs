@@ -404,7 +404,11 @@ impl MysqlCheck {
                 detail["waiting_for"] = json!(why);
             }
             let hold = guard.map(|g| matches!(g, Guard::Hold(_)));
-            if !reporter.report_guarded(outcome, detail, hold) {
+            let writable = self
+                .settings
+                .read_only_when_backup
+                .then_some(st.fenced_for == Some(true));
+            if !reporter.report_guarded(outcome, detail, hold, writable) {
                 return;
             }
         }
@@ -567,6 +571,8 @@ impl MysqlCheck {
             Ok(()) => {
                 st.handed_over = Some(Instant::now());
                 st.handover_failed_at = None;
+                // The handover made the server writable (fencing agrees).
+                st.fenced_for = Some(true);
                 Guard::Release
             }
             Err(e) => {
