@@ -351,6 +351,22 @@ fn hung_server_and_broken_replication() {
     );
 }
 
+/// Starts B, then A (replication not required: a stopped link is a gap
+/// for the guard, not a FAULT), and asserts that B still holds the VIP
+/// past A's Master_Down_Interval; returns A's log.
+fn b_master_then_a_held(s: &mut Setup, why: &str) -> String {
+    for (host, file) in [(B, "host-b-check_mysql.conf"), (A, "host-a-check_mysql.conf")] {
+        let cfg = example(&s.lab, file).replace("require_replication yes", "require_replication no");
+        s.lab.start(host, &cfg, &[]);
+        if host == B {
+            holder(s, B, mdi_v2(90) + SLACK, "B alone is master");
+        }
+    }
+    std::thread::sleep(mdi_v2(100) + SLACK);
+    assert_eq!(s.lab.holders(VIP), [B], "{why}");
+    s.lab.log(A)
+}
+
 /// A replication gap between A and its peer that the guard must see.
 #[derive(Clone, Copy)]
 enum Gap {
@@ -375,16 +391,7 @@ fn gap_holds_preemption(test: &str, domains: bool, gap: Gap) {
     writer.sql(&format!(
         "INSERT INTO hellodb.students (Name, Age) VALUES ('{row}', 40)"
     ));
-    for (host, file) in [(B, "host-b-check_mysql.conf"), (A, "host-a-check_mysql.conf")] {
-        let cfg = example(&s.lab, file).replace("require_replication yes", "require_replication no");
-        s.lab.start(host, &cfg, &[]);
-        if host == B {
-            holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
-        }
-    }
-    std::thread::sleep(mdi_v2(100) + SLACK);
-    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt across the gap");
-    let log = s.lab.log(A);
+    let log = b_master_then_a_held(&mut s, "A must not preempt across the gap");
     assert!(log.contains(logged), "{log}");
     // Replication resumes on the server that stopped it.
     let stopped = match gap {
@@ -433,16 +440,7 @@ fn diverged_histories_block_preemption() {
     s.a.sql("SET SESSION gtid_domain_id = 2; INSERT INTO hellodb.students (Name, Age) VALUES ('a in 2', 40)");
     let (a2, b2) = (s.a.sql("SELECT @@gtid_binlog_pos"), s.b.sql("SELECT @@gtid_binlog_pos"));
     assert!(a2.contains("2-10-") && b2.contains("2-20-"), "A {a2}, B {b2}");
-    for (host, file) in [(B, "host-b-check_mysql.conf"), (A, "host-a-check_mysql.conf")] {
-        let cfg = example(&s.lab, file).replace("require_replication yes", "require_replication no");
-        s.lab.start(host, &cfg, &[]);
-        if host == B {
-            holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
-        }
-    }
-    std::thread::sleep(mdi_v2(100) + SLACK);
-    assert_eq!(s.lab.holders(VIP), [B], "A must not preempt across diverged histories");
-    let log = s.lab.log(A);
+    let log = b_master_then_a_held(&mut s, "A must not preempt across diverged histories");
     assert!(log.contains("GTID histories diverged in domain(s) [2]"), "{log}");
     assert_eq!(check_detail(&s, A)["diverged_domains"], serde_json::json!([2]));
 }

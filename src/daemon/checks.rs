@@ -185,6 +185,11 @@ impl Checks {
         obj
     }
 
+    /// Whether any check_mysql fences its server.
+    pub fn fences(&self) -> bool {
+        !self.fencing.is_empty()
+    }
+
     /// Whether instance `id` tracks a fencing check_mysql whose server is
     /// not yet writable; if so, how long its VIPs may wait for it.
     pub fn unfenced(&self, t: &Tracker, id: usize) -> Option<Duration> {

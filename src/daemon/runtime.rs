@@ -1028,7 +1028,8 @@ impl Daemon {
     /// server writable: clients never reach a read-only server through the
     /// VIP. A RemoveVips drops what was held for that instance.
     fn defer_until_writable(&mut self, actions: Vec<(InstanceId, Action)>) -> Vec<(InstanceId, Action)> {
-        if self.releasing {
+        // The protocol's hot path: nothing to do without fencing.
+        if self.releasing || (self.deferred.is_empty() && !self.checks.fences()) {
             return actions;
         }
         let mut now_actions = Vec::with_capacity(actions.len());
