@@ -5,10 +5,12 @@
 #   scripts/bench-mysql.sh            # figures for the README
 #   TRIALS=10 CHECKS=2000 ROUNDS=5 scripts/bench-mysql.sh
 #
-# 1. CPU per check, both run by the daemon at interval $IV (0.05): the
-#    persistent-connection check_mysql against the reference scenario's
-#    script (bash spawning the `mysql` client) as a vrrp_script; server CPU
-#    per check from mariadbd's schedstat.
+# 1. CPU per check, all run by the daemon at interval $IV (0.05): the
+#    persistent-connection check_mysql (liveness, as the script; and with
+#    require_replication) against the reference scenario's script (bash
+#    spawning the `mysql` client) as a vrrp_script; server CPU per check
+#    from mariadbd's schedstat. PERF=alive|repl|script records that
+#    window's daemon with perf (to /tmp/rk-KIND.perf; skews its figures).
 # 2. Failover: SIGKILL of A's mysqld -> VIP on B, at advert_int 1 (VRRPv2)
 #    and at VRRPv3 advert_int 0.1; between trials A's mysqld restarts and A
 #    takes the VIP back through the catch-up guard.
@@ -45,8 +47,15 @@ instance() { # the instance tracking check $1
     printf 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 100\n advert_int 1\n'
     printf ' virtual_ipaddress {\n  10.10.0.200/32\n }\n track_script {\n  %s\n }\n}\n' "$1"
 }
-{ printf 'check_mysql chk {\n host 10.10.0.1\n user chk\n password chkpassword\n'
-  printf ' interval %s\n timeout 1\n require_replication yes\n}\n' "$IV"; instance chk; } > "$WORK/cpu-mysql.conf"
+# The script checks liveness only (it reads variables); so does check_mysql
+# by default ("alive"). "repl" adds require_replication: the variables and
+# SHOW ALL SLAVES STATUS (~60 columns) every check, more than the script does.
+mysql_conf() { # extra keyword line
+    { printf 'check_mysql chk {\n host 10.10.0.1\n user chk\n password chkpassword\n'
+      printf ' interval %s\n timeout 1\n%s}\n' "$IV" "$1"; instance chk; }
+}
+mysql_conf "" > "$WORK/cpu-alive.conf"
+mysql_conf $' require_replication yes\n' > "$WORK/cpu-repl.conf"
 { printf 'vrrp_script chk {\n script "%s"\n interval %s\n timeout 1\n}\n' "$WORK/chk_mysql.sh" "$IV"
   instance chk; } > "$WORK/cpu-script.conf"
 children_ticks() { awk '{print $16 + $17}' /proc/"$1"/stat; }
@@ -59,8 +68,8 @@ window() { # key, config: one window of CHECKS/ROUNDS checks
     pid=$(cat "$WORK/cpu.pid")
     secs=$(echo "$CHECKS / $ROUNDS * $IV" | bc -l)
     d0=$(cpu_ns "$pid"); c0=$(children_ticks "$pid"); s0=$(cpu_ns "$(mysqld_pid)")
-    if [ -n "${PERF:-}" ] && [ "$1" = mysql ]; then
-        perf record -F 20000 -g -o /tmp/rk-mysql.perf -p "$pid" -- sleep "$secs" >/dev/null 2>&1
+    if [ -n "${PERF:-}" ] && [ "$1" = "$PERF" ]; then
+        perf record -F 20000 -g -o "/tmp/rk-$1.perf" -p "$pid" -- sleep "$secs" >/dev/null 2>&1
     else
         sleep "$secs"
     fi
@@ -73,18 +82,22 @@ window() { # key, config: one window of CHECKS/ROUNDS checks
 # Alternating windows: the machine's state drifts over minutes (the cost
 # of waking from idle above all), and both sides see the same drift.
 for _ in $(seq "$ROUNDS"); do
-    window mysql "$WORK/cpu-mysql.conf"
-    window script "$WORK/cpu-script.conf"
+    for k in alive repl script; do window $k "$WORK/cpu-$k.conf"; done
 done
-for k in mysql script; do
-    label=$([ $k = mysql ] && echo "check_mysql (persistent connection)" || echo "the scenario's script as a vrrp_script")
+declare -A labels=([alive]="check_mysql, liveness (the script's job)"
+    [repl]="check_mysql, require_replication yes"
+    [script]="the scenario's script as a vrrp_script")
+for k in alive repl script; do
+    label=${labels[$k]}
     printf '%s: client %.3f ms/check (daemon %.3f + children %.3f), server %.3f ms/check\n' "$label" \
         "$(echo "(${daemon_ms[$k]} + ${children_ms[$k]}) / $CHECKS" | bc -l)" \
         "$(echo "${daemon_ms[$k]} / $CHECKS" | bc -l)" "$(echo "${children_ms[$k]} / $CHECKS" | bc -l)" \
         "$(echo "${server_ms[$k]} / $CHECKS" | bc -l)"
 done
-printf 'ratio: %.0fx less client CPU per check\n' \
-    "$(echo "(${daemon_ms[script]} + ${children_ms[script]}) / (${daemon_ms[mysql]} + ${children_ms[mysql]})" | bc -l)"
+for k in alive repl; do
+    printf 'ratio, %s: %.0fx less client CPU per check\n' "${labels[$k]}" \
+        "$(echo "(${daemon_ms[script]} + ${children_ms[script]}) / (${daemon_ms[$k]} + ${children_ms[$k]})" | bc -l)"
+done
 fi
 
 failover() { # label, sed expression for the instances

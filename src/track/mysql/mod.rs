@@ -16,6 +16,7 @@
 pub mod gtid;
 pub mod status;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -29,7 +30,7 @@ use crate::config::model::{CatchUpPolicy, CheckCommon, MysqlSettings};
 
 use super::check::{Check, Outcome, Reporter};
 use gtid::{compare, Comparison, Position};
-use status::{read_link, read_variables, replication_health, Flavor, Link, Row, Variables};
+use status::{read_link, read_variables, replication_health, Columns, Flavor, Link, Row, Variables};
 
 /// What the daemon tells the probe about the instances that track it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,27 +66,40 @@ struct Server {
     fresh: bool,
 }
 
-fn text(v: &SqlValue) -> Option<String> {
+fn text(v: &SqlValue) -> Option<Cow<'_, str>> {
     match v {
         SqlValue::NULL => None,
-        SqlValue::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        SqlValue::Int(i) => Some(i.to_string()),
-        SqlValue::UInt(u) => Some(u.to_string()),
-        SqlValue::Float(f) => Some(f.to_string()),
-        SqlValue::Double(d) => Some(d.to_string()),
-        other => Some(format!("{other:?}")),
+        SqlValue::Bytes(b) => Some(String::from_utf8_lossy(b)),
+        SqlValue::Int(i) => Some(i.to_string().into()),
+        SqlValue::UInt(u) => Some(u.to_string().into()),
+        SqlValue::Float(f) => Some(f.to_string().into()),
+        SqlValue::Double(d) => Some(d.to_string().into()),
+        other => Some(format!("{other:?}").into()),
+    }
+}
+
+/// Read in place: a replication status row has ~60 columns and is read
+/// every check; only the columns asked for are copied.
+impl Columns for mysql_async::Row {
+    fn text(&self, column: &str) -> Option<Cow<'_, str>> {
+        let i = self
+            .columns_ref()
+            .iter()
+            .position(|c| c.name_ref() == column.as_bytes())?;
+        self.as_ref(i).and_then(text)
     }
 }
 
 fn to_row(r: &mysql_async::Row) -> Row {
-    let cols = r.columns_ref();
-    // Replication status rows have ~60 columns; keep only those read
-    // (a check runs every interval: this is its hot path).
-    let keep = |name: &[u8]| cols.len() <= 8 || status::LINK_COLUMNS.iter().any(|k| k.as_bytes() == name);
-    cols.iter()
+    r.columns_ref()
+        .iter()
         .enumerate()
-        .filter(|(_, c)| keep(c.name_ref()))
-        .map(|(i, c)| (c.name_str().into_owned(), r.as_ref(i).and_then(text)))
+        .map(|(i, c)| {
+            (
+                c.name_str().into_owned(),
+                r.as_ref(i).and_then(text).map(Cow::into_owned),
+            )
+        })
         .collect()
 }
 
@@ -246,8 +260,8 @@ impl Server {
         let left = until.saturating_duration_since(Instant::now());
         let mut sql = String::new();
         if left >= Duration::from_millis(2) {
-            let ms = left.as_millis();
-            sql += &format!("DO SLEEP({}.{:03}); ", ms / 1000, ms % 1000);
+            use std::fmt::Write;
+            let _ = write!(sql, "DO SLEEP({}.{:03}); ", left.as_secs(), left.subsec_millis());
         }
         sql += f.variables_sql();
         if links {
@@ -259,10 +273,9 @@ impl Server {
         };
         let run = async {
             let mut res = conn.query_iter(sql).await?;
-            let mut sets: Vec<Vec<Row>> = Vec::new();
+            let mut sets: Vec<Vec<mysql_async::Row>> = Vec::new();
             while !res.is_empty() {
-                let rows: Vec<mysql_async::Row> = res.collect().await?;
-                sets.push(rows.iter().map(to_row).collect());
+                sets.push(res.collect().await?);
             }
             Ok::<_, mysql_async::Error>(sets)
         };
@@ -631,8 +644,8 @@ impl MysqlCheck {
             Flavor::MySql => {
                 let rows = st.local.rows(&Flavor::mysql_compare_sql(&peer.binlog_pos)).await?;
                 let r = rows.first().ok_or("no GTID comparison")?;
-                let have_all = r.get("have_all").cloned().flatten().as_deref() == Some("1");
-                let extra = r.get("extra").cloned().flatten().unwrap_or_default();
+                let have_all = r.text("have_all").as_deref() == Some("1");
+                let extra = r.string("extra");
                 Ok(Comparison {
                     behind: u64::from(!have_all),
                     ahead: u64::from(!extra.is_empty()),

@@ -1,34 +1,31 @@
 //! What the probe asks a server and how it reads the answers, for MariaDB
-//! 10.x and MySQL 8 behind one interface. Rows arrive as column → text
-//! maps, so recorded result sets test the logic without a server.
+//! 10.x and MySQL 8 behind one interface. Rows are read by column name
+//! through [`Columns`], so recorded result sets test the logic without a
+//! server.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+/// A row as column → text (recorded result sets, rarely-run queries).
 pub type Row = HashMap<String, Option<String>>;
 
-/// The columns of `SHOW ALL SLAVES STATUS` / `SHOW REPLICA STATUS` that
-/// [`read_link`] reads.
-pub const LINK_COLUMNS: &[&str] = &[
-    "Connection_name",
-    "Channel_Name",
-    "Master_Host",
-    "Master_Port",
-    "Source_Host",
-    "Source_Port",
-    "Slave_IO_Running",
-    "Slave_SQL_Running",
-    "Replica_IO_Running",
-    "Replica_SQL_Running",
-    "Last_IO_Errno",
-    "Last_IO_Error",
-    "Last_SQL_Errno",
-    "Last_SQL_Error",
-    "Seconds_Behind_Master",
-    "Seconds_Behind_Source",
-];
+/// A result row read by column name, as text (NULL and absent: `None`).
+pub trait Columns {
+    fn text(&self, column: &str) -> Option<Cow<'_, str>>;
+    /// The column's text, empty when NULL or absent.
+    fn string(&self, column: &str) -> String {
+        self.text(column).map(Cow::into_owned).unwrap_or_default()
+    }
+}
+
+impl Columns for Row {
+    fn text(&self, column: &str) -> Option<Cow<'_, str>> {
+        self.get(column)?.as_deref().map(Cow::Borrowed)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -143,14 +140,20 @@ pub struct Variables {
     pub current_pos: String,
 }
 
-pub fn read_variables(row: &Row) -> Variables {
-    let s = |k: &str| row.get(k).cloned().flatten().unwrap_or_default();
+pub fn read_variables(row: &impl Columns) -> Variables {
+    let parse = |k: &str| row.text(k).and_then(|v| v.parse().ok());
+    // Long GTID lists come wrapped over lines.
+    let position = |k: &str| match row.text(k) {
+        Some(v) if v.contains('\n') => v.replace('\n', ""),
+        Some(v) => v.into_owned(),
+        None => String::new(),
+    };
     Variables {
-        read_only: matches!(s("read_only").as_str(), "1" | "ON"),
-        server_id: s("server_id").parse().unwrap_or(0),
-        domain: s("domain").parse().ok(),
-        binlog_pos: s("binlog_pos").replace('\n', ""),
-        current_pos: s("current_pos").replace('\n', ""),
+        read_only: matches!(row.text("read_only").as_deref(), Some("1" | "ON")),
+        server_id: parse("server_id").unwrap_or(0),
+        domain: parse("domain"),
+        binlog_pos: position("binlog_pos"),
+        current_pos: position("current_pos"),
     }
 }
 
@@ -179,8 +182,9 @@ impl Link {
     }
 }
 
-pub fn read_link(flavor: Flavor, row: &Row) -> Link {
-    let s = |k: &str| row.get(k).cloned().flatten().unwrap_or_default();
+pub fn read_link(flavor: Flavor, row: &impl Columns) -> Link {
+    let s = |k: &str| row.string(k);
+    let number = |k: &str| row.text(k).and_then(|v| v.parse().ok());
     let (io, sql, lag, name) = match flavor {
         Flavor::MariaDb => (
             "Slave_IO_Running",
@@ -195,24 +199,24 @@ pub fn read_link(flavor: Flavor, row: &Row) -> Link {
             "Channel_Name",
         ),
     };
-    let host = match flavor {
-        Flavor::MariaDb => s("Master_Host"),
-        Flavor::MySql => s("Source_Host"),
-    };
-    let port = match flavor {
-        Flavor::MariaDb => s("Master_Port"),
-        Flavor::MySql => s("Source_Port"),
+    let (host, port) = match flavor {
+        Flavor::MariaDb => ("Master_Host", "Master_Port"),
+        Flavor::MySql => ("Source_Host", "Source_Port"),
     };
     Link {
         name: s(name),
-        master: format!("{host}:{port}"),
+        master: format!(
+            "{}:{}",
+            row.text(host).unwrap_or_default(),
+            row.text(port).unwrap_or_default()
+        ),
         io_running: s(io),
         sql_running: s(sql),
-        io_errno: s("Last_IO_Errno").parse().unwrap_or(0),
+        io_errno: number("Last_IO_Errno").unwrap_or(0),
         io_error: s("Last_IO_Error"),
-        sql_errno: s("Last_SQL_Errno").parse().unwrap_or(0),
+        sql_errno: number("Last_SQL_Errno").unwrap_or(0),
         sql_error: s("Last_SQL_Error"),
-        lag: s(lag).parse().ok(),
+        lag: row.text(lag).and_then(|v| v.parse().ok()),
     }
 }
 
