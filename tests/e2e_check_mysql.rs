@@ -583,3 +583,126 @@ fn several_instances_one_check_writable_while_any_is_master() {
     std::fs::write(s.lab.dir(A).join("VI_1"), "0\n").unwrap();
     expect(&s, A, B, false, false, "A MASTER of VI_1 again");
 }
+
+/// Active-active: each server is MASTER of one VIP, both instances track
+/// one check_mysql with the guard. When A, preferred for VIP 1, takes it
+/// back from B, the handover must not freeze B: B still serves VIP 2, and
+/// the application writing through it never sees a refusal.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
+    const VIP2: &str = "10.99.0.101";
+    let mut s = setup("cmactive", true);
+    let config = |lab: &Lab, me: usize, peer: usize, prio1: u8, prio2: u8| {
+        let mut cfg = format!(
+            "check_mysql chk_db {{\n    host {}\n    user chk\n    password chkpassword\n    interval 0.5\n    \
+             timeout 1\n    weight 0\n    peer_host {}\n    catch_up_timeout 10\n    read_only_when_backup yes\n}}\n",
+            lab.hosts[me].v4, lab.hosts[peer].v4
+        );
+        for (name, vrid, prio, vip) in [("VI_1", 100, prio1, VIP), ("VI_2", 101, prio2, VIP2)] {
+            cfg += &instance(name, vrid, prio, vip, "    track_script {\n        chk_db\n    }");
+        }
+        cfg
+    };
+    let cb = config(&s.lab, B, A, 90, 100);
+    s.lab.start(B, &cb, &[]);
+    let both_on_b = wait_for(mdi_v2(90) + SLACK, || {
+        s.lab.holders(VIP) == [B] && s.lab.holders(VIP2) == [B] && s.b.sql("SELECT @@read_only") == "0"
+    });
+    assert!(both_on_b.is_some(), "B alone serves both VIPs, writable");
+    // The application writes through VIP 2 during the whole handover.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, lab_ns) = (stop.clone(), s.lab.ns(CLIENT).to_string());
+        std::thread::spawn(move || {
+            let (mut ok, mut refused) = (0u32, Vec::new());
+            let mut id = 100_000u32;
+            while !stop.load(Ordering::SeqCst) {
+                let o = run(
+                    "ip",
+                    &[
+                        "netns",
+                        "exec",
+                        &lab_ns,
+                        "mysql",
+                        "--no-defaults",
+                        "--connect-timeout=2",
+                        &format!("-h{VIP2}"),
+                        "-uapp",
+                        "-papppassword",
+                        "-e",
+                        &format!("INSERT INTO hellodb.acked VALUES ({id}, 'vip2')"),
+                    ],
+                );
+                match o.status.success() {
+                    true => ok += 1,
+                    false => refused.push(String::from_utf8_lossy(&o.stderr).to_string()),
+                }
+                id += 1;
+            }
+            (ok, refused)
+        })
+    };
+    let ca = config(&s.lab, A, B, 100, 90);
+    s.lab.start(A, &ca, &[]);
+    // rise 2 at interval 0.5, then the preemption.
+    holder(
+        &s,
+        A,
+        Duration::from_secs(1) + mdi_v2(100) + SLACK,
+        "A takes VIP 1 back",
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::SeqCst);
+    let (ok, refused) = writer.join().unwrap();
+    assert_eq!(s.lab.holders(VIP2), [B], "B keeps VIP 2");
+    assert!(
+        ok > 10 && refused.is_empty(),
+        "{ok} writes through VIP 2, refused: {refused:?}"
+    );
+    let log = s.lab.log(A);
+    assert!(
+        log.contains("still serves another instance's addresses; not frozen"),
+        "{log}"
+    );
+    assert!(!log.contains("peer frozen"), "{log}");
+    assert_eq!(s.a.sql("SELECT @@read_only"), "0", "A writable as MASTER of VIP 1");
+    assert_eq!(s.b.sql("SELECT @@read_only"), "0", "B writable as MASTER of VIP 2");
+    let on = |m: &Mariadb| m.sql("SELECT COUNT(*) FROM hellodb.acked WHERE writer = 'vip2'");
+    let replicated = wait_for(Duration::from_secs(10), || on(&s.a) == on(&s.b));
+    assert!(replicated.is_some(), "every write through VIP 2 on both servers");
+    assert_eq!(on(&s.b), ok.to_string());
+}
+
+/// A's daemon dies mid-handover, with B frozen (read_only) while still
+/// MASTER: B must not stay unwritable for good. After 2 × catch_up_timeout
+/// (2 s here) plus two intervals, B's fencing makes its server writable.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn a_peer_dying_mid_handover_does_not_leave_the_master_frozen() {
+    let mut s = setup("cmstale", true);
+    let cfg = |lab: &Lab, file: &str| example(lab, file).replace("catch_up_timeout 60", "catch_up_timeout 2");
+    let cb = cfg(&s.lab, "host-b-check_mysql.conf");
+    s.lab.start(B, &cb, &[]);
+    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    let writable = wait_for(Duration::from_secs(5), || s.b.sql("SELECT @@read_only") == "0");
+    assert!(writable.is_some(), "B writable as master");
+    let ca = cfg(&s.lab, "host-a-check_mysql.conf");
+    s.lab.start(A, &ca, &[]);
+    let frozen = wait_for(Duration::from_secs(30), || s.b.sql("SELECT @@read_only") == "1");
+    assert!(frozen.is_some(), "A froze B:\n{}", s.lab.log(A));
+    s.lab.kill(A);
+    let t0 = std::time::Instant::now();
+    assert_eq!(s.lab.holders(VIP), [B], "B still master");
+    let limit = 2 * Duration::from_secs(2) + 2 * Duration::from_secs(1);
+    let repaired = wait_for(limit + SLACK, || s.b.sql("SELECT @@read_only") == "0");
+    let (after, _) = repaired.unwrap_or_else(|| panic!("B still read_only:\n{}", s.lab.log(B)));
+    // Not before a live handover could have finished (less the interval
+    // B needed to see the freeze).
+    assert!(after >= limit / 2, "repaired after {after:?}");
+    assert!(t0.elapsed() < limit + SLACK);
+    let log = s.lab.log(B);
+    assert!(log.contains("read_only while MASTER"), "{log}");
+    assert_eq!(s.lab.holders(VIP), [B]);
+    app(&s.lab, VIP, "INSERT INTO hellodb.acked VALUES (1, 'after')").expect("the application writes again");
+}

@@ -220,6 +220,7 @@ impl Checks {
                 if let Some(i) = router.instance(id) {
                     role.master |= i.state() == crate::vrrp::State::Master;
                     role.would_preempt |= i.would_preempt();
+                    role.peer_serves |= i.follows_live_master();
                 }
             }
             tx.send_if_modified(|r| {

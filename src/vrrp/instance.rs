@@ -313,6 +313,11 @@ impl Instance {
             && !self.params.nopreempt
             && self.master.is_some_and(|(_, p)| p != 0 && p < self.effective_priority)
     }
+    /// A BACKUP under a live master it will not take over from: that
+    /// master serves this instance's addresses for now.
+    pub fn follows_live_master(&self) -> bool {
+        self.state == State::Backup && self.master.is_some_and(|(_, p)| p != 0) && !self.would_preempt()
+    }
     pub fn local_addr(&self) -> Option<IpAddr> {
         self.local_addr
     }

@@ -185,6 +185,26 @@ fn backup_accepts_higher_priority_and_resets_timer() {
     assert_eq!(t.i.current_master(), Some((ip("10.0.0.1"), 100)));
 }
 
+/// What the database guard asks: under a higher-priority master this
+/// BACKUP follows it; under a lower one it would preempt; a master that
+/// steps down (priority 0) is followed by no one.
+#[test]
+fn backup_follows_or_would_preempt_the_live_master() {
+    let mut t = T::started(params(90));
+    assert!(!t.i.follows_live_master() && !t.i.would_preempt(), "no master seen yet");
+    t.rx(secs(1.0), 100, "10.0.0.1");
+    assert!(t.i.follows_live_master() && !t.i.would_preempt());
+    t.rx(secs(2.0), 80, "10.0.0.1");
+    assert!(!t.i.follows_live_master() && t.i.would_preempt());
+    t.rx(secs(2.5), 0, "10.0.0.1");
+    assert!(!t.i.follows_live_master() && !t.i.would_preempt());
+    let mut m = T::master(params(90));
+    assert!(!m.i.follows_live_master());
+    m.rx(secs(9.0), 100, "10.0.0.1");
+    assert_eq!(m.i.state(), State::Backup);
+    assert!(m.i.follows_live_master(), "yielded to a higher priority");
+}
+
 /// KA §3.3: a BACKUP never preempts on equal priority, whatever the
 /// addresses (it accepts the advert).
 #[test]

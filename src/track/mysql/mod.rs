@@ -40,6 +40,10 @@ pub struct Role {
     /// One of them is BACKUP under a live lower-priority master and would
     /// preempt it were it not held.
     pub would_preempt: bool,
+    /// One of them is BACKUP under a live master it will not preempt: the
+    /// peer's server serves that instance's addresses and must stay
+    /// writable, so a handover of another instance does not freeze it.
+    pub peer_serves: bool,
 }
 
 pub struct MysqlCheck {
@@ -318,6 +322,9 @@ struct State {
     /// When a handover last failed: the next waits catch_up_timeout, so a
     /// peer is not frozen (its sessions ended) over and over.
     handover_failed_at: Option<Instant>,
+    /// Since when the server has been read_only while it should be
+    /// writable (frozen by a peer's handover).
+    read_only_since: Option<Instant>,
 }
 
 impl Check for MysqlCheck {
@@ -377,6 +384,7 @@ impl MysqlCheck {
             links: Vec::new(),
             kicked_at: None,
             handover_failed_at: None,
+            read_only_since: None,
         };
         let interval = self.common.interval;
         let mut next = Instant::now();
@@ -476,8 +484,14 @@ impl MysqlCheck {
         let writable = role.master || st.handed_over.is_some();
         let fresh = std::mem::take(&mut st.local.fresh);
         if st.fenced_for == Some(writable) && !fresh {
+            if writable && vars.read_only {
+                self.repair_stale_freeze(st).await;
+            } else {
+                st.read_only_since = None;
+            }
             return;
         }
+        st.read_only_since = None;
         if vars.read_only != writable && st.fenced_for == Some(writable) {
             // A new connection to a server already as it should be.
             return;
@@ -496,6 +510,29 @@ impl MysqlCheck {
                 st.fenced_for = Some(writable);
             }
             Err(e) => tracing::warn!("check_mysql {}: cannot fence the local server: {e}", self.name),
+        }
+    }
+
+    /// The server is read_only although an instance here is MASTER: a
+    /// peer froze it for a handover. A handover ends within
+    /// 2 × catch_up_timeout (the wait, then the wait for the preemption);
+    /// a freeze older than that was left by a peer that died mid-handover
+    /// (its daemon or host), and would stop every write for good.
+    async fn repair_stale_freeze(&self, st: &mut State) {
+        let since = *st.read_only_since.get_or_insert_with(Instant::now);
+        let limit = 2 * self.settings.catch_up_timeout + 2 * self.common.interval;
+        if since.elapsed() < limit {
+            return;
+        }
+        tracing::warn!(
+            "check_mysql {}: the local server is read_only while MASTER for {:?} (a peer's handover \
+             that never finished?); making it writable",
+            self.name,
+            limit
+        );
+        st.read_only_since = None;
+        if let Err(e) = st.local.set_read_only(false).await {
+            tracing::warn!("check_mysql {}: cannot make the local server writable: {e}", self.name);
         }
     }
 
@@ -580,7 +617,7 @@ impl MysqlCheck {
                 self.settings.catch_up_timeout
             ));
         }
-        match self.handover(st).await {
+        match self.handover(st, !role.peer_serves).await {
             Ok(()) => {
                 st.handed_over = Some(Instant::now());
                 st.handover_failed_at = None;
@@ -590,8 +627,9 @@ impl MysqlCheck {
             }
             Err(e) => {
                 tracing::error!(
-                    "check_mysql {}: handover failed, peer unfrozen, staying BACKUP: {e}",
-                    self.name
+                    "check_mysql {}: handover failed, {}staying BACKUP: {e}",
+                    self.name,
+                    if role.peer_serves { "" } else { "peer unfrozen, " }
                 );
                 st.handover_failed_at = Some(Instant::now());
                 Guard::Hold(format!("handover failed: {e}"))
@@ -656,23 +694,32 @@ impl MysqlCheck {
     }
 
     /// Freeze the peer, wait for its final position here, make this
-    /// server writable. On failure the peer is unfrozen.
-    async fn handover(&self, st: &mut State) -> Result<(), String> {
+    /// server writable. On failure the peer is unfrozen. Without `freeze`
+    /// (the peer still serves another instance's addresses, so it must
+    /// stay writable) the wait is for the peer's position at the start.
+    async fn handover(&self, st: &mut State, freeze: bool) -> Result<(), String> {
         let deadline = Instant::now() + self.settings.catch_up_timeout;
         let Some(peer) = st.peer.as_mut() else {
             return Ok(());
         };
-        peer.set_read_only(true).await?;
-        tracing::info!("check_mysql {}: peer frozen (read_only=ON, sessions ended)", self.name);
+        if freeze {
+            peer.set_read_only(true).await?;
+            tracing::info!("check_mysql {}: peer frozen (read_only=ON, sessions ended)", self.name);
+        } else {
+            tracing::info!(
+                "check_mysql {}: the peer still serves another instance's addresses; not frozen",
+                self.name
+            );
+        }
         let result = async {
             // The peer's final position: read until two reads agree. A
             // session that read_only does not stop (SUPER, READ_ONLY ADMIN)
             // can keep it moving: then the handover times out.
-            let mut last = peer.variables().await?.binlog_pos;
-            loop {
+            let mut target = peer.variables().await?;
+            while freeze {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                let now = peer.variables().await?.binlog_pos;
-                if now == last {
+                let now = peer.variables().await?;
+                if now.binlog_pos == target.binlog_pos {
                     break;
                 }
                 if Instant::now() >= deadline {
@@ -682,8 +729,9 @@ impl MysqlCheck {
                         self.settings.catch_up_timeout
                     ));
                 }
-                last = now;
+                target = now;
             }
+            let last = target.binlog_pos.clone();
             let own = st.local.variables().await?;
             let wait_for = match st.local.flavor {
                 Flavor::MariaDb => Position::parse(&last)?.wait_list(own.server_id),
@@ -704,7 +752,10 @@ impl MysqlCheck {
                 }
             }
             let own = st.local.variables().await?;
-            let peer_final = peer.variables().await?;
+            let peer_final = match freeze {
+                true => peer.variables().await?,
+                false => target,
+            };
             let cmp = self.compare_plain(st.local.flavor, &own, &peer_final)?;
             if cmp.behind > 0 {
                 return Err(format!("still {} transaction(s) behind after the wait", cmp.behind));
@@ -719,7 +770,7 @@ impl MysqlCheck {
             Ok(())
         }
         .await;
-        if result.is_err() {
+        if result.is_err() && freeze {
             if let Some(peer) = st.peer.as_mut() {
                 let _ = peer.set_read_only(false).await;
             }
