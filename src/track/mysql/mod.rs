@@ -716,13 +716,12 @@ impl MysqlCheck {
             // session that read_only does not stop (SUPER, READ_ONLY ADMIN)
             // can keep it moving: then the handover times out.
             let mut target = peer.variables().await?;
-            while freeze {
+            let mut settled = !freeze;
+            while !settled {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let now = peer.variables().await?;
-                if now.binlog_pos == target.binlog_pos {
-                    break;
-                }
-                if Instant::now() >= deadline {
+                settled = now.binlog_pos == target.binlog_pos;
+                if !settled && Instant::now() >= deadline {
                     return Err(format!(
                         "the frozen peer still writes (a session with SUPER or READ_ONLY ADMIN?); \
                          its position did not settle within catch_up_timeout ({:?})",
