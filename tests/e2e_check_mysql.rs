@@ -20,6 +20,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 const SLACK: Duration = Duration::from_secs(3);
+/// A second VIP, for tests with two instances per host.
+const VIP2: &str = "10.99.0.101";
 
 struct Setup {
     lab: Lab,
@@ -71,22 +73,33 @@ fn holder(s: &Setup, who: usize, within: Duration, what: &str) -> Duration {
     wait_holder(&s.lab, who, within, what)
 }
 
-/// A client writing through the VIP all along, one row per transaction,
-/// remembering every write the server acknowledged.
+/// A client writing through a VIP all along, one row per transaction,
+/// remembering every write the server acknowledged and why any failed.
 struct Writer {
     stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<u32>>>,
+    written: Arc<Mutex<Written>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default, Clone)]
+struct Written {
+    acked: Vec<u32>,
+    refused: Vec<String>,
 }
 
 impl Writer {
     fn start(lab: &Lab) -> Writer {
+        Writer::start_via(lab, VIP, 1, "w")
+    }
+
+    /// Rows `first_id`, `first_id + 1`, … tagged `writer` through `vip`.
+    fn start_via(lab: &Lab, vip: &'static str, first_id: u32, writer: &'static str) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(Mutex::new(Vec::new()));
+        let written = Arc::new(Mutex::new(Written::default()));
         let ns = lab.ns(CLIENT).to_string();
-        let (s2, a2) = (stop.clone(), acked.clone());
+        let (s2, w2) = (stop.clone(), written.clone());
         let thread = std::thread::spawn(move || {
-            let mut id = 1u32;
+            let mut id = first_id;
             while !s2.load(Ordering::SeqCst) {
                 let o = run(
                     "ip",
@@ -97,16 +110,20 @@ impl Writer {
                         "mysql",
                         "--no-defaults",
                         "--connect-timeout=1",
-                        &format!("-h{VIP}"),
+                        &format!("-h{vip}"),
                         "-uapp",
                         "-papppassword",
                         "-e",
-                        &format!("INSERT INTO hellodb.acked VALUES ({id}, 'w')"),
+                        &format!("INSERT INTO hellodb.acked VALUES ({id}, '{writer}')"),
                     ],
                 );
                 if o.status.success() {
-                    a2.lock().unwrap().push(id);
+                    w2.lock().unwrap().acked.push(id);
                 } else {
+                    w2.lock()
+                        .unwrap()
+                        .refused
+                        .push(String::from_utf8_lossy(&o.stderr).to_string());
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 id += 1;
@@ -114,17 +131,17 @@ impl Writer {
         });
         Writer {
             stop,
-            acked,
+            written,
             thread: Some(thread),
         }
     }
 
-    fn finish(mut self) -> Vec<u32> {
+    fn finish(mut self) -> Written {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        self.acked.lock().unwrap().clone()
+        self.written.lock().unwrap().clone()
     }
 }
 
@@ -234,7 +251,7 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
     std::thread::sleep(Duration::from_secs(2));
 
     // (c) Every acknowledged write is on both servers; equal checksums.
-    let acked = writer.finish();
+    let acked = writer.finish().acked;
     assert!(acked.len() > 10, "the writer wrote: {}", acked.len());
     // B's link from A waited out master_connect_retry (60 s) before; the
     // probe restarts it as soon as A's server answers.
@@ -532,7 +549,6 @@ fn handover_past_catch_up_timeout_unfreezes_the_peer_and_retries() {
 #[test]
 #[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
 fn several_instances_one_check_writable_while_any_is_master() {
-    const VIP2: &str = "10.99.0.101";
     let mut s = setup("cmmulti", true);
     let config = |lab: &Lab, host: usize, prio: u8| {
         let check = format!(
@@ -591,7 +607,6 @@ fn several_instances_one_check_writable_while_any_is_master() {
 #[test]
 #[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
 fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
-    const VIP2: &str = "10.99.0.101";
     let mut s = setup("cmactive", true);
     let config = |lab: &Lab, me: usize, peer: usize, prio1: u8, prio2: u8| {
         let mut cfg = format!(
@@ -611,38 +626,7 @@ fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
     });
     assert!(both_on_b.is_some(), "B alone serves both VIPs, writable");
     // The application writes through VIP 2 during the whole handover.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, lab_ns) = (stop.clone(), s.lab.ns(CLIENT).to_string());
-        std::thread::spawn(move || {
-            let (mut ok, mut refused) = (0u32, Vec::new());
-            let mut id = 100_000u32;
-            while !stop.load(Ordering::SeqCst) {
-                let o = run(
-                    "ip",
-                    &[
-                        "netns",
-                        "exec",
-                        &lab_ns,
-                        "mysql",
-                        "--no-defaults",
-                        "--connect-timeout=2",
-                        &format!("-h{VIP2}"),
-                        "-uapp",
-                        "-papppassword",
-                        "-e",
-                        &format!("INSERT INTO hellodb.acked VALUES ({id}, 'vip2')"),
-                    ],
-                );
-                match o.status.success() {
-                    true => ok += 1,
-                    false => refused.push(String::from_utf8_lossy(&o.stderr).to_string()),
-                }
-                id += 1;
-            }
-            (ok, refused)
-        })
-    };
+    let writer = Writer::start_via(&s.lab, VIP2, 100_000, "vip2");
     let ca = config(&s.lab, A, B, 100, 90);
     s.lab.start(A, &ca, &[]);
     // rise 2 at interval 0.5, then the preemption.
@@ -653,12 +637,12 @@ fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
         "A takes VIP 1 back",
     );
     std::thread::sleep(Duration::from_secs(1));
-    stop.store(true, Ordering::SeqCst);
-    let (ok, refused) = writer.join().unwrap();
+    let Written { acked, refused } = writer.finish();
     assert_eq!(s.lab.holders(VIP2), [B], "B keeps VIP 2");
     assert!(
-        ok > 10 && refused.is_empty(),
-        "{ok} writes through VIP 2, refused: {refused:?}"
+        acked.len() > 10 && refused.is_empty(),
+        "{} writes through VIP 2, refused: {refused:?}",
+        acked.len()
     );
     let log = s.lab.log(A);
     assert!(
@@ -671,7 +655,7 @@ fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
     let on = |m: &Mariadb| m.sql("SELECT COUNT(*) FROM hellodb.acked WHERE writer = 'vip2'");
     let replicated = wait_for(Duration::from_secs(10), || on(&s.a) == on(&s.b));
     assert!(replicated.is_some(), "every write through VIP 2 on both servers");
-    assert_eq!(on(&s.b), ok.to_string());
+    assert_eq!(on(&s.b), acked.len().to_string());
 }
 
 /// A's daemon dies mid-handover, with B frozen (read_only) while still
