@@ -247,3 +247,45 @@ fn unknown_abi_and_insecure_plugins_are_refused() {
     assert_eq!(code, Some(6), "{err}");
     assert!(err.contains("writable by everyone"), "{err}");
 }
+
+/// The daemon loads a plugin once to verify it (in a helper) and once to
+/// run it, at start-up and again on each reload: the verification done
+/// with the rest of the configuration is not repeated.
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn a_plugin_is_verified_once_per_start_and_reload() {
+    let mut lab = Lab::new("plugonce", 1);
+    let dir = lab.dir(0).to_path_buf();
+    let loads = dir.join("loads");
+    let src =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c")).unwrap();
+    let counted = format!(
+        "{src}\n__attribute__((constructor)) static void count_load(void) {{\n    \
+         FILE *f = fopen(\"{}\", \"a\");\n    if (f) {{ fputs(\"loaded\\n\", f); fclose(f); }}\n}}\n",
+        loads.display()
+    );
+    let so = c_plugin(&dir, "check_counted", &counted);
+    let pidfile = dir.join("self.pid");
+    std::fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
+    let cfg = format!(
+        "{}{}",
+        plugin_block("chk", &so, 0, true, &format!("        pidfile {}\n", pidfile.display())),
+        instance(
+            "VI_1",
+            52,
+            100,
+            &format!("{VIP}/24"),
+            "    track_script {\n        chk\n    }"
+        )
+    );
+    let count = || std::fs::read_to_string(&loads).unwrap_or_default().lines().count();
+    lab.start(0, &cfg, &[]);
+    wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("master with a healthy plugin");
+    assert_eq!(count(), 2, "verified once, then run in its helper");
+    lab.signal(0, nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(10), || lab.log(0).contains("Reload finished")).expect("reloaded");
+    wait_for(Duration::from_secs(5), || count() >= 4);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(count(), 4, "a reload verifies once more and restarts the helper");
+    assert_eq!(lab.holders(VIP), [0]);
+}

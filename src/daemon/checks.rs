@@ -18,7 +18,8 @@ use crate::track::process::{ProcessCheck, SCAN_INTERVAL};
 use crate::track::script::ScriptCheck;
 use crate::track::{Kind, ObjId, Tracker};
 
-use super::precheck::ScriptCheck as ScriptVerdict;
+use super::precheck::Verdicts;
+use crate::track::security::RunAs;
 
 pub type CheckEvent = Report;
 
@@ -100,17 +101,17 @@ impl Checks {
         t: &mut Tracker,
         config: &Config,
         name: &str,
-        verdicts: &[ScriptVerdict],
+        verdicts: &Verdicts,
     ) -> Option<ObjId> {
         if let Some(m) = config.check_mysql.iter().find(|m| m.name == name) {
             return Some(self.register_mysql(t, m));
         }
         if let Some(p) = config.check_plugins.iter().find(|p| p.name == name) {
-            return self.register_plugin(t, config, p);
+            return self.register_plugin(t, config, p, verdicts.plugins.get(name));
         }
         let s = config.script(name)?;
         let role = format!("vrrp_script {name}");
-        let verdict = verdicts.iter().find(|v| v.role == role);
+        let verdict = verdicts.scripts.iter().find(|v| v.role == role);
         let who = match verdict.map(|v| &v.outcome) {
             Some(Ok((who, _))) => who.clone(),
             Some(Err(e)) => {
@@ -141,8 +142,19 @@ impl Checks {
 
     /// A plugin that fails its checks (path, permissions, ABI) is not
     /// tracked, as keepalived treats a script it cannot run.
-    fn register_plugin(&mut self, t: &mut Tracker, config: &Config, p: &CheckPlugin) -> Option<ObjId> {
-        let (path, who) = match crate::track::plugin::verify(p, &config.global) {
+    fn register_plugin(
+        &mut self,
+        t: &mut Tracker,
+        config: &Config,
+        p: &CheckPlugin,
+        verdict: Option<&Result<(PathBuf, RunAs), String>>,
+    ) -> Option<ObjId> {
+        // Verified with the rest of the configuration; if not, now.
+        let verdict = match verdict {
+            Some(v) => v.clone(),
+            None => crate::track::plugin::verify(p, &config.global).map_err(|e| e.to_string()),
+        };
+        let (path, who) = match verdict {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!("Disabling check_plugin {}: {e}", p.name);

@@ -23,6 +23,15 @@ impl Host for SystemHost {
     }
 }
 
+/// What the checks before start-up or a reload found, used by the daemon
+/// as is: each plugin is loaded (in its helper) once, not twice.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    pub scripts: Vec<ScriptCheck>,
+    /// Per check_plugin name: its file and user, or why it is refused.
+    pub plugins: HashMap<String, Result<(PathBuf, RunAs), String>>,
+}
+
 /// A script the configuration runs, and whether it may run.
 #[derive(Debug, Clone)]
 pub struct ScriptCheck {
@@ -138,7 +147,7 @@ fn notify_list(n: &crate::config::model::Notifies) -> Vec<(&'static str, &Script
 }
 
 /// Adds host diagnostics to `diags`; returns the script verdicts.
-pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<ScriptCheck> {
+pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
     if !c.global.dynamic_interfaces {
         let mut reported = HashSet::new();
         for i in &c.instances {
@@ -170,8 +179,10 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<Script
             }
         }
     }
+    let mut plugins = HashMap::new();
     for p in &c.check_plugins {
-        match crate::track::plugin::verify(p, &c.global) {
+        let verdict = crate::track::plugin::verify(p, &c.global);
+        match &verdict {
             Ok(_) => {}
             Err(e @ crate::track::plugin::Refused::Insecure(_)) => diags.push(
                 Severity::Error,
@@ -181,6 +192,7 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<Script
             ),
             Err(e) => diags.error(p.span, format!("check_plugin {}: {e}", p.name)),
         }
+        plugins.insert(p.name.clone(), verdict.map_err(|e| e.to_string()));
     }
     let scripts = check_scripts(c);
     let mut unsafe_paths: HashMap<PathBuf, Option<String>> = HashMap::new();
@@ -222,7 +234,7 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Vec<Script
             ),
         );
     }
-    scripts
+    Verdicts { scripts, plugins }
 }
 
 #[cfg(test)]
@@ -258,7 +270,7 @@ mod tests {
             &LoadOptions::default(),
         );
         let mut d = l.diags.clone();
-        let s = check(&l.config, &FakeHost(&["eth0"]), &mut d);
+        let s = check(&l.config, &FakeHost(&["eth0"]), &mut d).scripts;
         if nix::unistd::User::from_name(security::DEFAULT_SCRIPT_USER)
             .ok()
             .flatten()
@@ -278,7 +290,7 @@ mod tests {
             &LoadOptions::default(),
         );
         let mut d = l.diags.clone();
-        let s = check(&l.config, &FakeHost(&[]), &mut d);
+        let s = check(&l.config, &FakeHost(&[]), &mut d).scripts;
         assert!(!s[0].runnable());
         assert_eq!(d.exit_code(), 5);
     }

@@ -30,7 +30,7 @@ use super::dump::{self, InstanceView};
 use super::effects::{self, Addresses, Burst, Effect, EffectSender};
 use super::notify::{Notice, Notifier, Subject};
 use super::params;
-use super::precheck::{self, ScriptCheck};
+use super::precheck;
 
 /// Bound of the queue between socket readers and the protocol loop; a
 /// full queue drops (and counts) packets rather than blocking a reader.
@@ -108,6 +108,7 @@ impl Daemon {
     /// Builds the daemon from a loaded configuration and starts its I/O.
     pub async fn start(
         loaded: Loaded,
+        verdicts: precheck::Verdicts,
         load_opts: LoadOptions,
         config_path: PathBuf,
         release_on_stop: bool,
@@ -122,8 +123,7 @@ impl Daemon {
         let nl = Netlink::connect()?;
         let links: HashMap<u32, Link> = nl.links().await?.into_iter().map(|l| (l.index, l)).collect();
         let addrs = nl.addresses().await?;
-        let scripts = precheck::check_scripts(&loaded.config);
-        let notifier = Arc::new(Notifier::new(&loaded.config, &scripts));
+        let notifier = Arc::new(Notifier::new(&loaded.config, &verdicts.scripts));
         let effects = effects::start(nl.clone(), notifier.clone());
         let (input_tx, input_rx) = mpsc::channel(RX_QUEUE);
         let (checks, check_rx) = Checks::new();
@@ -152,7 +152,7 @@ impl Daemon {
             releasing: false,
         };
         d.startup_at = Instant::now() + d.loaded.config.global.startup_delay;
-        d.build(None, &scripts).await;
+        d.build(None, &verdicts).await;
         Ok((d, input_rx, net_rx, check_rx))
     }
 
@@ -169,7 +169,7 @@ impl Daemon {
     async fn build(
         &mut self,
         carry: Option<HashMap<String, (crate::vrrp::Instance, InstRt)>>,
-        scripts: &[ScriptCheck],
+        verdicts: &precheck::Verdicts,
     ) {
         // The instances' settings move into `rts`: one copy kept, not two
         // (the loaded configuration keeps everything else).
@@ -244,7 +244,7 @@ impl Daemon {
         for id in 0..self.rts.len() {
             self.refresh_source(id);
         }
-        self.rebuild_tracker(scripts);
+        self.rebuild_tracker(verdicts);
         self.rebuild_dispatch();
         self.sync_sockets();
     }
@@ -446,7 +446,7 @@ impl Daemon {
     }
 
     /// Registers every tracked object and each instance's references.
-    fn rebuild_tracker(&mut self, scripts: &[ScriptCheck]) {
+    fn rebuild_tracker(&mut self, verdicts: &precheck::Verdicts) {
         let config = self.loaded.config.clone();
         let mut t = Tracker::new();
         let link_up = |name: &str| {
@@ -492,7 +492,7 @@ impl Daemon {
                 .iter()
                 .chain(group.map(|g| g.track_scripts.as_slice()).unwrap_or(&[]))
             {
-                if let Some(obj) = self.checks.register_script(&mut t, &config, &r.name, scripts) {
+                if let Some(obj) = self.checks.register_script(&mut t, &config, &r.name, verdicts) {
                     refs.push(Reference {
                         obj,
                         weight: r.weight.unwrap_or(0),
@@ -881,7 +881,7 @@ impl Daemon {
             }
         };
         let mut diags = loaded.diags.clone();
-        let scripts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
+        let verdicts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
         log_diagnostics(&diags, &loaded.sources);
         if diags
             .iter()
@@ -922,9 +922,9 @@ impl Daemon {
         self.checks.stop_all();
         self.loaded = loaded;
         self.notifier.stop();
-        self.notifier = Arc::new(Notifier::new(&self.loaded.config, &scripts));
+        self.notifier = Arc::new(Notifier::new(&self.loaded.config, &verdicts.scripts));
         self.effects = effects::start(self.nl.clone(), self.notifier.clone());
-        self.build(Some(carry), &scripts).await;
+        self.build(Some(carry), &verdicts).await;
         if self.config().global.fifo_write_vrrp_states_on_reload {
             for (id, rt) in self.rts.iter().enumerate() {
                 if let Some(i) = self.router.instance(id) {
@@ -985,7 +985,7 @@ impl Daemon {
         // Reuse build()'s removal path with an empty configuration view.
         let saved_cfg = std::mem::take(&mut self.loaded.config.instances);
         let groups = std::mem::take(&mut self.loaded.config.sync_groups);
-        self.build(Some(set), &[]).await;
+        self.build(Some(set), &precheck::Verdicts::default()).await;
         self.loaded.config.instances = saved_cfg;
         self.loaded.config.sync_groups = groups;
         self.router = saved_router;
@@ -1436,7 +1436,7 @@ pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
         env!("CARGO_PKG_VERSION")
     );
     let mut diags = loaded.diags.clone();
-    precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
+    let verdicts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
     log_diagnostics(&diags, &loaded.sources);
     if cli.dump_conf {
         for line in config::dump::dump(&loaded.config).lines() {
@@ -1472,7 +1472,7 @@ pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
                 return 1;
             }
         };
-        match Daemon::start(loaded, load_opts, path, release).await {
+        match Daemon::start(loaded, verdicts, load_opts, path, release).await {
             Ok((d, input_rx, net_rx, check_rx)) => d.run(input_rx, net_rx, check_rx, signals).await,
             Err(e) => {
                 tracing::error!("cannot start: {e}");
