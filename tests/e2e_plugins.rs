@@ -39,6 +39,11 @@ fn rust_plugin(dir: &Path, name: &str) -> PathBuf {
     dst
 }
 
+/// The C source of the example plugin plugins/examples/check_pidfile.c.
+fn pidfile_plugin_source() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c")).unwrap()
+}
+
 fn c_plugin(dir: &Path, name: &str, src: &str) -> PathBuf {
     let c = dir.join(format!("{name}.c"));
     std::fs::write(&c, src).unwrap();
@@ -97,8 +102,7 @@ fn rust_and_c_plugins_drive_the_priority() {
     let mut lab = Lab::new("plugprio", 2);
     let dir = lab.dir(0).to_path_buf();
     let tcp = rust_plugin(&dir, "check_tcp");
-    let src =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c")).unwrap();
+    let src = pidfile_plugin_source();
     let pidfile_so = c_plugin(&dir, "check_pidfile", &src);
     let pidfile = dir.join("svc.pid");
     let mut svc = Command::new("sleep").arg("600").spawn().unwrap();
@@ -226,8 +230,7 @@ fn unknown_abi_and_insecure_plugins_are_refused() {
     let open = tmp.path().join("open");
     std::fs::create_dir(&open).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let src =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c")).unwrap();
+    let src = pidfile_plugin_source();
     let insecure = c_plugin(&open, "check_pidfile", &src);
     let test = |so: &Path| {
         let cfg = tmp.path().join("k.conf");
@@ -257,8 +260,7 @@ fn a_plugin_is_verified_once_per_start_and_reload() {
     let mut lab = Lab::new("plugonce", 1);
     let dir = lab.dir(0).to_path_buf();
     let loads = dir.join("loads");
-    let src =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c")).unwrap();
+    let src = pidfile_plugin_source();
     let counted = format!(
         "{src}\n__attribute__((constructor)) static void count_load(void) {{\n    \
          FILE *f = fopen(\"{}\", \"a\");\n    if (f) {{ fputs(\"loaded\\n\", f); fclose(f); }}\n}}\n",

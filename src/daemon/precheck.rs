@@ -56,7 +56,7 @@ type UserKey = (String, Option<String>);
 /// Every script of the configuration with keepalived's checks applied.
 /// User lookups and path checks are cached: configurations often run one
 /// script per instance, as the same user.
-pub fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
+fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
     let g = &c.global;
     let mut users: HashMap<Option<UserKey>, Result<RunAs, String>> = HashMap::new();
     let mut verdicts: HashMap<(String, u32, u32), Verdict> = HashMap::new();
