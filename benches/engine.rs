@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rkeepalived::vrrp::{ChecksumMode, Event, Instance, Params, RxMeta, Version};
+use rkeepalived::vrrp::{ChecksumMode, Event, Instance, Output, Params, RxMeta, Version};
 
 fn packet(p: &Params, prio: u8) -> Vec<u8> {
     let peer = Instance::new(Params {
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
         let bytes = packet(&p, 200);
         let mut inst = Instance::new(p.clone());
         let t0 = Instant::now();
-        let mut out = Vec::with_capacity(8);
+        let mut out = Output::default();
         inst.handle(t0, Event::Start, &mut out);
         let mut tick = 0u64;
         g.bench_function(format!("backup_rx_{label}"), |b| {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use rkeepalived::vrrp::packet::{Advert, AdvertPacket, ChecksumMode, Family, Version, AUTH_PASS};
+use rkeepalived::vrrp::packet::{Advert, AdvertPacket, AuthType, ChecksumMode, Family, Version};
 
 struct Fixture {
     src: IpAddr,
@@ -68,7 +68,7 @@ fn v2_with_pass_auth() {
         (a.version, a.vrid, a.priority, a.interval),
         (Version::V2, 51, 100, Duration::from_secs(1))
     );
-    assert_eq!((a.auth_type, &a.auth_data), (AUTH_PASS, b"1111\0\0\0\0"));
+    assert_eq!((a.auth_type, &a.auth_data), (AuthType::Pass, b"1111\0\0\0\0"));
     assert_eq!(a.addresses, [ip("192.0.2.100"), ip("192.0.2.101")]);
     assert_eq!(round_trip("v2-prio0", Family::V4).priority, 0);
 }

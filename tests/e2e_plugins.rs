@@ -252,8 +252,8 @@ fn unknown_abi_and_insecure_plugins_are_refused() {
 }
 
 /// The daemon loads a plugin once to verify it (in a helper) and once to
-/// run it, at start-up and again on each reload: the verification done
-/// with the rest of the configuration is not repeated.
+/// run it; a reload verifies it again, keeps the running helper of an
+/// unchanged check, and restarts it only when its settings changed.
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn a_plugin_is_verified_once_per_start_and_reload() {
@@ -284,10 +284,23 @@ fn a_plugin_is_verified_once_per_start_and_reload() {
     lab.start(0, &cfg, &[]);
     wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("master with a healthy plugin");
     assert_eq!(count(), 2, "verified once, then run in its helper");
-    lab.signal(0, nix::sys::signal::Signal::SIGHUP);
-    wait_for(Duration::from_secs(10), || lab.log(0).contains("Reload finished")).expect("reloaded");
-    wait_for(Duration::from_secs(5), || count() >= 4);
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(count(), 4, "a reload verifies once more and restarts the helper");
+    let reloads = |lab: &Lab, n: usize| {
+        lab.signal(0, nix::sys::signal::Signal::SIGHUP);
+        wait_for(Duration::from_secs(10), || {
+            lab.log(0).matches("Reload finished").count() == n
+        })
+        .expect("reloaded");
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    reloads(&lab, 1);
+    assert_eq!(
+        count(),
+        3,
+        "a reload verifies once more and keeps the unchanged check's helper"
+    );
+    // The same check with another setting is a new check: a new helper.
+    lab.write_config(0, &cfg.replace("interval 0.5", "interval 0.6"));
+    reloads(&lab, 2);
+    assert_eq!(count(), 5, "a changed check is verified and started anew");
     assert_eq!(lab.holders(VIP), [0]);
 }

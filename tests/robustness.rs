@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use rkeepalived::config::{self, LoadOptions};
-use rkeepalived::vrrp::{Event, Instance, Params, RxMeta, Version};
+use rkeepalived::vrrp::{Event, Instance, Output, Params, RxMeta, Version};
 
 fn opts() -> LoadOptions {
     LoadOptions {
@@ -144,7 +144,7 @@ proptest! {
         let version = if v3 || six { Version::V3 } else { Version::V2 };
         let mut i = Instance::new(Params::new("P", 1, 100, version, vec![vip]));
         let t0 = Instant::now();
-        let mut out = Vec::new();
+        let mut out = Output::default();
         i.handle(t0, Event::Start, &mut out);
         if master {
             i.handle(t0 + Duration::from_secs(5), Event::Timer, &mut out);
@@ -170,7 +170,7 @@ proptest! {
         buf.truncate(cut.max(1));
         let mut i = Instance::new(p);
         let t0 = Instant::now();
-        let mut out = Vec::new();
+        let mut out = Output::default();
         i.handle(t0, Event::Start, &mut out);
         let meta = RxMeta { src: "10.0.0.9".parse().unwrap(), dst: "224.0.0.18".parse().unwrap(), ttl: 255 };
         i.handle(t0, Event::Advert { meta, payload: &buf }, &mut out);

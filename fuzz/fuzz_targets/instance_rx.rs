@@ -3,7 +3,7 @@
 #![no_main]
 use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
-use rkeepalived::vrrp::{Event, Instance, Params, RxMeta, Version};
+use rkeepalived::vrrp::{Event, Instance, Output, Params, RxMeta, Version};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let p = Params::new("F", data[1], 100, if v3 { Version::V3 } else { Version::V2 }, vec!["10.0.0.1".parse().unwrap()]);
     let mut i = Instance::new(p);
     let t0 = Instant::now();
-    let mut out = Vec::new();
+    let mut out = Output::default();
     i.handle(t0, Event::Start, &mut out);
     if master {
         i.handle(t0 + Duration::from_secs(10), Event::Timer, &mut out);

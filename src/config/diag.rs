@@ -121,6 +121,13 @@ impl Diagnostics {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// Whether a reload must keep the running configuration.
+    pub fn refuses_to_run(&self) -> bool {
+        self.items
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.class == Class::Config)
+    }
+
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter().filter(|d| d.severity == Severity::Error)
     }

@@ -1,58 +1,70 @@
-//! The running checks of the daemon: which tracked objects exist, the task
-//! that feeds each, and how their results reach the tracker.
+//! The running checks: one task per tracked check object, and how their
+//! reports reach the tracker. Every run of a check has a generation; a
+//! report from a run that a reload replaced or stopped is dropped and
+//! counted, never applied to another object. A reload keeps the checks
+//! that did not change (their tasks keep running, their results stay).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::model::{CheckMysql, CheckPlugin, Config, VrrpInstance};
-use crate::track::check::{Check, Outcome, Report, Reporter};
-use crate::track::file::{init_file, FileCheck};
+use crate::config::model::Config;
+use crate::track::check::{Check, Outcome, Report, Reporter, Source};
+use crate::track::file::{init_file, read_value, FileCheck};
 use crate::track::mysql::{MysqlCheck, Role};
 use crate::track::plugin::PluginCheck;
-use crate::track::process::{ProcessCheck, SCAN_INTERVAL};
+use crate::track::process::ProcessCheck;
 use crate::track::script::ScriptCheck;
+use crate::track::security::RunAs;
 use crate::track::{Kind, ObjId, Tracker};
+use crate::vrrp::{InstanceId, Router, State};
 
 use super::precheck::Verdicts;
-use crate::track::security::RunAs;
+use super::reload::{self, CheckStep};
+use super::slot::Slot;
+use super::sockets::Counters;
+use super::tracking::{CheckDef, CheckKind};
 
-pub type CheckEvent = Report;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CheckKind {
-    Script,
-    File,
-    Process,
-    Mysql,
-    Plugin,
+/// check_mysql's link to the engine: the role its probe is told, whether
+/// its catch-up guard is on, and its fencing state.
+struct MysqlLink {
+    role: watch::Sender<Role>,
+    guarded: bool,
+    /// The guard's last decision (None: none yet).
+    hold: Option<bool>,
+    /// With `read_only_when_backup`: whether the server is writable (None:
+    /// not reported yet), and how long a new MASTER waits for it.
+    fencing: Option<(Option<bool>, Duration)>,
 }
 
-struct Meta {
-    kind: CheckKind,
-    name: String,
+struct Running {
+    def: CheckDef,
+    generation: u64,
+    task: JoinHandle<()>,
     last: Option<Outcome>,
+    last_at: Option<Instant>,
     detail: Option<Value>,
+    mysql: Option<MysqlLink>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Running scripts get SIGTERM (their task's drop kills the group).
+        self.task.abort();
+    }
 }
 
 pub struct Checks {
     tx: mpsc::UnboundedSender<Report>,
-    pending: Vec<(ObjId, Box<dyn Check>)>,
-    registered: HashSet<ObjId>,
-    tasks: Vec<JoinHandle<()>>,
-    meta: HashMap<ObjId, Meta>,
-    /// check_mysql: the role each probe is told, and whether its catch-up
-    /// guard (peer_host) is on.
-    roles: Vec<(ObjId, tokio::sync::watch::Sender<Role>, bool)>,
+    running: HashMap<ObjId, Running>,
+    next_generation: u64,
     /// Hold decisions reported since the last `take_holds`.
     holds: Vec<(ObjId, bool)>,
-    /// check_mysql with fencing: whether the server is writable (None:
-    /// not reported yet), and how long a new MASTER waits for it.
-    fencing: HashMap<ObjId, (Option<bool>, Duration)>,
 }
 
 impl Checks {
@@ -61,162 +73,217 @@ impl Checks {
         (
             Checks {
                 tx,
-                pending: Vec::new(),
-                registered: HashSet::new(),
-                tasks: Vec::new(),
-                meta: HashMap::new(),
-                roles: Vec::new(),
+                running: HashMap::new(),
+                next_generation: 1,
                 holds: Vec::new(),
-                fencing: HashMap::new(),
             },
             rx,
         )
     }
 
-    /// Registers a check object once (several instances may track it):
-    /// its status for dumps and its task, started by `start_all`. True
-    /// the first time.
-    fn add(&mut self, obj: ObjId, kind: CheckKind, name: &str, check: impl FnOnce() -> Box<dyn Check>) -> bool {
-        if !self.registered.insert(obj) {
-            return false;
+    /// Brings the running checks in line with `defs` (the checks the
+    /// configuration's instances use): unchanged ones keep running with
+    /// their results, changed ones start anew, others start or stop.
+    pub fn sync(&mut self, tracker: &mut Tracker, config: &Config, verdicts: &Verdicts, defs: Vec<CheckDef>) {
+        let mut runnable = Vec::with_capacity(defs.len());
+        for mut def in defs {
+            match self.run_as(config, verdicts, &def) {
+                Ok(who) => {
+                    // The user a check runs as is part of what it is.
+                    def.identity = format!("{} as {who}", def.identity);
+                    runnable.push(def);
+                }
+                // keepalived's words for a script it will not run.
+                Err(e) if def.kind == CheckKind::Script => tracing::warn!("Disabling track script {}: {e}", def.name),
+                Err(e) => tracing::error!("Disabling {} {}: {e}", def.kind.label(), def.name),
+            }
         }
-        self.meta.insert(
+        let old: Vec<(ObjId, CheckDef)> = self.running.iter().map(|(o, r)| (*o, r.def.clone())).collect();
+        let old_refs: Vec<(ObjId, &CheckDef)> = old.iter().map(|(o, d)| (*o, d)).collect();
+        for step in reload::checks(&old_refs, &runnable) {
+            match step {
+                CheckStep::Keep { .. } => {}
+                CheckStep::Limits { obj, def } => {
+                    tracker.set_limits(obj, def.rise, def.fall);
+                    if let Some(r) = self.running.get_mut(&obj) {
+                        r.def = def;
+                    }
+                }
+                CheckStep::Replace { obj, def } => {
+                    self.stop(tracker, obj);
+                    self.start(tracker, config, verdicts, def);
+                }
+                CheckStep::Start { def } => self.start(tracker, config, verdicts, def),
+                CheckStep::Stop { obj } => self.stop(tracker, obj),
+            }
+        }
+    }
+
+    /// Stops every check (daemon stopping).
+    pub fn stop_all(&mut self) {
+        self.running.clear();
+        self.holds.clear();
+    }
+
+    fn stop(&mut self, tracker: &mut Tracker, obj: ObjId) {
+        self.running.remove(&obj);
+        tracker.remove(obj);
+    }
+
+    /// The object a track line names, if its check runs.
+    pub fn lookup(&self, kind: CheckKind, name: &str) -> Option<ObjId> {
+        self.running
+            .iter()
+            .find(|(_, r)| {
+                r.def.name == name && (r.def.kind == kind || kind == CheckKind::Script && r.def.kind.is_script_like())
+            })
+            .map(|(o, _)| *o)
+    }
+
+    /// Who a check runs as, or why it cannot run (keepalived disables a
+    /// script that is missing, insecure under enable_script_security, or
+    /// whose user does not exist).
+    fn run_as(&self, config: &Config, verdicts: &Verdicts, def: &CheckDef) -> Result<String, String> {
+        match def.kind {
+            CheckKind::Script => {
+                let role = format!("vrrp_script {}", def.name);
+                match verdicts.scripts.iter().find(|v| v.role == role).map(|v| &v.outcome) {
+                    Some(Ok((who, _))) => Ok(format!("{}:{}", who.uid, who.gid)),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err("not checked".into()),
+                }
+            }
+            CheckKind::Plugin => match verdicts.plugins.get(&def.name) {
+                Some(Ok((path, who))) => Ok(format!("{}:{} {}", who.uid, who.gid, path.display())),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err("not verified".into()),
+            },
+            CheckKind::File | CheckKind::Mysql | CheckKind::Process => {
+                let _ = config;
+                Ok("daemon".into())
+            }
+        }
+    }
+
+    fn start(&mut self, tracker: &mut Tracker, config: &Config, verdicts: &Verdicts, def: CheckDef) {
+        let name = def.name.clone();
+        let (obj, check, mysql): (ObjId, Box<dyn Check>, Option<MysqlLink>) = match def.kind {
+            CheckKind::Script => {
+                let Some(s) = config.script(&name) else { return };
+                let role = format!("vrrp_script {name}");
+                let who = match verdicts.scripts.iter().find(|v| v.role == role).map(|v| &v.outcome) {
+                    Some(Ok((who, _))) => who.clone(),
+                    _ => return,
+                };
+                let obj = tracker.add_check(&name, s.rise, s.fall, s.init_fail);
+                let check = ScriptCheck {
+                    name: name.clone(),
+                    argv: s.script.argv.clone(),
+                    who,
+                    interval: s.interval,
+                    timeout: s.effective_timeout(),
+                };
+                (obj, Box::new(check), None)
+            }
+            CheckKind::Plugin => {
+                let Some(p) = config.check_plugins.iter().find(|p| p.name == name) else {
+                    return;
+                };
+                let Some(Ok((path, who))) = verdicts.plugins.get(&name).cloned() else {
+                    return;
+                };
+                let c = &p.common;
+                let obj = tracker.add_check(&name, c.rise, c.fall, c.init_fail);
+                let check = plugin_check(p, path, who);
+                (obj, Box::new(check), None)
+            }
+            CheckKind::Mysql => {
+                let Some(m) = config.check_mysql.iter().find(|m| m.name == name) else {
+                    return;
+                };
+                let c = &m.common;
+                let obj = tracker.add_check(&name, c.rise, c.fall, c.init_fail);
+                let (tx, rx) = watch::channel(Role::default());
+                let check = MysqlCheck {
+                    name: name.clone(),
+                    settings: m.settings.clone(),
+                    common: m.common,
+                    role: rx,
+                };
+                let link = MysqlLink {
+                    role: tx,
+                    guarded: m.settings.peer_host.is_some(),
+                    hold: None,
+                    fencing: m.settings.read_only_when_backup.then(|| (None, c.effective_timeout())),
+                };
+                (obj, Box::new(check), Some(link))
+            }
+            CheckKind::File => {
+                let Some(f) = config.track_files.iter().find(|f| f.name == name) else {
+                    return;
+                };
+                if let Some((value, overwrite)) = f.init_file {
+                    if let Err(e) = init_file(&f.path, value, overwrite) {
+                        tracing::warn!("track_file {name}: cannot initialise {}: {e}", f.path.display());
+                    }
+                }
+                let obj = tracker.add_file(&name, read_value(&f.path));
+                (obj, Box::new(FileCheck { path: f.path.clone() }), None)
+            }
+            CheckKind::Process => {
+                let Some(p) = config.track_processes.iter().find(|p| p.name == name) else {
+                    return;
+                };
+                let obj = tracker.add_bool(Kind::Process, &name, None);
+                let check = ProcessCheck {
+                    spec: p.clone(),
+                    proc_root: PathBuf::from("/proc"),
+                };
+                (obj, Box::new(check), None)
+            }
+        };
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let task = check.start(Reporter::new(Source { obj, generation }, self.tx.clone()));
+        self.running.insert(
             obj,
-            Meta {
-                kind,
-                name: name.to_string(),
+            Running {
+                def,
+                generation,
+                task,
                 last: None,
+                last_at: None,
                 detail: None,
+                mysql,
             },
         );
-        self.pending.push((obj, check()));
-        true
-    }
-
-    /// A `track_script` name: a vrrp_script (later also check_mysql /
-    /// check_plugin). Disabled scripts (not found, insecure under
-    /// enable_script_security, no user) are not tracked, as keepalived.
-    pub fn register_script(
-        &mut self,
-        t: &mut Tracker,
-        config: &Config,
-        name: &str,
-        verdicts: &Verdicts,
-    ) -> Option<ObjId> {
-        if let Some(m) = config.check_mysql.iter().find(|m| m.name == name) {
-            return Some(self.register_mysql(t, m));
-        }
-        if let Some(p) = config.check_plugins.iter().find(|p| p.name == name) {
-            return self.register_plugin(t, config, p, verdicts.plugins.get(name));
-        }
-        let s = config.script(name)?;
-        let role = format!("vrrp_script {name}");
-        let verdict = verdicts.scripts.iter().find(|v| v.role == role);
-        let who = match verdict.map(|v| &v.outcome) {
-            Some(Ok((who, _))) => who.clone(),
-            Some(Err(e)) => {
-                tracing::warn!("Disabling track script {name}: {e}");
-                return None;
-            }
-            // Not checked yet (a reload in progress): check now.
-            None => match crate::track::security::run_as(s.script.user.as_ref(), &config.global) {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!("Disabling track script {name}: {e}");
-                    return None;
-                }
-            },
-        };
-        let obj = t.add_check(name, s.rise, s.fall, s.init_fail);
-        self.add(obj, CheckKind::Script, name, || {
-            Box::new(ScriptCheck {
-                name: name.to_string(),
-                argv: s.script.argv.clone(),
-                who,
-                interval: s.interval,
-                timeout: s.effective_timeout(),
-            })
-        });
-        Some(obj)
-    }
-
-    /// A plugin that fails its checks (path, permissions, ABI) is not
-    /// tracked, as keepalived treats a script it cannot run.
-    fn register_plugin(
-        &mut self,
-        t: &mut Tracker,
-        config: &Config,
-        p: &CheckPlugin,
-        verdict: Option<&Result<(PathBuf, RunAs), String>>,
-    ) -> Option<ObjId> {
-        // Verified with the rest of the configuration; if not, now.
-        let verdict = match verdict {
-            Some(v) => v.clone(),
-            None => crate::track::plugin::verify(p, &config.global).map_err(|e| e.to_string()),
-        };
-        let (path, who) = match verdict {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!("Disabling check_plugin {}: {e}", p.name);
-                return None;
-            }
-        };
-        let c = &p.common;
-        let obj = t.add_check(&p.name, c.rise, c.fall, c.init_fail);
-        self.add(obj, CheckKind::Plugin, &p.name, || {
-            Box::new(PluginCheck {
-                name: p.name.clone(),
-                path,
-                config_json: p.config_json.clone(),
-                common: p.common,
-                isolate: p.isolate,
-                who,
-            })
-        });
-        Some(obj)
-    }
-
-    fn register_mysql(&mut self, t: &mut Tracker, m: &CheckMysql) -> ObjId {
-        let c = &m.common;
-        let obj = t.add_check(&m.name, c.rise, c.fall, c.init_fail);
-        let (tx, rx) = tokio::sync::watch::channel(Role::default());
-        let fresh = self.add(obj, CheckKind::Mysql, &m.name, || {
-            Box::new(MysqlCheck {
-                name: m.name.clone(),
-                settings: m.settings.clone(),
-                common: m.common,
-                role: rx,
-            })
-        });
-        if fresh {
-            self.roles.push((obj, tx, m.settings.peer_host.is_some()));
-            if m.settings.read_only_when_backup {
-                self.fencing.insert(obj, (None, c.effective_timeout()));
-            }
-        }
-        obj
     }
 
     /// Whether any check_mysql fences its server.
     pub fn fences(&self) -> bool {
-        !self.fencing.is_empty()
+        self.running
+            .values()
+            .any(|r| r.mysql.as_ref().is_some_and(|m| m.fencing.is_some()))
     }
 
-    /// Whether instance `id` tracks a fencing check_mysql whose server is
-    /// not yet writable; if so, how long its VIPs may wait for it.
-    pub fn unfenced(&self, t: &Tracker, id: usize) -> Option<Duration> {
-        t.refs(id)
-            .iter()
-            .filter_map(|r| self.fencing.get(&r.obj))
+    /// Whether an instance with these references tracks a fencing
+    /// check_mysql whose server is not yet writable; if so, how long its
+    /// VIPs may wait for it.
+    pub fn unfenced(&self, refs: &[crate::track::Reference]) -> Option<Duration> {
+        refs.iter()
+            .filter_map(|r| self.running.get(&r.obj)?.mysql.as_ref()?.fencing)
             .filter(|(writable, _)| *writable != Some(true))
-            .map(|(_, wait)| *wait)
+            .map(|(_, wait)| wait)
             .max()
     }
 
-    /// check_mysql objects whose catch-up guard is on: their instances
-    /// start with preemption held (fail closed) until the guard releases.
-    pub fn guarded(&self) -> Vec<ObjId> {
-        self.roles.iter().filter(|r| r.2).map(|r| r.0).collect()
+    /// check_mysql objects whose catch-up guard is on, with its last
+    /// decision (None: none yet; their instances are held until it says).
+    pub fn guarded(&self) -> Vec<(ObjId, Option<bool>)> {
+        self.running
+            .iter()
+            .filter_map(|(o, r)| r.mysql.as_ref().filter(|m| m.guarded).map(|m| (*o, m.hold)))
+            .collect()
     }
 
     /// Hold decisions reported since the last call.
@@ -225,17 +292,18 @@ impl Checks {
     }
 
     /// Tells each MySQL probe the role of the instances tracking it.
-    pub fn update_roles(&self, t: &Tracker, router: &crate::vrrp::Router) {
-        for (obj, tx, _) in &self.roles {
+    pub fn update_roles(&self, users: &HashMap<ObjId, Vec<InstanceId>>, router: &Router<Slot>) {
+        for (obj, r) in &self.running {
+            let Some(m) = &r.mysql else { continue };
             let mut role = Role::default();
-            for &id in t.users(*obj) {
+            for &id in users.get(obj).map(Vec::as_slice).unwrap_or(&[]) {
                 if let Some(i) = router.instance(id) {
-                    role.master |= i.state() == crate::vrrp::State::Master;
+                    role.master |= i.state() == State::Master;
                     role.would_preempt |= i.would_preempt();
                     role.peer_serves |= i.follows_live_master();
                 }
             }
-            tx.send_if_modified(|r| {
+            m.role.send_if_modified(|r| {
                 let changed = *r != role;
                 *r = role;
                 changed
@@ -243,154 +311,72 @@ impl Checks {
         }
     }
 
-    pub fn register_file(&mut self, t: &mut Tracker, config: &Config, name: &str) -> Option<ObjId> {
-        let f = config.track_files.iter().find(|f| f.name == name)?;
-        if let Some((value, overwrite)) = f.init_file {
-            if let Err(e) = init_file(&f.path, value, overwrite) {
-                tracing::warn!("track_file {name}: cannot initialise {}: {e}", f.path.display());
-            }
-        }
-        let obj = t.add_file(name, crate::track::file::read_value(&f.path));
-        self.add(obj, CheckKind::File, name, || {
-            Box::new(FileCheck { path: f.path.clone() })
-        });
-        Some(obj)
-    }
-
-    pub fn register_process(&mut self, t: &mut Tracker, config: &Config, name: &str) -> Option<ObjId> {
-        let p = config.track_processes.iter().find(|p| p.name == name)?;
-        let obj = t.add_bool(Kind::Process, name, None);
-        self.add(obj, CheckKind::Process, name, || {
-            Box::new(ProcessCheck {
-                spec: p.clone(),
-                proc_root: PathBuf::from("/proc"),
-            })
-        });
-        Some(obj)
-    }
-
-    /// Keeps check results across a reload.
-    pub fn carry_results(&self, old: &Tracker, new: &mut Tracker) {
-        new.carry_from(old);
-    }
-
-    /// Starts every registered check.
-    pub fn start_all(&mut self, _t: &Tracker) {
-        let _ = SCAN_INTERVAL;
-        for (obj, check) in self.pending.drain(..) {
-            self.tasks.push(check.start(Reporter::new(obj, self.tx.clone())));
-        }
-    }
-
-    /// Stops every check (running scripts get SIGTERM).
-    pub fn stop_all(&mut self) {
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
-        self.pending.clear();
-        self.registered.clear();
-        self.meta.clear();
-        self.roles.clear();
-        self.holds.clear();
-        self.fencing.clear();
-    }
-
-    /// Applies one result; returns the instances whose tracking changed.
-    pub fn apply(&mut self, t: &mut Tracker, mut r: Report) -> Vec<usize> {
-        let Some(meta) = self.meta.get_mut(&r.obj) else {
-            return Vec::new();
+    /// Applies one report; returns the object whose tracked state changed.
+    pub fn apply(&mut self, t: &mut Tracker, mut r: Report, counters: &Counters) -> Option<ObjId> {
+        let obj = r.source.obj;
+        let Some(run) = self
+            .running
+            .get_mut(&obj)
+            .filter(|run| run.generation == r.source.generation)
+        else {
+            counters.stale_check_reports.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("dropped a stale check report (a reload replaced its check)");
+            return None;
         };
         if r.detail.is_some() {
-            meta.detail = r.detail.take();
+            run.detail = r.detail.take();
         }
         if let Some(h) = r.hold {
-            self.holds.push((r.obj, h));
+            self.holds.push((obj, h));
+            if let Some(m) = run.mysql.as_mut() {
+                m.hold = Some(h);
+            }
         }
-        if let (Some(w), Some(f)) = (r.writable, self.fencing.get_mut(&r.obj)) {
+        if let (Some(w), Some(f)) = (r.writable, run.mysql.as_mut().and_then(|m| m.fencing.as_mut())) {
             f.0 = Some(w);
         }
+        let name = run.def.name.as_str();
         let changed = match &r.outcome {
             Outcome::Success | Outcome::Failure(_) => {
-                let success = r.outcome == Outcome::Success;
-                let label = match meta.kind {
-                    CheckKind::Mysql => Some("check_mysql"),
-                    CheckKind::Plugin => Some("check_plugin"),
-                    _ => None,
-                };
-                if let (Some(label), true) = (label, meta.last.as_ref() != Some(&r.outcome)) {
-                    match &r.outcome {
-                        Outcome::Failure(why) => tracing::warn!("{label} {}: {why}", meta.name),
-                        _ => tracing::info!("{label} {}: healthy", meta.name),
-                    }
+                let fresh = run.last.as_ref() != Some(&r.outcome);
+                if fresh {
+                    log_outcome(run.def.kind, name, &r.outcome);
                 }
-                if meta.kind == CheckKind::Script && meta.last.as_ref() != Some(&r.outcome) {
-                    let code = match &r.outcome {
-                        Outcome::Success => "0".to_string(),
-                        Outcome::Failure(why) => why.clone(),
-                        _ => String::new(),
-                    };
-                    tracing::info!("Script `{}` now returning {code}", meta.name);
-                }
-                let changed = t.record(r.obj, success);
+                let changed = t.record(obj, r.outcome == Outcome::Success);
                 if changed {
                     match &r.outcome {
-                        Outcome::Success => tracing::info!("VRRP_Script({}) succeeded", meta.name),
-                        Outcome::Failure(why) if why == "timed_out" => {
-                            tracing::info!("VRRP_Script({}) timed_out", meta.name)
-                        }
-                        Outcome::Failure(why) => tracing::info!("VRRP_Script({}) failed ({why})", meta.name),
+                        Outcome::Success => tracing::info!("VRRP_Script({name}) succeeded"),
+                        Outcome::Failure(why) if why == "timed_out" => tracing::info!("VRRP_Script({name}) timed_out"),
+                        Outcome::Failure(why) => tracing::info!("VRRP_Script({name}) failed ({why})"),
                         _ => {}
                     }
                 }
                 changed
             }
             Outcome::Value(v) => {
-                let changed = t.set_value(r.obj, *v);
+                let changed = t.set_value(obj, *v);
                 if changed {
-                    tracing::info!("track_file {} is now {v}", meta.name);
+                    tracing::info!("track_file {name} is now {v}");
                 }
                 changed
             }
             Outcome::Up(up) => {
-                let changed = t.set_bool(r.obj, *up);
+                let changed = t.set_bool(obj, *up);
                 if changed {
-                    tracing::info!(
-                        "Quorum {} for tracked process {}",
-                        if *up { "gained" } else { "lost" },
-                        meta.name
-                    );
+                    let what = if *up { "gained" } else { "lost" };
+                    tracing::info!("Quorum {what} for tracked process {name}");
                 }
                 changed
             }
         };
-        meta.last = Some(r.outcome);
-        if changed {
-            t.users(r.obj).to_vec()
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// Commands of an instance's tracked scripts (the JSON `track_script`).
-    pub fn script_commands(&self, config: &Config, cfg: &VrrpInstance) -> Vec<String> {
-        cfg.track_scripts
-            .iter()
-            .filter_map(|r| config.script(&r.name))
-            .map(|s| {
-                s.script
-                    .argv
-                    .iter()
-                    .map(|a| format!("'{a}'"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
+        run.last = Some(r.outcome);
+        run.last_at = Some(Instant::now());
+        changed.then_some(obj)
     }
 
     /// The status of an instance's checks, for dumps.
-    pub fn status_json(&self, t: &Tracker, idx: usize) -> Value {
-        let list: Vec<Value> = t
-            .refs(idx)
+    pub fn status_json(&self, t: &Tracker, refs: &[crate::track::Reference]) -> Value {
+        let list: Vec<Value> = refs
             .iter()
             .map(|r| {
                 let kind = match t.kind(r.obj) {
@@ -408,10 +394,51 @@ impl Checks {
                         None => json!("INIT"),
                     },
                 };
-                let detail = self.meta.get(&r.obj).and_then(|m| m.detail.clone()).unwrap_or(Value::Null);
+                let run = self.running.get(&r.obj);
+                let detail = run.and_then(|m| m.detail.clone()).unwrap_or_else(|| match run.and_then(|m| m.last.as_ref()) {
+                    // A failure's reason is the check's message, whatever kind it is.
+                    Some(Outcome::Failure(why)) => json!({ "message": why }),
+                    _ => Value::Null,
+                });
                 json!({ "name": t.name(r.obj), "kind": kind, "weight": r.weight, "reverse": r.reverse, "status": status, "detail": detail })
             })
             .collect();
         Value::Array(list)
+    }
+}
+
+impl CheckKind {
+    /// Named on `track_script` lines.
+    fn is_script_like(self) -> bool {
+        matches!(self, CheckKind::Script | CheckKind::Mysql | CheckKind::Plugin)
+    }
+}
+
+fn plugin_check(p: &crate::config::model::CheckPlugin, path: PathBuf, who: RunAs) -> PluginCheck {
+    PluginCheck {
+        name: p.name.clone(),
+        path,
+        config_json: p.config_json.clone(),
+        common: p.common,
+        isolate: p.isolate,
+        who,
+    }
+}
+
+fn log_outcome(kind: CheckKind, name: &str, outcome: &Outcome) {
+    match kind {
+        CheckKind::Mysql | CheckKind::Plugin => match outcome {
+            Outcome::Failure(why) => tracing::warn!("{} {name}: {why}", kind.label()),
+            _ => tracing::info!("{} {name}: healthy", kind.label()),
+        },
+        CheckKind::Script => {
+            let code = match outcome {
+                Outcome::Success => "0".to_string(),
+                Outcome::Failure(why) => why.clone(),
+                _ => String::new(),
+            };
+            tracing::info!("Script `{name}` now returning {code}");
+        }
+        CheckKind::File | CheckKind::Process => {}
     }
 }

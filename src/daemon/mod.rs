@@ -1,14 +1,58 @@
-//! Wiring: the command line's modes, and the daemon itself.
+//! Wiring: the command line's modes, and the daemon itself, as rooms
+//! that each do one job. Read this map first.
+//!
+//! ```text
+//!              signals   sockets (adverts in)   host (netlink)   checks (reports)
+//!                  \            |                    |              /
+//!                   +------> run: the protocol loop <---------------+
+//!                              |   owns Router<Slot>: engine + slot per instance
+//!                              |   feeds the engine (vrrp), gets its output
+//!                              v
+//!            fence (pure): hold VIPs until check_mysql made the server writable
+//!                              v
+//!            apply (pure): engine output -> steps (logs, adverts, effects)
+//!                              v
+//!      adverts: sockets   |   effects worker: addresses, GARP schedule, notify
+//!
+//!   lifecycle: start / reload / stop, carrying out
+//!   reload (pure): the plan — keep, change, create, retire, by instance name
+//!   tracking (pure): what each instance tracks; when a check is the same
+//! ```
+//!
+//! - [`run`]: the loop and the engine feeding;
+//! - [`lifecycle`]: start-up, reload, retirement, shutdown;
+//! - [`reload`] (pure): the reload plan over old and new configuration;
+//! - [`apply`] (pure): engine actions to steps, in keepalived's words;
+//! - [`fence`] (pure): check_mysql's VIP deferral;
+//! - [`tracking`] (pure): tracker wiring, check identity;
+//! - [`checks`]: the running check tasks, with generations;
+//! - [`host`]: links, addresses, VMACs, netlink;
+//! - [`sockets`]: receive sockets, dispatch, the advert sender;
+//! - [`effects`]: the ordered effects worker and its GARP schedule;
+//! - [`slot`]: one instance's runtime facts;
+//! - [`notify`], [`dump`], [`logging`], [`signals`], [`process`],
+//!   [`params`], [`precheck`]: notifications, dump files, logs, signals,
+//!   pid files and daemonizing, config-to-engine conversion, pre-flight
+//!   checks.
 
+pub mod apply;
 pub mod checks;
 pub mod dump;
 pub mod effects;
+pub mod fence;
+pub mod host;
+pub mod lifecycle;
 pub mod logging;
 pub mod notify;
 pub mod params;
 pub mod precheck;
 pub mod process;
-pub mod runtime;
+pub mod reload;
+pub mod run;
+pub mod signals;
+pub mod slot;
+pub mod sockets;
+pub mod tracking;
 
 use std::io::Write;
 
@@ -114,7 +158,7 @@ fn daemon(cli: Cli) -> i32 {
         }
     }
     logging::init(&log);
-    runtime::run(&cli, opts, pid_paths)
+    lifecycle::run(&cli, opts, pid_paths)
 }
 
 /// Tells systemd (Type=notify) that start-up or a reload finished.

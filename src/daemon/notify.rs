@@ -34,7 +34,7 @@ impl Subject {
 }
 
 /// One notification.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub subject: Subject,
     pub name: String,

@@ -6,8 +6,10 @@ use crate::config::model::{
     AuthType, Broadcast, Family, InitialState, RouteType, VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance,
 };
 use crate::net::netlink::{AddressSpec, RouteSpec, RuleSpec};
-use crate::vrrp::packet::{self, ChecksumMode, Version, AUTH_AH, AUTH_PASS};
+use crate::vrrp::packet::{self, ChecksumMode, Version};
 use crate::vrrp::{GarpParams, Params, UnicastPeer};
+
+use super::effects::Addresses;
 
 pub fn engine_params(i: &VrrpInstance) -> Params {
     Params {
@@ -36,8 +38,8 @@ pub fn engine_params(i: &VrrpInstance) -> Params {
         },
         auth: i.auth.as_ref().map(|a| {
             let t = match a.auth_type {
-                AuthType::Pass => AUTH_PASS,
-                AuthType::Ah => AUTH_AH,
+                AuthType::Pass => packet::AuthType::Pass,
+                AuthType::Ah => packet::AuthType::Ah,
             };
             (t, a.password)
         }),
@@ -132,17 +134,26 @@ pub fn rule_spec(r: &VirtualRule) -> RuleSpec {
     }
 }
 
-/// The identity of an instance across a reload: if it changes, the old
-/// instance is removed and a new one created; otherwise state is kept.
-pub fn identity(i: &VrrpInstance) -> (Option<String>, u8, Family, u8, Option<String>, Vec<IpAddr>) {
-    (
-        i.interface.clone(),
-        i.vrid,
-        i.family,
-        i.version,
-        i.vmac.as_ref().map(|v| v.name.clone()),
-        i.unicast_peers.iter().map(|p| p.addr).collect(),
-    )
+/// An instance's VIPs, excluded VIPs, routes and rules, resolved to
+/// interfaces: an address without `dev` goes on `vip_ifindex`.
+pub fn addresses(cfg: &VrrpInstance, vip_ifindex: u32, index_of: impl Fn(&str) -> Option<u32>) -> Addresses {
+    Addresses {
+        addrs: cfg
+            .vips
+            .iter()
+            .chain(&cfg.excluded_vips)
+            .map(|v| {
+                let idx = v.dev.as_deref().and_then(&index_of).unwrap_or(vip_ifindex);
+                (idx, address_spec(v))
+            })
+            .collect(),
+        routes: cfg
+            .routes
+            .iter()
+            .map(|r| route_spec(r, r.dev.as_deref().and_then(&index_of)))
+            .collect(),
+        rules: cfg.rules.iter().map(rule_spec).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -163,7 +174,7 @@ mod tests {
             (p.vrid, p.priority, p.version, p.nopreempt),
             (9, 120, Version::V2, true)
         );
-        assert_eq!(p.auth, Some((AUTH_PASS, *b"abc\0\0\0\0\0")));
+        assert_eq!(p.auth, Some((packet::AuthType::Pass, *b"abc\0\0\0\0\0")));
         assert_eq!(p.vips, [IpAddr::from([10, 0, 0, 1])]);
         let a = address_spec(&i.vips[0]);
         assert_eq!(a.broadcast, Some(Ipv4Addr::new(10, 0, 0, 255)));

@@ -24,10 +24,30 @@ pub enum Outcome {
     Up(bool),
 }
 
+/// Which run of which check a report comes from: a check started anew
+/// (a reload changed it) gets a new generation, so a report still queued
+/// from the old run is recognised and dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Source {
+    pub obj: ObjId,
+    pub generation: u64,
+}
+
+impl Source {
+    /// A source for unit tests of a single check.
+    #[cfg(test)]
+    pub(crate) fn test() -> Source {
+        Source {
+            obj: crate::track::Tracker::new().add_check("test", 1, 1, false),
+            generation: 1,
+        }
+    }
+}
+
 /// What a check sends to the protocol loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
-    pub obj: ObjId,
+    pub source: Source,
     pub outcome: Outcome,
     /// Extra status for dumps and logs (optional).
     pub detail: Option<serde_json::Value>,
@@ -43,19 +63,19 @@ pub struct Report {
 /// Where checks send their results.
 #[derive(Clone)]
 pub struct Reporter {
-    obj: ObjId,
+    source: Source,
     tx: mpsc::UnboundedSender<Report>,
 }
 
 impl Reporter {
-    pub fn new(obj: ObjId, tx: mpsc::UnboundedSender<Report>) -> Reporter {
-        Reporter { obj, tx }
+    pub fn new(source: Source, tx: mpsc::UnboundedSender<Report>) -> Reporter {
+        Reporter { source, tx }
     }
 
     pub fn report(&self, outcome: Outcome) -> bool {
         self.tx
             .send(Report {
-                obj: self.obj,
+                source: self.source,
                 outcome,
                 detail: None,
                 hold: None,
@@ -67,7 +87,7 @@ impl Reporter {
     pub fn report_with(&self, outcome: Outcome, detail: serde_json::Value) -> bool {
         self.tx
             .send(Report {
-                obj: self.obj,
+                source: self.source,
                 outcome,
                 detail: Some(detail),
                 hold: None,
@@ -87,7 +107,7 @@ impl Reporter {
     ) -> bool {
         self.tx
             .send(Report {
-                obj: self.obj,
+                source: self.source,
                 outcome,
                 detail: Some(detail),
                 hold,
@@ -139,17 +159,21 @@ mod tests {
         let running = Arc::new(AtomicU32::new(0));
         let max = Arc::new(AtomicU32::new(0));
         let (r2, m2) = (running.clone(), max.clone());
-        let task = tokio::spawn(periodic(Duration::from_secs(1), Reporter::new(0, tx), move || {
-            let (r, m) = (r2.clone(), m2.clone());
-            async move {
-                let now = r.fetch_add(1, Ordering::SeqCst) + 1;
-                m.fetch_max(now, Ordering::SeqCst);
-                // Each run takes 2.5 intervals.
-                tokio::time::sleep(Duration::from_millis(2500)).await;
-                r.fetch_sub(1, Ordering::SeqCst);
-                Outcome::Success
-            }
-        }));
+        let task = tokio::spawn(periodic(
+            Duration::from_secs(1),
+            Reporter::new(Source::test(), tx),
+            move || {
+                let (r, m) = (r2.clone(), m2.clone());
+                async move {
+                    let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                    m.fetch_max(now, Ordering::SeqCst);
+                    // Each run takes 2.5 intervals.
+                    tokio::time::sleep(Duration::from_millis(2500)).await;
+                    r.fetch_sub(1, Ordering::SeqCst);
+                    Outcome::Success
+                }
+            },
+        ));
         for _ in 0..4 {
             assert_eq!(rx.recv().await.map(|r| r.outcome), Some(Outcome::Success));
         }

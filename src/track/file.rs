@@ -112,7 +112,8 @@ mod tests {
         let f = dir.path().join("weight");
         std::fs::write(&f, "1\n").unwrap_or_else(|e| panic!("{e}"));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let task = Box::new(FileCheck { path: f.clone() }).start(Reporter::new(3, tx));
+        let task =
+            Box::new(FileCheck { path: f.clone() }).start(Reporter::new(crate::track::check::Source::test(), tx));
         assert_eq!(rx.recv().await.map(|r| r.outcome), Some(Outcome::Value(1)));
         let t = std::time::Instant::now();
         std::fs::write(&f, "5\n").unwrap_or_else(|e| panic!("{e}"));

@@ -11,11 +11,23 @@
 //!   non-zero value is a FAULT; a product below −253 is a FAULT;
 //! - effective priority = clamp(base + Σ, 1, 254); an owner (255) is never
 //!   changed.
+//!
+//! The tracker holds the objects only. An instance's references (which
+//! objects, with which weight) belong to the instance and are passed to
+//! [`Tracker::evaluate`]; objects keep their ids and states across
+//! reloads, and a removed object's id is never given out again.
 
 use std::collections::HashMap;
 
-/// Index of a tracked object.
-pub type ObjId = usize;
+/// The id of a tracked object; never reused within one tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjId(u32);
+
+impl ObjId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -113,12 +125,6 @@ pub struct Reference {
     pub reverse: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Tracked {
-    base: u8,
-    refs: Vec<Reference>,
-}
-
 /// What tracking means for one instance now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Evaluation {
@@ -131,10 +137,9 @@ pub struct Evaluation {
 
 #[derive(Debug, Clone, Default)]
 pub struct Tracker {
-    objects: Vec<Object>,
+    /// Indexed by [`ObjId`]; `None` once removed.
+    objects: Vec<Option<Object>>,
     by_name: HashMap<(Kind, String), ObjId>,
-    instances: Vec<Tracked>,
-    users: Vec<Vec<usize>>,
 }
 
 impl Tracker {
@@ -146,15 +151,56 @@ impl Tracker {
         if let Some(&id) = self.by_name.get(&(kind, name.to_string())) {
             return id;
         }
-        self.objects.push(Object {
+        let id = ObjId(u32::try_from(self.objects.len()).unwrap_or(u32::MAX));
+        self.objects.push(Some(Object {
             kind,
             name: name.to_string(),
             state,
-        });
-        self.users.push(Vec::new());
-        let id = self.objects.len() - 1;
+        }));
         self.by_name.insert((kind, name.to_string()), id);
         id
+    }
+
+    fn get(&self, obj: ObjId) -> Option<&Object> {
+        self.objects.get(obj.index()).and_then(Option::as_ref)
+    }
+
+    fn state_mut(&mut self, obj: ObjId) -> Option<&mut ObjState> {
+        self.objects
+            .get_mut(obj.index())
+            .and_then(Option::as_mut)
+            .map(|o| &mut o.state)
+    }
+
+    /// Removes an object (its check was removed or replaced by a reload).
+    pub fn remove(&mut self, obj: ObjId) {
+        if let Some(o) = self.objects.get_mut(obj.index()).and_then(Option::take) {
+            self.by_name.remove(&(o.kind, o.name));
+        }
+    }
+
+    /// Every live object.
+    pub fn ids(&self) -> impl Iterator<Item = ObjId> + '_ {
+        self.objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.is_some())
+            .map(|(i, _)| ObjId(i as u32))
+    }
+
+    /// A check's new rise/fall limits (a reload changed them): its status
+    /// is kept, its counter restarts at the new limits.
+    pub fn set_limits(&mut self, obj: ObjId, rise: u32, fall: u32) {
+        if let Some(ObjState::Counter(c)) = self.state_mut(obj) {
+            let status = c.status;
+            c.rise = rise.max(1);
+            c.fall = fall.max(1);
+            c.value = match status {
+                Some(true) => c.rise + c.fall - 1,
+                Some(false) => 0,
+                None => c.rise - 1,
+            };
+        }
     }
 
     /// An interface (up/down), a process (quorum met or not).
@@ -179,69 +225,16 @@ impl Tracker {
     }
 
     pub fn name(&self, obj: ObjId) -> &str {
-        self.objects.get(obj).map(|o| o.name.as_str()).unwrap_or("")
+        self.get(obj).map(|o| o.name.as_str()).unwrap_or("")
     }
 
     pub fn kind(&self, obj: ObjId) -> Option<Kind> {
-        self.objects.get(obj).map(|o| o.kind)
-    }
-
-    /// Registers an instance; returns its index (matching the router's).
-    pub fn add_instance(&mut self, base: u8, refs: Vec<Reference>) -> usize {
-        let idx = self.instances.len();
-        for r in &refs {
-            if let Some(u) = self.users.get_mut(r.obj) {
-                u.push(idx);
-            }
-        }
-        self.instances.push(Tracked { base, refs });
-        idx
-    }
-
-    /// The references of instance `idx`.
-    pub fn refs(&self, idx: usize) -> &[Reference] {
-        self.instances.get(idx).map(|t| t.refs.as_slice()).unwrap_or(&[])
-    }
-
-    /// Takes over the states of same-named objects from a previous tracker
-    /// (a reload keeps check results: keepalived's "considered successful
-    /// on reload"). Interfaces keep their freshly read state.
-    pub fn carry_from(&mut self, old: &Tracker) {
-        for o in &mut self.objects {
-            if o.kind == Kind::Interface {
-                continue;
-            }
-            if let Some(&id) = old.by_name.get(&(o.kind, o.name.clone())) {
-                let prev = &old.objects[id].state;
-                match (&mut o.state, prev) {
-                    (ObjState::Counter(new), ObjState::Counter(p)) => {
-                        // Keep the status; the counter limits are the new ones.
-                        new.status = p.status;
-                        new.value = match p.status {
-                            Some(true) => new.rise + new.fall - 1,
-                            Some(false) => 0,
-                            None => new.value,
-                        };
-                    }
-                    (new, p) if std::mem::discriminant(new) == std::mem::discriminant(p) => *new = p.clone(),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    pub fn instance_count(&self) -> usize {
-        self.instances.len()
-    }
-
-    /// The instances using `obj`.
-    pub fn users(&self, obj: ObjId) -> &[usize] {
-        self.users.get(obj).map(Vec::as_slice).unwrap_or(&[])
+        self.get(obj).map(|o| o.kind)
     }
 
     /// Sets an up/down object; returns true if it changed.
     pub fn set_bool(&mut self, obj: ObjId, up: bool) -> bool {
-        match self.objects.get_mut(obj).map(|o| &mut o.state) {
+        match self.state_mut(obj) {
             Some(ObjState::Bool(b)) if *b != Some(up) => {
                 *b = Some(up);
                 true
@@ -252,14 +245,14 @@ impl Tracker {
 
     /// Records a check result; returns true if its OK/KO status changed.
     pub fn record(&mut self, obj: ObjId, success: bool) -> bool {
-        match self.objects.get_mut(obj).map(|o| &mut o.state) {
+        match self.state_mut(obj) {
             Some(ObjState::Counter(c)) => c.record(success),
             _ => false,
         }
     }
 
     pub fn set_value(&mut self, obj: ObjId, v: i64) -> bool {
-        match self.objects.get_mut(obj).map(|o| &mut o.state) {
+        match self.state_mut(obj) {
             Some(ObjState::Value(x)) if *x != v => {
                 *x = v;
                 true
@@ -270,7 +263,7 @@ impl Tracker {
 
     /// The OK/KO status of a bool or check object (`None`: not known yet).
     pub fn status(&self, obj: ObjId) -> Option<bool> {
-        match self.objects.get(obj).map(|o| &o.state) {
+        match self.get(obj).map(|o| &o.state) {
             Some(ObjState::Bool(b)) => *b,
             Some(ObjState::Counter(c)) => c.status(),
             Some(ObjState::Value(v)) => Some(*v == 0),
@@ -279,26 +272,20 @@ impl Tracker {
     }
 
     pub fn value(&self, obj: ObjId) -> Option<i64> {
-        match self.objects.get(obj).map(|o| &o.state) {
+        match self.get(obj).map(|o| &o.state) {
             Some(ObjState::Value(v)) => Some(*v),
             _ => None,
         }
     }
 
-    /// Applies the tracking rules to instance `idx`.
-    pub fn evaluate(&self, idx: usize) -> Evaluation {
-        let Some(t) = self.instances.get(idx) else {
-            return Evaluation {
-                fault: false,
-                priority: 100,
-                ready: true,
-            };
-        };
+    /// Applies the tracking rules to an instance of base priority `base`
+    /// with these references.
+    pub fn evaluate(&self, base: u8, refs: &[Reference]) -> Evaluation {
         let mut fault = false;
         let mut ready = true;
         let mut sum: i64 = 0;
-        for r in &t.refs {
-            let Some(o) = self.objects.get(r.obj) else { continue };
+        for r in refs {
+            let Some(o) = self.get(r.obj) else { continue };
             match &o.state {
                 ObjState::Value(v) => {
                     if r.weight == 0 {
@@ -338,10 +325,10 @@ impl Tracker {
                 }
             }
         }
-        let priority = if t.base == 255 {
+        let priority = if base == 255 {
             255
         } else {
-            u8::try_from((i64::from(t.base) + sum).clamp(1, 254)).unwrap_or(1)
+            u8::try_from((i64::from(base) + sum).clamp(1, 254)).unwrap_or(1)
         };
         Evaluation { fault, priority, ready }
     }
@@ -387,15 +374,14 @@ mod tests {
     fn one(base: u8, weight: i32, reverse: bool, ok: Option<bool>) -> Evaluation {
         let mut t = Tracker::new();
         let o = t.add_bool(Kind::Interface, "eth1", ok);
-        let i = t.add_instance(
+        t.evaluate(
             base,
-            vec![Reference {
+            &[Reference {
                 obj: o,
                 weight,
                 reverse,
             }],
-        );
-        t.evaluate(i)
+        )
     }
 
     /// §2.2: the weight table for scripts and interfaces.
@@ -436,31 +422,25 @@ mod tests {
     fn track_file_values() {
         let mut t = Tracker::new();
         let f = t.add_file("tf", 0);
-        let i = t.add_instance(
-            100,
-            vec![Reference {
-                obj: f,
-                weight: -10,
-                reverse: false,
-            }],
-        );
+        let i = [Reference {
+            obj: f,
+            weight: -10,
+            reverse: false,
+        }];
         t.set_value(f, 3);
-        assert_eq!(t.evaluate(i).priority, 70);
+        assert_eq!(t.evaluate(100, &i).priority, 70);
         t.set_value(f, -2);
-        assert_eq!(t.evaluate(i).priority, 120);
+        assert_eq!(t.evaluate(100, &i).priority, 120);
         t.set_value(f, 30);
-        assert!(t.evaluate(i).fault, "product below -253");
-        let j = t.add_instance(
-            100,
-            vec![Reference {
-                obj: f,
-                weight: 0,
-                reverse: false,
-            }],
-        );
-        assert!(t.evaluate(j).fault);
+        assert!(t.evaluate(100, &i).fault, "product below -253");
+        let j = [Reference {
+            obj: f,
+            weight: 0,
+            reverse: false,
+        }];
+        assert!(t.evaluate(100, &j).fault);
         t.set_value(f, 0);
-        assert!(!t.evaluate(j).fault);
+        assert!(!t.evaluate(100, &j).fault);
     }
 
     /// §2.4: an instance is not ready until its unweighted checks report.
@@ -469,24 +449,42 @@ mod tests {
         let mut t = Tracker::new();
         let c = t.add_check("chk", 1, 1, false);
         let w = t.add_check("weighted", 1, 1, false);
-        let i = t.add_instance(
-            100,
-            vec![
-                Reference {
-                    obj: c,
-                    weight: 0,
-                    reverse: false,
-                },
-                Reference {
-                    obj: w,
-                    weight: -10,
-                    reverse: false,
-                },
-            ],
-        );
-        assert!(!t.evaluate(i).ready);
+        let i = [
+            Reference {
+                obj: c,
+                weight: 0,
+                reverse: false,
+            },
+            Reference {
+                obj: w,
+                weight: -10,
+                reverse: false,
+            },
+        ];
+        assert!(!t.evaluate(100, &i).ready);
         t.record(c, true);
-        assert!(t.evaluate(i).ready, "weighted checks are not waited for");
-        assert_eq!(t.users(c), [i]);
+        assert!(t.evaluate(100, &i).ready, "weighted checks are not waited for");
+    }
+
+    /// A reload keeps an object's id and status; new limits restart its
+    /// counter there; a removed id is not given out again.
+    #[test]
+    fn objects_survive_reloads_and_ids_are_never_reused() {
+        let mut t = Tracker::new();
+        let c = t.add_check("chk", 3, 1, true);
+        assert_eq!(t.add_check("chk", 3, 1, true), c, "same name, same object");
+        for _ in 0..3 {
+            t.record(c, true);
+        }
+        assert_eq!(t.status(c), Some(true));
+        t.set_limits(c, 2, 2);
+        assert_eq!(t.status(c), Some(true));
+        assert!(!t.record(c, false), "fall 2: one failure is not enough");
+        assert!(t.record(c, false));
+        t.remove(c);
+        assert_eq!(t.status(c), None);
+        let d = t.add_check("chk", 1, 1, false);
+        assert_ne!(d, c);
+        assert_eq!(t.ids().collect::<Vec<_>>(), [d]);
     }
 }

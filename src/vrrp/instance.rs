@@ -1,6 +1,7 @@
 //! One VRRP instance's state machine, driven by `handle(now, event)` with no
-//! I/O: it returns actions (values) in the order they must be carried out
-//! and says when it next needs a call ([`Instance::poll_timeout`]).
+//! I/O: it returns actions (values) in the order they must be carried out,
+//! notes of what it only reports, and says when it next needs a call
+//! ([`Instance::poll_timeout`]).
 //!
 //! keepalived 2.2.7's behaviour is the default; where it differs from the
 //! RFC, the RFC applies under `strict` (compat/DEVIATIONS.md lists each).
@@ -10,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::packet::{
-    Advert, AdvertPacket, ChecksumMode, Family, Version, AUTH_AH, AUTH_NONE, AUTH_PASS, TYPE_ADVERTISEMENT,
-};
+use super::packet::{Advert, AdvertPacket, AuthType, ChecksumMode, Family, MessageType, Version};
 use super::rx::{RxError, RxMeta};
 use super::stats::Stats;
 use super::timers::{master_down_interval, skew_time};
@@ -101,7 +100,7 @@ pub struct Params {
     pub higher_prio_send_advert: bool,
     pub garp: GarpParams,
     /// v2 authentication: type and 8 data bytes.
-    pub auth: Option<(u8, [u8; 8])>,
+    pub auth: Option<(AuthType, [u8; 8])>,
     /// The addresses advertised (and checked in received adverts).
     pub vips: Vec<IpAddr>,
     pub strict: bool,
@@ -159,14 +158,15 @@ pub enum Reason {
     Shutdown,
 }
 
-/// What the driver must do, in order.
+/// What the driver must carry out, in order: each changes the wire, the
+/// host or what scripts see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send an advertisement with this priority.
     SendAdvert { priority: u8 },
     /// Install the VIPs (and excluded VIPs, routes and rules).
     AddVips,
-    /// Remove them.
+    /// Remove them (and stop announcing them).
     RemoveVips,
     /// Send `repeat` rounds of gratuitous ARP / unsolicited NA for the VIPs.
     SendGratuitous { repeat: u32 },
@@ -179,6 +179,12 @@ pub enum Action {
     },
     /// A master heard a lower-priority advert (`notify_master_rx_lower_pri`).
     MasterRxLowerPri { from: IpAddr, priority: u8 },
+}
+
+/// What the instance only reports: a log line at most, counters already
+/// counted in [`Stats`]. Nothing breaks if a driver ignores these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
     /// A sync-group member's down timer expired; it waits for its group.
     WantMaster,
     /// A BACKUP discarded a lower-priority advert to preempt (logged by
@@ -190,6 +196,24 @@ pub enum Action {
     Dropped { src: IpAddr, error: RxError },
     /// A configuration error only the wire reveals (two owners).
     ConflictingOwner { from: IpAddr },
+}
+
+/// What one call of [`Instance::handle`] produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    pub actions: Vec<Action>,
+    pub notes: Vec<Note>,
+}
+
+impl Output {
+    pub fn clear(&mut self) {
+        self.actions.clear();
+        self.notes.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.notes.is_empty()
+    }
 }
 
 /// Events that drive an instance.
@@ -356,7 +380,7 @@ impl Instance {
     pub fn advert(&self, priority: u8) -> Advert {
         let (auth_type, auth_data) = match (self.params.version, self.params.auth) {
             (Version::V2, Some((t, d))) => (t, d),
-            _ => (AUTH_NONE, [0; 8]),
+            _ => (AuthType::None, [0; 8]),
         };
         Advert {
             version: self.params.version,
@@ -383,7 +407,16 @@ impl Instance {
         skew_time(self.params.version, self.effective_priority, self.master_adver_interval)
     }
 
-    pub fn handle(&mut self, now: Instant, event: Event<'_>, out: &mut Vec<Action>) {
+    /// Feeds one event. The contract:
+    /// - `now` never goes backwards between calls;
+    /// - the caller carries out `out.actions` in order, each before the
+    ///   next (keepalived's order: advert, addresses, gratuitous ARP, notify);
+    /// - `out.notes` need no effect (logs; their counters are already in
+    ///   [`Instance::stats`]);
+    /// - afterwards the caller asks [`Instance::poll_timeout`] again and
+    ///   sends [`Event::Timer`] once that instant has passed; a call before
+    ///   it is harmless.
+    pub fn handle(&mut self, now: Instant, event: Event<'_>, out: &mut Output) {
         match event {
             Event::Start => self.start(now, out),
             Event::Advert { meta, payload } => self.receive(now, meta, payload, out),
@@ -422,7 +455,7 @@ impl Instance {
         self.effective_priority = p.clamp(1, 254);
     }
 
-    fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn start(&mut self, now: Instant, out: &mut Output) {
         if self.state != State::Init {
             return;
         }
@@ -439,7 +472,7 @@ impl Instance {
         }
     }
 
-    fn enter_backup(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+    fn enter_backup(&mut self, now: Instant, reason: Reason, out: &mut Output) {
         self.master_adver_interval = self.params.advert_int;
         self.t_master_down = Some(now + self.master_down_interval());
         self.clear_master_timers();
@@ -457,17 +490,17 @@ impl Instance {
     }
 
     /// keepalived's order: advert, VIPs, gratuitous ARP/NA, notify.
-    fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+    fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Output) {
         self.t_master_down = None;
         self.t_preempt_delay = None;
         self.want_master = false;
         self.master = None;
         self.send_advert(self.effective_priority, out);
         self.t_advert = Some(now + self.params.advert_int);
-        out.push(Action::AddVips);
+        out.actions.push(Action::AddVips);
         let g = self.params.garp;
         if g.master_repeat > 0 {
-            out.push(Action::SendGratuitous {
+            out.actions.push(Action::SendGratuitous {
                 repeat: g.master_repeat,
             });
         }
@@ -479,11 +512,11 @@ impl Instance {
 
     /// Leaves MASTER. A priority-0 advert tells the backups to take over
     /// after Skew_Time (RFC 5798 §6.4.3 on shutdown; keepalived also on FAULT).
-    fn leave_master(&mut self, now: Instant, to: State, reason: Reason, send_zero: bool, out: &mut Vec<Action>) {
+    fn leave_master(&mut self, now: Instant, to: State, reason: Reason, send_zero: bool, out: &mut Output) {
         if send_zero {
             self.send_advert(0, out);
         }
-        out.push(Action::RemoveVips);
+        out.actions.push(Action::RemoveVips);
         self.clear_master_timers();
         self.stats.release_master += 1;
         match to {
@@ -498,18 +531,18 @@ impl Instance {
         }
     }
 
-    fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
+    fn send_advert(&mut self, priority: u8, out: &mut Output) {
         self.stats.advert_sent += 1;
         if priority == 0 {
             self.stats.pri_zero_sent += 1;
         }
-        out.push(Action::SendAdvert { priority });
+        out.actions.push(Action::SendAdvert { priority });
     }
 
-    fn set_state(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+    fn set_state(&mut self, to: State, reason: Reason, out: &mut Output) {
         let from = self.state;
         self.state = to;
-        out.push(Action::StateChange {
+        out.actions.push(Action::StateChange {
             from,
             to,
             priority: self.effective_priority,
@@ -517,7 +550,7 @@ impl Instance {
         });
     }
 
-    fn fault_changed(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn fault_changed(&mut self, now: Instant, out: &mut Output) {
         let faulted = self.fault || self.group_fault;
         match (self.state, faulted) {
             (State::Master, true) => self.leave_master(now, State::Fault, Reason::Fault, true, out),
@@ -556,10 +589,10 @@ impl Instance {
         }
     }
 
-    fn shutdown(&mut self, release: bool, out: &mut Vec<Action>) {
+    fn shutdown(&mut self, release: bool, out: &mut Output) {
         if self.state == State::Master && release {
             self.send_advert(0, out);
-            out.push(Action::RemoveVips);
+            out.actions.push(Action::RemoveVips);
             self.stats.release_master += 1;
         }
         self.t_master_down = None;
@@ -568,7 +601,7 @@ impl Instance {
         self.set_state(State::Stop, Reason::Shutdown, out);
     }
 
-    fn timers(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn timers(&mut self, now: Instant, out: &mut Output) {
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
         match self.state {
             State::Master => {
@@ -580,19 +613,19 @@ impl Instance {
                 }
                 if due(self.t_garp_second) {
                     self.t_garp_second = None;
-                    out.push(Action::SendGratuitous {
+                    out.actions.push(Action::SendGratuitous {
                         repeat: self.params.garp.master_repeat,
                     });
                 }
                 if due(self.t_garp_lower) {
                     self.t_garp_lower = None;
-                    out.push(Action::SendGratuitous {
+                    out.actions.push(Action::SendGratuitous {
                         repeat: self.params.garp.lower_prio_repeat,
                     });
                 }
                 if due(self.t_garp_refresh) {
                     self.t_garp_refresh = Some(now + self.params.garp.master_refresh);
-                    out.push(Action::SendGratuitous {
+                    out.actions.push(Action::SendGratuitous {
                         repeat: self.params.garp.master_refresh_repeat,
                     });
                 }
@@ -611,7 +644,7 @@ impl Instance {
         }
     }
 
-    fn master_down(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn master_down(&mut self, now: Instant, out: &mut Output) {
         if self.in_group {
             // A sync group moves to MASTER only when every member wants to;
             // look again after one interval and the smallest skew, as
@@ -619,14 +652,14 @@ impl Instance {
             self.want_master = true;
             self.t_master_down =
                 Some(now + self.params.advert_int + skew_time(self.params.version, 254, self.master_adver_interval));
-            out.push(Action::WantMaster);
+            out.notes.push(Note::WantMaster);
             return;
         }
         self.become_master(now, Reason::MasterDown, out);
     }
 
     /// Validates a received advertisement (RFC 9568 §7.1 order) and applies it.
-    fn receive(&mut self, now: Instant, meta: RxMeta, payload: &[u8], out: &mut Vec<Action>) {
+    fn receive(&mut self, now: Instant, meta: RxMeta, payload: &[u8], out: &mut Output) {
         match self.validate(meta, payload) {
             Ok(p) => {
                 self.stats.advert_rcvd += 1;
@@ -642,7 +675,7 @@ impl Instance {
             }
             Err(error) => {
                 self.stats.count(&error);
-                out.push(Action::Dropped { src: meta.src, error });
+                out.notes.push(Note::Dropped { src: meta.src, error });
             }
         }
     }
@@ -703,19 +736,28 @@ impl Instance {
             return Err(RxError::OwnerIgnores);
         }
         // (6) type.
-        if pkt.kind() != TYPE_ADVERTISEMENT {
-            return Err(RxError::Type(pkt.kind()));
+        if let MessageType::Unknown(t) = pkt.kind() {
+            return Err(RxError::Type(t));
+        }
+        if p.version == Version::V3 && pkt.interval_cs() == 0 {
+            // RFC 5798 §5.2.7 gives no rule for 0; adopting it would make
+            // Master_Down_Interval equal Skew_Time, 0 at that interval, and
+            // the backup would flap (compat/DEVIATIONS.md).
+            return Err(RxError::Interval {
+                got: Duration::ZERO,
+                configured: p.advert_int,
+            });
         }
         if p.version == Version::V2 {
             let got = pkt.auth_type();
-            if !matches!(got, AUTH_NONE | AUTH_PASS | AUTH_AH) {
-                return Err(RxError::InvalidAuthType(got));
+            if let AuthType::Unknown(t) = got {
+                return Err(RxError::InvalidAuthType(t));
             }
-            let (configured, data) = p.auth.unwrap_or((AUTH_NONE, [0; 8]));
+            let (configured, data) = p.auth.unwrap_or((AuthType::None, [0; 8]));
             if got != configured {
                 return Err(RxError::AuthTypeMismatch { got, configured });
             }
-            if configured == AUTH_PASS && pkt.auth_data() != data {
+            if configured == AuthType::Pass && pkt.auth_data() != data {
                 return Err(RxError::AuthFailure);
             }
             // (7) v2: the interval must equal ours (RFC 3768 §7.1).
@@ -740,7 +782,7 @@ impl Instance {
     }
 
     /// RFC 5798 §6.4.2 with keepalived's rules (reference §3.3).
-    fn backup_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, out: &mut Vec<Action>) {
+    fn backup_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, out: &mut Output) {
         if self.want_master && priority != 0 && priority >= self.effective_priority {
             self.want_master = false;
         }
@@ -748,7 +790,7 @@ impl Instance {
             // The master is stepping down: take over after Skew_Time.
             self.t_master_down = Some(now + self.skew_time());
             self.master = Some((src, 0));
-            out.push(Action::PriorityZeroReceived { from: src });
+            out.notes.push(Note::PriorityZeroReceived { from: src });
             return;
         }
         let lower = priority < self.effective_priority;
@@ -757,7 +799,7 @@ impl Instance {
             // A lower-priority master while we may preempt: discard, so
             // the down timer runs out and we take over.
             self.master = Some((src, priority));
-            out.push(Action::LowerPriorityDiscarded { from: src, priority });
+            out.notes.push(Note::LowerPriorityDiscarded { from: src, priority });
             return;
         }
         if !lower {
@@ -788,7 +830,7 @@ impl Instance {
     }
 
     /// RFC 5798 §6.4.3 with keepalived's rules (reference §3.4).
-    fn master_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, out: &mut Vec<Action>) {
+    fn master_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, out: &mut Output) {
         let ours = self.effective_priority;
         if priority == 0 {
             self.send_advert(ours, out);
@@ -798,7 +840,7 @@ impl Instance {
         if priority == 255 && ours == 255 {
             // Two owners: a configuration error. keepalived lowers its own
             // priority to 254 so that one of them yields.
-            out.push(Action::ConflictingOwner { from: src });
+            out.notes.push(Note::ConflictingOwner { from: src });
             self.params.priority = 254;
             self.effective_priority = 254;
         }
@@ -831,13 +873,13 @@ impl Instance {
         }
         let g = self.params.garp;
         if g.lower_prio_repeat > 0 {
-            out.push(Action::SendGratuitous {
+            out.actions.push(Action::SendGratuitous {
                 repeat: g.lower_prio_repeat,
             });
             if !g.lower_prio_delay.is_zero() {
                 self.t_garp_lower = Some(now + g.lower_prio_delay);
             }
         }
-        out.push(Action::MasterRxLowerPri { from: src, priority });
+        out.actions.push(Action::MasterRxLowerPri { from: src, priority });
     }
 }

@@ -6,16 +6,17 @@
 pub mod instance;
 pub mod packet;
 pub mod rx;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod stats;
 pub mod sync;
 pub mod timers;
 
-pub use instance::{Action, Event, GarpParams, Instance, Params, Reason, State, UnicastPeer};
-pub use packet::{Advert, AdvertPacket, ChecksumMode, Family, Version};
+pub use instance::{Action, Event, GarpParams, Instance, Note, Output, Params, Reason, State, UnicastPeer};
+pub use packet::{Advert, AdvertPacket, AuthType, ChecksumMode, Family, MessageType, Version};
 pub use rx::{RxError, RxMeta};
 pub use stats::Stats;
-pub use sync::{InstanceId, Router};
+pub use sync::{InstanceId, Router, RouterOutput};
 
 #[cfg(test)]
 mod sim_tests;

@@ -4,22 +4,77 @@
 //! [`AdvertPacket`] is a checked view over received bytes (no allocation,
 //! used on the receive path); [`Advert`] is the validated value type used to
 //! build packets. Neither decode nor [`Advert::emit`] panics on any input.
+//! Every offset is named in [`field`]; wire units (seconds for v2,
+//! centiseconds for v3) exist only here.
 //!
-//! Wire units (seconds for v2, centiseconds for v3) exist only here.
+//! VRRPv2, RFC 3768 §5.1:
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |Version| Type  | Virtual Rtr ID|   Priority    | Count IP Addrs|
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |   Auth Type   |   Adver Int   |          Checksum             |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                         IP Address (1)                        |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                            .........                          |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                         IP Address (n)                        |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                     Authentication Data (1)                   |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                     Authentication Data (2)                   |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+//!
+//! VRRPv3, RFC 5798 §5.1 (IPvX addresses are 4 or 16 bytes):
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |Version| Type  | Virtual Rtr ID|   Priority    |Count IPvX Addr|
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |(rsvd) |     Max Adver Int     |          Checksum             |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! +                                                               +
+//! +                       IPvX Address(es)                        +
+//! +                                                               +
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
 use std::time::Duration;
+
+/// Byte offsets of the header fields, as the diagrams above draw them.
+pub mod field {
+    use std::ops::Range;
+
+    /// Version (high nibble) and Type (low nibble).
+    pub const VER_TYPE: usize = 0;
+    pub const VRID: usize = 1;
+    pub const PRIORITY: usize = 2;
+    pub const COUNT: usize = 3;
+    /// v2 only (RFC 3768 §5.3.6).
+    pub const AUTH_TYPE: usize = 4;
+    /// v2 only: whole seconds (RFC 3768 §5.3.7).
+    pub const ADVER_INT: usize = 5;
+    /// v3 only: 4 reserved bits, then 12 bits of centiseconds (RFC 5798 §5.2.7).
+    pub const MAX_ADVER_INT: Range<usize> = 4..6;
+    pub const CHECKSUM: Range<usize> = 6..8;
+    /// The address list starts here in both versions.
+    pub const ADDRESSES: usize = 8;
+}
 
 /// IP protocol number of VRRP (RFC 5798 §5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;
 /// Fixed header length of both versions.
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::ADDRESSES;
 /// VRRPv2 authentication data trailer (RFC 3768 §5.3.10).
 pub const V2_AUTH_LEN: usize = 8;
 /// Largest v3 Max Adver Int: 12 bits of centiseconds (RFC 5798 §5.2.7).
 pub const V3_MAX_INTERVAL_CS: u16 = 0x0fff;
-/// Type 1 = ADVERTISEMENT, the only type (RFC 5798 §5.2.2).
-pub const TYPE_ADVERTISEMENT: u8 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
@@ -32,6 +87,60 @@ impl Version {
         match self {
             Version::V2 => 2,
             Version::V3 => 3,
+        }
+    }
+}
+
+/// The Type field (RFC 5798 §5.2.2): ADVERTISEMENT is the only one defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    Advertisement,
+    Unknown(u8),
+}
+
+impl MessageType {
+    pub fn from_wire(v: u8) -> MessageType {
+        match v {
+            1 => MessageType::Advertisement,
+            other => MessageType::Unknown(other),
+        }
+    }
+
+    pub fn to_wire(self) -> u8 {
+        match self {
+            MessageType::Advertisement => 1,
+            MessageType::Unknown(v) => v,
+        }
+    }
+}
+
+/// The v2 Auth Type field (RFC 2338 §5.3.6; RFC 3768 keeps only 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthType {
+    None,
+    /// Simple text password (keepalived's `auth_type PASS`).
+    Pass,
+    /// IP Authentication Header (keepalived's `auth_type AH`).
+    Ah,
+    Unknown(u8),
+}
+
+impl AuthType {
+    pub fn from_wire(v: u8) -> AuthType {
+        match v {
+            0 => AuthType::None,
+            1 => AuthType::Pass,
+            2 => AuthType::Ah,
+            other => AuthType::Unknown(other),
+        }
+    }
+
+    pub fn to_wire(self) -> u8 {
+        match self {
+            AuthType::None => 0,
+            AuthType::Pass => 1,
+            AuthType::Ah => 2,
+            AuthType::Unknown(v) => v,
         }
     }
 }
@@ -68,11 +177,6 @@ pub enum ChecksumMode {
     MessageOnly,
 }
 
-/// v2 authentication types (RFC 2338 §5.3.6; RFC 3768 keeps only 0).
-pub const AUTH_NONE: u8 = 0;
-pub const AUTH_PASS: u8 = 1;
-pub const AUTH_AH: u8 = 2;
-
 /// Why bytes are not a well-formed advertisement, before any instance
 /// rule is applied. Each maps to one of keepalived's statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -84,8 +188,6 @@ pub enum DecodeError {
     Version(u8),
     #[error("VRRPv2 is IPv4 only")]
     V2OverIpv6,
-    #[error("advertisement carries no addresses (count 0) in VRRPv3")]
-    NoAddresses,
 }
 
 /// A checked view over the bytes of a VRRP message (the IP payload).
@@ -106,7 +208,7 @@ impl<'a> AdvertPacket<'a> {
                 need: HEADER_LEN,
             });
         }
-        let version = match bytes[0] >> 4 {
+        let version = match bytes[field::VER_TYPE] >> 4 {
             2 => Version::V2,
             3 => Version::V3,
             v => return Err(DecodeError::Version(v)),
@@ -114,7 +216,7 @@ impl<'a> AdvertPacket<'a> {
         if version == Version::V2 && family == Family::V6 {
             return Err(DecodeError::V2OverIpv6);
         }
-        let count = usize::from(bytes[3]);
+        let count = usize::from(bytes[field::COUNT]);
         let need = message_len(version, family, count);
         if bytes.len() < need {
             return Err(DecodeError::Truncated { len: bytes.len(), need });
@@ -128,48 +230,48 @@ impl<'a> AdvertPacket<'a> {
     pub fn family(&self) -> Family {
         self.family
     }
-    pub fn kind(&self) -> u8 {
-        self.bytes[0] & 0x0f
+    pub fn kind(&self) -> MessageType {
+        MessageType::from_wire(self.bytes[field::VER_TYPE] & 0x0f)
     }
     pub fn vrid(&self) -> u8 {
-        self.bytes[1]
+        self.bytes[field::VRID]
     }
     pub fn priority(&self) -> u8 {
-        self.bytes[2]
+        self.bytes[field::PRIORITY]
     }
     pub fn count(&self) -> u8 {
-        self.bytes[3]
+        self.bytes[field::COUNT]
     }
-    /// v2 Auth Type; 0 for v3.
-    pub fn auth_type(&self) -> u8 {
+    /// v2 Auth Type; `None` for v3, which has no authentication.
+    pub fn auth_type(&self) -> AuthType {
         match self.version {
-            Version::V2 => self.bytes[4],
-            Version::V3 => 0,
+            Version::V2 => AuthType::from_wire(self.bytes[field::AUTH_TYPE]),
+            Version::V3 => AuthType::None,
         }
     }
     /// The advertisement interval (v2: whole seconds; v3: centiseconds).
     pub fn interval(&self) -> Duration {
         match self.version {
-            Version::V2 => Duration::from_secs(u64::from(self.bytes[5])),
+            Version::V2 => Duration::from_secs(u64::from(self.bytes[field::ADVER_INT])),
             Version::V3 => Duration::from_millis(u64::from(self.interval_cs()) * 10),
         }
     }
     /// v3 Max Adver Int in centiseconds (12 bits); v2 seconds × 100.
     pub fn interval_cs(&self) -> u16 {
         match self.version {
-            Version::V2 => u16::from(self.bytes[5]) * 100,
-            Version::V3 => u16::from_be_bytes([self.bytes[4], self.bytes[5]]) & V3_MAX_INTERVAL_CS,
+            Version::V2 => u16::from(self.bytes[field::ADVER_INT]) * 100,
+            Version::V3 => be16(self.bytes, field::MAX_ADVER_INT) & V3_MAX_INTERVAL_CS,
         }
     }
     /// v3's 4 reserved bits (must be sent 0, ignored on receive).
     pub fn reserved(&self) -> u8 {
         match self.version {
             Version::V2 => 0,
-            Version::V3 => self.bytes[4] >> 4,
+            Version::V3 => self.bytes[field::MAX_ADVER_INT.start] >> 4,
         }
     }
     pub fn checksum(&self) -> u16 {
-        u16::from_be_bytes([self.bytes[6], self.bytes[7]])
+        be16(self.bytes, field::CHECKSUM)
     }
     /// The message itself, without trailing padding.
     pub fn message(&self) -> &'a [u8] {
@@ -178,7 +280,7 @@ impl<'a> AdvertPacket<'a> {
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + 'a {
         let family = self.family;
         let n = family.addr_len();
-        let start = HEADER_LEN;
+        let start = field::ADDRESSES;
         let end = start + n * usize::from(self.count());
         self.bytes[start..end]
             .chunks_exact(n)
@@ -188,7 +290,7 @@ impl<'a> AdvertPacket<'a> {
     pub fn auth_data(&self) -> &'a [u8] {
         match self.version {
             Version::V2 => {
-                let start = HEADER_LEN + 4 * usize::from(self.count());
+                let start = field::ADDRESSES + 4 * usize::from(self.count());
                 &self.bytes[start..start + V2_AUTH_LEN]
             }
             Version::V3 => &[],
@@ -209,6 +311,10 @@ impl<'a> AdvertPacket<'a> {
         };
         self.version == Version::V3 && self.family == Family::V4 && self.checksum_ok(src, dst, other)
     }
+}
+
+fn be16(bytes: &[u8], r: Range<usize>) -> u16 {
+    u16::from_be_bytes([bytes[r.start], bytes[r.start + 1]])
 }
 
 fn addr_from(family: Family, c: &[u8]) -> IpAddr {
@@ -289,7 +395,7 @@ pub struct Advert {
     /// v2: whole seconds (1..=255); v3: centiseconds (1..=4095).
     pub interval: Duration,
     /// v2 only: auth type and its 8 data bytes.
-    pub auth_type: u8,
+    pub auth_type: AuthType,
     pub auth_data: [u8; 8],
     pub addresses: Vec<IpAddr>,
 }
@@ -358,30 +464,29 @@ impl Advert {
             return Err(EmitError::BufferTooSmall { have: buf.len(), need });
         }
         let buf = &mut buf[..need];
-        buf[0] = (self.version.number() << 4) | TYPE_ADVERTISEMENT;
-        buf[1] = self.vrid;
-        buf[2] = self.priority;
-        buf[3] = self.addresses.len() as u8;
+        buf[field::VER_TYPE] = (self.version.number() << 4) | MessageType::Advertisement.to_wire();
+        buf[field::VRID] = self.vrid;
+        buf[field::PRIORITY] = self.priority;
+        buf[field::COUNT] = self.addresses.len() as u8;
         match self.version {
             Version::V2 => {
                 let secs = self.interval.as_secs();
                 if self.interval.subsec_nanos() != 0 || !(1..=255).contains(&secs) {
                     return Err(EmitError::Interval(self.interval));
                 }
-                buf[4] = self.auth_type;
-                buf[5] = secs as u8;
+                buf[field::AUTH_TYPE] = self.auth_type.to_wire();
+                buf[field::ADVER_INT] = secs as u8;
             }
             Version::V3 => {
                 let cs = self.interval.as_millis() / 10;
                 if self.interval.as_nanos() % 10_000_000 != 0 || !(1..=u128::from(V3_MAX_INTERVAL_CS)).contains(&cs) {
                     return Err(EmitError::Interval(self.interval));
                 }
-                buf[4..6].copy_from_slice(&(cs as u16).to_be_bytes());
+                buf[field::MAX_ADVER_INT].copy_from_slice(&(cs as u16).to_be_bytes());
             }
         }
-        buf[6] = 0;
-        buf[7] = 0;
-        let mut off = HEADER_LEN;
+        buf[field::CHECKSUM].fill(0);
+        let mut off = field::ADDRESSES;
         for a in &self.addresses {
             match a {
                 IpAddr::V4(v4) => {
@@ -398,7 +503,7 @@ impl Advert {
             buf[off..off + V2_AUTH_LEN].copy_from_slice(&self.auth_data);
         }
         let c = checksum(buf, self.version, src, dst, mode);
-        buf[6..8].copy_from_slice(&c.to_be_bytes());
+        buf[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
         Ok(need)
     }
 }
@@ -420,7 +525,7 @@ mod tests {
             vrid: 51,
             priority: 100,
             interval: Duration::from_secs(1),
-            auth_type: AUTH_PASS,
+            auth_type: AuthType::Pass,
             auth_data: *b"1111\0\0\0\0",
             addresses: vec![v4("192.168.200.16")],
         };
@@ -445,7 +550,7 @@ mod tests {
             vrid: 1,
             priority: 200,
             interval: Duration::from_millis(100),
-            auth_type: 0,
+            auth_type: AuthType::None,
             auth_data: [0; 8],
             addresses: vec![v4("10.0.0.100")],
         };
@@ -482,7 +587,7 @@ mod tests {
             vrid: 1,
             priority: 1,
             interval: Duration::from_secs(1),
-            auth_type: 0,
+            auth_type: AuthType::None,
             auth_data: [0; 8],
             addresses: vec![v4("1.1.1.1")],
         };
@@ -530,7 +635,7 @@ mod tests {
                     } else {
                         Duration::from_secs(u64::from(cs % 255 + 1))
                     },
-                    auth_type: if v3 { 0 } else { at },
+                    auth_type: if v3 { AuthType::None } else { AuthType::from_wire(at) },
                     auth_data: if v3 { [0; 8] } else { ad },
                     addresses: addrs,
                 };

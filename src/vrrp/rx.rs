@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::packet::DecodeError;
+use super::packet::{AuthType, DecodeError};
 
 /// What the socket saw besides the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +25,6 @@ pub enum RxError {
     /// (2)/(3): malformed or short.
     #[error("malformed packet: {0}")]
     Decode(DecodeError),
-    #[error("packet length does not match its address count")]
-    Length,
     /// (2): not the configured version.
     #[error("VRRP version {got} received, configured {configured}")]
     Version { got: u8, configured: u8 },
@@ -46,12 +44,13 @@ pub enum RxError {
     #[error("invalid authentication type {0}")]
     InvalidAuthType(u8),
     /// v2 auth type other than configured.
-    #[error("authentication type {got} received, configured {configured}")]
-    AuthTypeMismatch { got: u8, configured: u8 },
+    #[error("authentication type {got:?} received, configured {configured:?}")]
+    AuthTypeMismatch { got: AuthType, configured: AuthType },
     /// v2 password does not match.
     #[error("authentication failure (password mismatch)")]
     AuthFailure,
-    /// (7) v2: the advertisement interval must equal ours.
+    /// (7) v2: the advertisement interval must equal ours; v3: it must
+    /// not be 0.
     #[error("advertisement interval {got:?}, configured {configured:?}")]
     Interval { got: Duration, configured: Duration },
     /// (8): the address list does not match the configured VIPs.

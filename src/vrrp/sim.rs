@@ -1,7 +1,9 @@
 //! A simulated LAN for the protocol core: N routers, virtual time, packet
 //! loss and partitions. Packets really go through the codec (emit on the
 //! sender, checked decode on every receiver), so a scenario exercises the
-//! whole receive path. Used by the tests and benchmarks; it is pure code.
+//! whole receive path. Pure code on virtual time: the caller gives the
+//! time origin, nothing here reads a clock. Compiled for tests only
+//! (`cfg(test)`, or the `sim` feature that tests/ and benches turn on).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::instance::{Action, Event, Params, State};
 use super::packet::Family;
 use super::rx::RxMeta;
-use super::sync::{InstanceId, Router};
+use super::sync::{InstanceId, Router, RouterOutput};
 
 /// One state change seen in the simulation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,15 +72,10 @@ pub struct Sim {
     pub sent: Vec<Sent>,
 }
 
-impl Default for Sim {
-    fn default() -> Self {
-        Sim::new()
-    }
-}
-
 impl Sim {
-    pub fn new() -> Sim {
-        let start = Instant::now();
+    /// A LAN whose virtual time starts at `start` (any instant: the
+    /// engine only compares and adds).
+    pub fn new(start: Instant) -> Sim {
         Sim {
             start,
             now: start,
@@ -122,6 +119,15 @@ impl Sim {
         self.nodes.len() - 1
     }
 
+    /// The id of `node`'s `index`-th instance (in the order given).
+    pub fn id(&self, node: usize, index: usize) -> InstanceId {
+        self.nodes[node]
+            .router
+            .ids()
+            .nth(index)
+            .unwrap_or_else(|| panic!("node {node} has no instance {index}"))
+    }
+
     pub fn add_group(&mut self, node: usize, name: &str, members: Vec<InstanceId>) {
         self.nodes[node].router.add_group(name, members.clone());
         self.nodes[node].groups.push((name.to_string(), members));
@@ -131,7 +137,8 @@ impl Sim {
     pub fn start(&mut self, node: usize) {
         self.nodes[node].up = true;
         let addr = self.nodes[node].addr;
-        for id in 0..self.nodes[node].router.len() {
+        let ids: Vec<InstanceId> = self.nodes[node].router.ids().collect();
+        for id in ids {
             self.event(node, id, Event::LocalAddress(Some(addr)));
             self.event(node, id, Event::Start);
         }
@@ -144,7 +151,8 @@ impl Sim {
 
     /// Graceful stop (SIGTERM): priority 0 from masters, VIPs removed.
     pub fn stop(&mut self, node: usize) {
-        for id in 0..self.nodes[node].router.len() {
+        let ids: Vec<InstanceId> = self.nodes[node].router.ids().collect();
+        for id in ids {
             self.event(node, id, Event::Shutdown { release: true });
         }
         self.nodes[node].up = false;
@@ -172,7 +180,7 @@ impl Sim {
 
     /// Feeds an event to one instance now and carries out its actions.
     pub fn event(&mut self, node: usize, id: InstanceId, ev: Event<'_>) {
-        let mut out = Vec::new();
+        let mut out = RouterOutput::default();
         let now = self.now;
         self.nodes[node].router.handle(now, id, ev, &mut out);
         self.apply(node, out);
@@ -185,14 +193,14 @@ impl Sim {
         self.rng
     }
 
-    fn apply(&mut self, node: usize, actions: Vec<(InstanceId, Action)>) {
-        for (id, a) in actions {
+    fn apply(&mut self, node: usize, out: RouterOutput) {
+        for (id, a) in out.actions {
             match a {
                 Action::SendAdvert { priority } => self.send(node, id, priority),
-                Action::AddVips => self.nodes[node].vips[id] = true,
-                Action::RemoveVips => self.nodes[node].vips[id] = false,
+                Action::AddVips => self.nodes[node].vips[id.index()] = true,
+                Action::RemoveVips => self.nodes[node].vips[id.index()] = false,
                 Action::StateChange { from, to, .. } => {
-                    let instance = self.nodes[node].params[id].name.clone();
+                    let instance = self.nodes[node].params[id.index()].name.clone();
                     self.transitions.push(Transition {
                         at: self.elapsed(),
                         node,
@@ -313,7 +321,7 @@ impl Sim {
                 if !self.nodes[node].up {
                     continue;
                 }
-                let mut out = Vec::new();
+                let mut out = RouterOutput::default();
                 let now = self.now;
                 self.nodes[node].router.handle_timers(now, &mut out);
                 self.apply(node, out);

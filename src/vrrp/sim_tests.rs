@@ -4,7 +4,7 @@
 //! the phase of adverts matters).
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::instance::{Event, Params, State};
 use super::packet::Version;
@@ -39,7 +39,7 @@ fn assert_single_master(sim: &Sim, node: usize) {
 }
 
 fn pair(a: Params, b: Params) -> (Sim, usize, usize) {
-    let mut sim = Sim::new();
+    let mut sim = Sim::new(Instant::now());
     let na = sim.add_node("A", ip("10.0.0.1"), vec![a]);
     let nb = sim.add_node("B", ip("10.0.0.2"), vec![b]);
     (sim, na, nb)
@@ -227,14 +227,14 @@ fn fault_hands_over_and_recovery_preempts_back() {
     sim.start(b);
     sim.run_for(secs(10.0));
     let at = sim.elapsed();
-    sim.event(a, 0, Event::Fault(true));
+    sim.event(a, sim.id(a, 0), Event::Fault(true));
     sim.run_for(secs(5.0));
     assert_single_master(&sim, b);
     assert_eq!(
         sim.last_transition(b, "VI_1", State::Master).unwrap_or_default() - at,
         skew_time(Version::V2, 90, secs(1.0)) + sim.latency
     );
-    sim.event(a, 0, Event::Fault(false));
+    sim.event(a, sim.id(a, 0), Event::Fault(false));
     let cleared = sim.elapsed();
     sim.run_for(secs(10.0));
     assert_single_master(&sim, a);
@@ -290,7 +290,7 @@ fn v3_fast_intervals() {
 #[test]
 fn five_routers_with_loss_converge() {
     for seed in 1..=8u64 {
-        let mut sim = Sim::new();
+        let mut sim = Sim::new(Instant::now());
         sim.seed(seed);
         let prios = [50u8, 150, 100, 200, 120];
         for (k, pr) in prios.iter().enumerate() {
@@ -322,23 +322,23 @@ fn sync_group_moves_together() {
             Params::new("VI_2", 52, prio, Version::V2, vec![ip("10.0.1.100")]),
         ]
     };
-    let mut sim = Sim::new();
+    let mut sim = Sim::new(Instant::now());
     let a = sim.add_node("A", ip("10.0.0.1"), two(100));
     let b = sim.add_node("B", ip("10.0.0.2"), two(90));
-    sim.add_group(a, "G", vec![0, 1]);
-    sim.add_group(b, "G", vec![0, 1]);
+    sim.add_group(a, "G", vec![sim.id(a, 0), sim.id(a, 1)]);
+    sim.add_group(b, "G", vec![sim.id(b, 0), sim.id(b, 1)]);
     sim.start(a);
     sim.start(b);
     sim.run_for(secs(10.0));
     assert_eq!((sim.masters("VI_1"), sim.masters("VI_2")), (vec![a], vec![a]));
-    sim.event(a, 1, Event::Fault(true));
+    sim.event(a, sim.id(a, 1), Event::Fault(true));
     assert_eq!(
         (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
         (Some(State::Fault), Some(State::Fault))
     );
     sim.run_for(secs(5.0));
     assert_eq!((sim.masters("VI_1"), sim.masters("VI_2")), (vec![b], vec![b]));
-    sim.event(a, 1, Event::Fault(false));
+    sim.event(a, sim.id(a, 1), Event::Fault(false));
     assert_eq!(
         (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
         (Some(State::Backup), Some(State::Backup))
@@ -351,7 +351,7 @@ fn sync_group_moves_together() {
 /// member still hearing a live master keeps the whole group BACKUP.
 #[test]
 fn sync_group_waits_for_every_member() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::new(Instant::now());
     let a = sim.add_node(
         "A",
         ip("10.0.0.1"),
@@ -366,7 +366,7 @@ fn sync_group_waits_for_every_member() {
         ip("10.0.0.3"),
         vec![Params::new("VI_2", 52, 200, Version::V2, vec![ip("10.0.1.100")])],
     );
-    sim.add_group(a, "G", vec![0, 1]);
+    sim.add_group(a, "G", vec![sim.id(a, 0), sim.id(a, 1)]);
     sim.start(c);
     sim.start(a);
     sim.run_for(secs(20.0));
@@ -386,7 +386,7 @@ fn sync_group_waits_for_every_member() {
 /// Two faults in a group: the group leaves FAULT only when both clear.
 #[test]
 fn sync_group_fault_clears_only_when_all_clear() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::new(Instant::now());
     let a = sim.add_node(
         "A",
         ip("10.0.0.1"),
@@ -395,17 +395,17 @@ fn sync_group_fault_clears_only_when_all_clear() {
             Params::new("VI_2", 52, 100, Version::V2, vec![ip("10.0.1.100")]),
         ],
     );
-    sim.add_group(a, "G", vec![0, 1]);
+    sim.add_group(a, "G", vec![sim.id(a, 0), sim.id(a, 1)]);
     sim.start(a);
     sim.run_for(secs(5.0));
-    sim.event(a, 0, Event::Fault(true));
-    sim.event(a, 1, Event::Fault(true));
-    sim.event(a, 0, Event::Fault(false));
+    sim.event(a, sim.id(a, 0), Event::Fault(true));
+    sim.event(a, sim.id(a, 1), Event::Fault(true));
+    sim.event(a, sim.id(a, 0), Event::Fault(false));
     assert_eq!(
         (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
         (Some(State::Fault), Some(State::Fault))
     );
-    sim.event(a, 1, Event::Fault(false));
+    sim.event(a, sim.id(a, 1), Event::Fault(false));
     assert_eq!(
         (sim.state(a, "VI_1"), sim.state(a, "VI_2")),
         (Some(State::Backup), Some(State::Backup))
@@ -425,11 +425,11 @@ fn preemption_hold_on_the_lan() {
     sim.run_for(secs(10.0));
     assert_eq!(sim.masters("VI_1"), [b]);
     sim.restart(a);
-    sim.event(a, 0, Event::PreemptHold(true));
+    sim.event(a, sim.id(a, 0), Event::PreemptHold(true));
     sim.run_for(secs(30.0));
     assert_single_master(&sim, b);
     let released = sim.elapsed();
-    sim.event(a, 0, Event::PreemptHold(false));
+    sim.event(a, sim.id(a, 0), Event::PreemptHold(false));
     sim.run_for(secs(5.0));
     assert_single_master(&sim, a);
     let took = sim.last_transition(a, "VI_1", State::Master).unwrap_or_default() - released;

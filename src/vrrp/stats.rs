@@ -37,7 +37,7 @@ impl Stats {
     pub fn count(&mut self, e: &RxError) {
         let c = match e {
             RxError::Ttl { .. } => &mut self.ip_ttl_err,
-            RxError::Decode(_) | RxError::Length => &mut self.packet_len_err,
+            RxError::Decode(_) => &mut self.packet_len_err,
             RxError::Version { .. } => &mut self.version_err,
             RxError::Checksum => &mut self.checksum_err,
             RxError::Type(_) => &mut self.invalid_type_rcvd,

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::instance::{Action as A, Event, Instance, Params, Reason, State};
-use super::packet::{Advert, ChecksumMode, Version, AUTH_PASS};
+use super::instance::{Action as A, Event, Instance, Note, Output, Params, Reason, State};
+use super::packet::{Advert, AuthType, ChecksumMode, Version};
 use super::rx::{RxError, RxMeta};
 use super::timers::{master_down_interval, skew_time};
 
@@ -47,28 +47,38 @@ fn wire(p: &Params, prio: u8, src: &str) -> Vec<u8> {
 struct T {
     i: Instance,
     t0: Instant,
-    out: Vec<A>,
+    out: Output,
+    /// The notes of the last call.
+    notes: Vec<Note>,
 }
 
 impl T {
     fn new(p: Params) -> T {
         let mut i = Instance::new(p);
-        let mut out = Vec::new();
+        let mut out = Output::default();
         i.handle(Instant::now(), Event::LocalAddress(Some(ip("10.0.0.2"))), &mut out);
         T {
             i,
             t0: Instant::now(),
             out,
+            notes: Vec::new(),
         }
     }
     fn at(&self, d: Duration) -> Instant {
         self.t0 + d
     }
+    /// Feeds an event; returns the actions, keeps the notes in `notes`.
     fn ev(&mut self, d: Duration, e: Event<'_>) -> Vec<A> {
         self.out.clear();
         let now = self.at(d);
         self.i.handle(now, e, &mut self.out);
-        std::mem::take(&mut self.out)
+        self.notes = std::mem::take(&mut self.out.notes);
+        std::mem::take(&mut self.out.actions)
+    }
+    /// Feeds an event; returns why the advert it carries was dropped.
+    fn dropped(&mut self, d: Duration, e: Event<'_>) -> Option<RxError> {
+        self.ev(d, e);
+        dropped(&self.notes)
     }
     fn rx(&mut self, d: Duration, prio: u8, src: &str) -> Vec<A> {
         let bytes = wire(self.i.params(), prio, src);
@@ -453,8 +463,8 @@ fn higher_prio_send_advert() {
 #[test]
 fn two_owners_one_yields() {
     let mut t = T::master(params(255));
-    let a = t.rx(secs(1.0), 255, "10.0.0.1");
-    assert_eq!(a[0], A::ConflictingOwner { from: ip("10.0.0.1") });
+    t.rx(secs(1.0), 255, "10.0.0.1");
+    assert_eq!(t.notes, [Note::ConflictingOwner { from: ip("10.0.0.1") }]);
     assert_eq!(t.i.state(), State::Backup);
     assert_eq!(t.i.effective_priority(), 254);
 }
@@ -467,9 +477,10 @@ fn strict_owner_ignores_adverts() {
         ..params(255)
     });
     let a = t.rx(secs(1.0), 255, "10.0.0.3");
+    assert!(a.is_empty());
     assert_eq!(
-        a,
-        [A::Dropped {
+        t.notes,
+        [Note::Dropped {
             src: ip("10.0.0.3"),
             error: RxError::OwnerIgnores
         }]
@@ -517,9 +528,10 @@ fn fault_from_master_and_recovery() {
         ]
     );
     assert_eq!(t.i.stats().pri_zero_sent, 1);
-    assert!(t.rx(secs(6.0), 90, "10.0.0.1").iter().all(|a| matches!(
-        a,
-        A::Dropped {
+    assert!(t.rx(secs(6.0), 90, "10.0.0.1").is_empty());
+    assert!(t.notes.iter().all(|n| matches!(
+        n,
+        Note::Dropped {
             error: RxError::NotRunning,
             ..
         }
@@ -583,9 +595,9 @@ fn effective_priority_rules() {
 
 // ---- receive checks, RFC 9568 §7.1 order ----------------------------------
 
-fn dropped(a: &[A]) -> Option<RxError> {
-    match a {
-        [A::Dropped { error, .. }] => Some(*error),
+fn dropped(notes: &[Note]) -> Option<RxError> {
+    match notes {
+        [Note::Dropped { error, .. }] => Some(*error),
         _ => None,
     }
 }
@@ -605,7 +617,8 @@ fn ttl_not_255_is_dropped_and_counted() {
             payload: &bytes,
         },
     );
-    assert!(matches!(dropped(&a), Some(RxError::Ttl { got: 64, .. })));
+    assert!(a.is_empty(), "a dropped advert does nothing");
+    assert!(matches!(dropped(&t.notes), Some(RxError::Ttl { got: 64, .. })));
     assert_eq!(t.i.stats().ip_ttl_err, 1);
     assert_eq!(
         t.i.poll_timeout(),
@@ -633,7 +646,8 @@ fn wrong_version_is_dropped() {
             payload: &v3,
         },
     );
-    assert_eq!(dropped(&a), Some(RxError::Version { got: 3, configured: 2 }));
+    assert!(a.is_empty(), "a dropped advert does nothing");
+    assert_eq!(dropped(&t.notes), Some(RxError::Version { got: 3, configured: 2 }));
 }
 
 /// §7.1 (3): short packets count as packet_len_err.
@@ -648,7 +662,8 @@ fn truncated_is_a_length_error() {
             payload: &bytes[..10],
         },
     );
-    assert!(matches!(dropped(&a), Some(RxError::Decode(_))));
+    assert!(a.is_empty(), "a dropped advert does nothing");
+    assert!(matches!(dropped(&t.notes), Some(RxError::Decode(_))));
     assert_eq!(t.i.stats().packet_len_err, 1);
 }
 
@@ -676,7 +691,8 @@ fn checksum_forms() {
             payload: &other,
         },
     );
-    assert_eq!(dropped(&a), Some(RxError::Checksum));
+    assert!(a.is_empty(), "a dropped advert does nothing");
+    assert_eq!(dropped(&t.notes), Some(RxError::Checksum));
     let mut t = T::started(Params {
         checksum_mode: ChecksumMode::MessageOnly,
         ..p
@@ -694,13 +710,13 @@ fn checksum_forms() {
     bytes[9] ^= 1;
     let mut t = T::started(params(90));
     assert_eq!(
-        dropped(&t.ev(
+        t.dropped(
             secs(1.0),
             Event::Advert {
                 meta: meta("10.0.0.1"),
                 payload: &bytes
             }
-        )),
+        ),
         Some(RxError::Checksum)
     );
 }
@@ -723,13 +739,13 @@ fn wrong_type_is_counted() {
     );
     bytes[6..8].copy_from_slice(&c.to_be_bytes());
     assert_eq!(
-        dropped(&t.ev(
+        t.dropped(
             secs(1.0),
             Event::Advert {
                 meta: meta("10.0.0.1"),
                 payload: &bytes
             }
-        )),
+        ),
         Some(RxError::Type(2))
     );
     assert_eq!(t.i.stats().invalid_type_rcvd, 1);
@@ -740,7 +756,7 @@ fn wrong_type_is_counted() {
 #[test]
 fn v2_pass_authentication() {
     let mine = Params {
-        auth: Some((AUTH_PASS, *b"1111\0\0\0\0")),
+        auth: Some((AuthType::Pass, *b"1111\0\0\0\0")),
         ..params(90)
     };
     let mut t = T::started(mine.clone());
@@ -756,31 +772,31 @@ fn v2_pass_authentication() {
         .is_empty());
     let bad = wire(
         &Params {
-            auth: Some((AUTH_PASS, *b"2222\0\0\0\0")),
+            auth: Some((AuthType::Pass, *b"2222\0\0\0\0")),
             ..params(90)
         },
         100,
         "10.0.0.1",
     );
     assert_eq!(
-        dropped(&t.ev(
+        t.dropped(
             secs(1.5),
             Event::Advert {
                 meta: meta("10.0.0.1"),
                 payload: &bad
             }
-        )),
+        ),
         Some(RxError::AuthFailure)
     );
     let none = wire(&params(90), 100, "10.0.0.1");
     assert!(matches!(
-        dropped(&t.ev(
+        t.dropped(
             secs(2.0),
             Event::Advert {
                 meta: meta("10.0.0.1"),
                 payload: &none
             }
-        )),
+        ),
         Some(RxError::AuthTypeMismatch { .. })
     ));
     assert_eq!((t.i.stats().auth_failure, t.i.stats().authtype_mismatch), (1, 1));
@@ -800,13 +816,13 @@ fn v2_interval_mismatch_is_dropped() {
         "10.0.0.1",
     );
     assert!(matches!(
-        dropped(&t.ev(
+        t.dropped(
             secs(1.0),
             Event::Advert {
                 meta: meta("10.0.0.1"),
                 payload: &other
             }
-        )),
+        ),
         Some(RxError::Interval { .. })
     ));
     assert_eq!(t.i.stats().advert_interval_err, 1);
@@ -823,13 +839,13 @@ fn address_list_check() {
         "10.0.0.1",
     );
     assert_eq!(
-        dropped(&t.ev(
+        t.dropped(
             secs(1.0),
             Event::Advert {
                 meta: meta("10.0.0.1"),
                 payload: &other
             }
-        )),
+        ),
         Some(RxError::AddressList)
     );
     assert_eq!(t.i.stats().addr_list_err, 1);
@@ -874,13 +890,13 @@ fn address_list_check() {
         "known master skips the check"
     );
     assert!(
-        dropped(&t.ev(
+        t.dropped(
             secs(2.5),
             Event::Advert {
                 meta: meta("10.0.0.9"),
                 payload: &other
             }
-        ))
+        )
         .is_some(),
         "a new source is checked"
     );
@@ -915,13 +931,13 @@ fn unicast_source_and_ttl_rules() {
         )
         .is_empty());
     assert!(matches!(
-        dropped(&t.ev(
+        t.dropped(
             secs(1.1),
             Event::Advert {
                 meta: RxMeta { ttl: 64, ..dst },
                 payload: &bytes
             }
-        )),
+        ),
         Some(RxError::Ttl { .. })
     ));
     let stranger = RxMeta {
@@ -929,13 +945,13 @@ fn unicast_source_and_ttl_rules() {
         ..dst
     };
     assert!(matches!(
-        dropped(&t.ev(
+        t.dropped(
             secs(1.2),
             Event::Advert {
                 meta: stranger,
                 payload: &bytes
             }
-        )),
+        ),
         Some(RxError::UnknownSource(_))
     ));
 }
@@ -952,18 +968,18 @@ fn skew_and_down_interval_match_the_rfc_formulas() {
 #[test]
 fn advert_value_carries_the_configuration() {
     let i = Instance::new(Params {
-        auth: Some((AUTH_PASS, *b"abcd\0\0\0\0")),
+        auth: Some((AuthType::Pass, *b"abcd\0\0\0\0")),
         ..params(100)
     });
     let a: Advert = i.advert(100);
     assert_eq!(
         (a.vrid, a.priority, a.interval, a.auth_type),
-        (51, 100, secs(1.0), AUTH_PASS)
+        (51, 100, secs(1.0), AuthType::Pass)
     );
     let i3 = Instance::new(Params {
         version: Version::V3,
-        auth: Some((AUTH_PASS, *b"abcd\0\0\0\0")),
+        auth: Some((AuthType::Pass, *b"abcd\0\0\0\0")),
         ..params(100)
     });
-    assert_eq!(i3.advert(100).auth_type, 0, "v3 carries no authentication");
+    assert_eq!(i3.advert(100).auth_type, AuthType::None, "v3 carries no authentication");
 }

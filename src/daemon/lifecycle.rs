@@ -1,0 +1,416 @@
+//! Start, reload and stop. Start-up is a reload from nothing: both carry
+//! out the pure plan of [`reload`](super::reload) — retire, keep, create —
+//! and then re-derive what depends on the instances (tracking references,
+//! the checks in use, the dispatch table, sockets, advert sources).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::cli::Cli;
+use crate::config::model::VrrpInstance;
+use crate::config::{self, LoadOptions, Loaded};
+use crate::track::{Kind, Reference, Tracker};
+use crate::vrrp::{Action, Event, Instance, InstanceId, Router, State};
+
+use super::apply::{self, Step};
+use super::checks::Checks;
+use super::effects::{self, Effect};
+use super::fence::Deferral;
+use super::host::Host;
+use super::notify::{Notice, Notifier, Subject};
+use super::params;
+use super::precheck::{self, Verdicts};
+use super::reload::{self, InstanceStep};
+use super::run::{Daemon, Inputs, DRAIN};
+use super::slot::Slot;
+use super::sockets::Sockets;
+use super::tracking::{self, CheckDef, CheckKind, Want};
+
+impl Daemon {
+    /// Builds the daemon from a loaded configuration and starts its I/O.
+    pub async fn start(
+        mut loaded: Loaded,
+        verdicts: Verdicts,
+        load_opts: LoadOptions,
+        config_path: PathBuf,
+        release_on_stop: bool,
+        signals: tokio::sync::mpsc::UnboundedReceiver<i32>,
+    ) -> std::io::Result<(Daemon, Inputs)> {
+        let (host, net) = Host::connect().await?;
+        let notifier = Arc::new(Notifier::new(&loaded.config, &verdicts.scripts));
+        let effects = effects::start(host.nl.clone(), notifier);
+        let (sockets, packets) = Sockets::new();
+        let (checks, check_rx) = Checks::new();
+        // The instances' settings move into their slots: one copy kept.
+        let instances = std::mem::take(&mut loaded.config.instances);
+        let startup_at = Instant::now() + loaded.config.global.startup_delay;
+        let mut d = Daemon {
+            config: loaded.config,
+            load_opts,
+            config_path,
+            release_on_stop,
+            host,
+            router: Router::new(),
+            tracker: Tracker::new(),
+            users: HashMap::new(),
+            checks,
+            sockets,
+            effects,
+            deferral: Deferral::default(),
+            group_states: HashMap::new(),
+            startup_at,
+        };
+        d.realize(instances, &verdicts).await;
+        let inputs = Inputs {
+            packets,
+            net,
+            checks: check_rx,
+            signals,
+        };
+        Ok((d, inputs))
+    }
+
+    /// Makes the running instances those of `new`, by the reload plan.
+    async fn realize(&mut self, new: Vec<VrrpInstance>, verdicts: &Verdicts) {
+        let old_router = std::mem::take(&mut self.router);
+        let steps = {
+            let old: Vec<(InstanceId, &VrrpInstance)> = old_router.iter().map(|(id, _, s)| (id, &s.cfg)).collect();
+            reload::instances(&old, &new)
+        };
+        let mut old: Vec<Option<(Instance, Slot)>> = old_router.into_slots().map(Some).collect();
+        let mut new: Vec<Option<VrrpInstance>> = new.into_iter().map(Some).collect();
+        let mut router = Router::new();
+        let default_if = self.config.global.default_interface.clone();
+        for step in steps {
+            match step {
+                InstanceStep::Retire { old: id } => {
+                    if let Some((inst, slot)) = old.get_mut(id.index()).and_then(Option::take) {
+                        self.retire(inst, slot).await;
+                    }
+                }
+                InstanceStep::Keep {
+                    old: id,
+                    new: i,
+                    changed,
+                } => {
+                    let (Some((mut inst, mut slot)), Some(cfg)) =
+                        (old.get_mut(id.index()).and_then(Option::take), new[i].take())
+                    else {
+                        continue;
+                    };
+                    if changed {
+                        self.change_in_place(&mut inst, &mut slot, cfg);
+                    } else {
+                        // Where things are written may differ: keep the new spans.
+                        slot.cfg = cfg;
+                    }
+                    router.add(inst, slot);
+                }
+                InstanceStep::Create { new: i } => {
+                    let Some(cfg) = new[i].take() else { continue };
+                    let slot = self.host.prepare(cfg, &default_if).await;
+                    router.add(Instance::new(params::engine_params(&slot.cfg)), slot);
+                }
+            }
+        }
+        for g in &self.config.sync_groups {
+            let members = g
+                .members
+                .iter()
+                .filter_map(|(m, _)| router.iter().find(|(_, _, s)| &s.cfg.name == m).map(|(id, _, _)| id))
+                .collect();
+            router.add_group(&g.name, members);
+        }
+        self.router = router;
+        self.rewire(verdicts);
+    }
+
+    /// A kept instance whose settings changed: they apply in place, state
+    /// and timers kept; a MASTER's addresses change by their difference.
+    fn change_in_place(&mut self, inst: &mut Instance, slot: &mut Slot, cfg: VrrpInstance) {
+        tracing::info!("({}) configuration changed; applied in place", cfg.name);
+        let before = slot.addresses.clone();
+        let resend = slot.cfg.unicast_ttl != cfg.unicast_ttl || slot.cfg.unicast_src_ip != cfg.unicast_src_ip;
+        slot.cfg = cfg;
+        self.host.resolve(slot);
+        if resend {
+            // Reopened (and the engine told) by the source refresh.
+            slot.tx = None;
+            slot.src = None;
+        }
+        if inst.state() == State::Master {
+            let (remove, add) = reload::address_diff(&before, &slot.addresses);
+            if !remove.is_empty() {
+                let owner = slot.cfg.name.clone();
+                self.effect(Effect::Remove { owner, addrs: remove });
+            }
+            if !add.is_empty() {
+                self.effect(Effect::Install(add));
+            }
+        }
+        inst.reconfigure(params::engine_params(&slot.cfg));
+    }
+
+    /// An instance removed by a reload leaves as keepalived's do: a MASTER
+    /// sends priority 0 and releases its addresses; FAULT is notified
+    /// (DELETED with `notify_deleted`); its VMAC goes.
+    async fn retire(&mut self, mut inst: Instance, slot: Slot) {
+        let mut out = crate::vrrp::Output::default();
+        inst.handle(Instant::now(), Event::Shutdown { release: true }, &mut out);
+        for a in &out.actions {
+            if matches!(a, Action::StateChange { .. }) {
+                continue;
+            }
+            for step in apply::action_steps(a, &slot, inst.effective_priority(), Default::default()) {
+                match step {
+                    Step::Send { priority } => self.sockets.send_advert(&inst, &slot, priority),
+                    Step::Remove(addrs) => self.effect(Effect::Remove {
+                        owner: slot.cfg.name.clone(),
+                        addrs,
+                    }),
+                    Step::Log(_, text) => tracing::info!("{text}"),
+                    _ => {}
+                }
+            }
+        }
+        let n = &slot.cfg.notify;
+        let (state, specific) = match &n.deleted {
+            Some(s) => ("DELETED", Some(s.clone())),
+            None => ("FAULT", n.fault.clone()),
+        };
+        self.effect(Effect::Notify(Box::new(Notice {
+            subject: Subject::Instance,
+            name: slot.cfg.name.clone(),
+            state,
+            priority: inst.effective_priority(),
+            specific,
+            generic: n.generic.clone(),
+        })));
+        self.host.remove_vmac(&slot).await;
+        tracing::info!("({}) removed by reload", slot.cfg.name);
+    }
+
+    /// Re-derives everything that depends on the set of instances.
+    fn rewire(&mut self, verdicts: &Verdicts) {
+        let wants: Vec<Vec<Want>> = self
+            .router
+            .iter()
+            .map(|(id, _, s)| {
+                let vmac = s.vmac.as_ref().map(|(n, _)| n.as_str());
+                let group = self
+                    .router
+                    .group_of(id)
+                    .and_then(|g| self.config.sync_groups.iter().find(|sg| sg.name == g.name));
+                tracking::wants(&s.cfg, &s.ifname, vmac, group)
+            })
+            .collect();
+        let mut defs: Vec<CheckDef> = Vec::new();
+        for w in wants.iter().flatten() {
+            if let Some(d) = tracking::check_def(&self.config, w) {
+                if !defs.iter().any(|x| x.name == d.name && x.kind == d.kind) {
+                    defs.push(d);
+                }
+            }
+        }
+        self.checks.sync(&mut self.tracker, &self.config, verdicts, defs);
+        let mut used = Vec::new();
+        let ids: Vec<InstanceId> = self.router.ids().collect();
+        for (id, wants) in ids.into_iter().zip(wants) {
+            let refs: Vec<Reference> = wants.iter().filter_map(|w| self.reference(w)).collect();
+            used.extend(refs.iter().map(|r| r.obj));
+            if let Some(s) = self.router.data_mut(id) {
+                s.refs = refs;
+            }
+        }
+        // Interfaces no instance tracks any more.
+        let stale: Vec<_> = self
+            .tracker
+            .ids()
+            .filter(|o| self.tracker.kind(*o) == Some(Kind::Interface) && !used.contains(o))
+            .collect();
+        for o in stale {
+            self.tracker.remove(o);
+        }
+        self.users = tracking::users(&self.router);
+        self.sockets.rebuild(&self.router);
+        self.refresh_sources();
+        // The guard fails closed: held until its check says otherwise.
+        let holds: Vec<_> = self
+            .checks
+            .guarded()
+            .into_iter()
+            .map(|(o, h)| (o, h.unwrap_or(true)))
+            .collect();
+        self.apply_holds(&holds);
+        self.reevaluate_all();
+    }
+
+    fn reference(&mut self, w: &Want) -> Option<Reference> {
+        let (obj, weight, reverse) = match w {
+            Want::Interface { name, weight, reverse } => {
+                let up = self.host.link_up(name);
+                (
+                    self.tracker.add_bool(Kind::Interface, name, Some(up)),
+                    *weight,
+                    *reverse,
+                )
+            }
+            Want::Script { name, weight, reverse } => (self.checks.lookup(CheckKind::Script, name)?, *weight, *reverse),
+            Want::File { name, weight, reverse } => (self.checks.lookup(CheckKind::File, name)?, *weight, *reverse),
+            Want::Process { name, weight, reverse } => {
+                (self.checks.lookup(CheckKind::Process, name)?, *weight, *reverse)
+            }
+        };
+        Some(Reference { obj, weight, reverse })
+    }
+
+    /// SIGHUP: unchanged instances keep their state, sockets, timers and
+    /// check results without notifying; a configuration that cannot be
+    /// read leaves the running one in place.
+    pub(super) async fn reload(&mut self) {
+        tracing::info!("Reloading");
+        super::notify_systemd_reloading();
+        let mut loaded = match config::load_file(&self.config_path, &self.load_opts) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(
+                    "reload: cannot read {}: {e}; keeping the running configuration",
+                    self.config_path.display()
+                );
+                super::notify_systemd_ready();
+                return;
+            }
+        };
+        let mut diags = loaded.diags.clone();
+        let verdicts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
+        log_diagnostics(&diags, &loaded.sources);
+        if diags.refuses_to_run() {
+            tracing::error!("reload: the new configuration has errors; keeping the running configuration");
+            super::notify_systemd_ready();
+            return;
+        }
+        // Instance ids change below: nothing stays held across it.
+        self.release_deferred(true);
+        let instances = std::mem::take(&mut loaded.config.instances);
+        let (config, scripts) = (loaded.config.clone(), verdicts.scripts.clone());
+        self.effect(Effect::SetNotifier(Box::new(move || Notifier::new(&config, &scripts))));
+        self.config = loaded.config;
+        self.realize(instances, &verdicts).await;
+        if self.config.global.fifo_write_vrrp_states_on_reload {
+            for (_, i, s) in self.router.iter() {
+                self.effect(Effect::Notify(Box::new(Notice {
+                    subject: Subject::Instance,
+                    name: s.cfg.name.clone(),
+                    state: i.state().name(),
+                    priority: i.effective_priority(),
+                    specific: None,
+                    generic: None,
+                })));
+            }
+        }
+        tracing::info!("Reload finished");
+        super::process::release_startup_memory();
+        super::notify_systemd_ready();
+    }
+
+    /// SIGTERM/SIGINT: priority 0 from masters, VIPs removed, STOP
+    /// notifications for every instance and group, VMACs removed.
+    pub(super) async fn shutdown(&mut self) {
+        super::notify_systemd_stopping();
+        self.checks.stop_all();
+        let release = self.release_on_stop;
+        let ids: Vec<InstanceId> = self.router.ids().collect();
+        for id in ids {
+            self.feed(id, Event::Shutdown { release });
+        }
+        for sg in &self.config.sync_groups {
+            self.effect(Effect::Notify(Box::new(apply::group_notice(sg, "STOP"))));
+        }
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        self.effect(Effect::Barrier(done_tx));
+        let _ = tokio::time::timeout(DRAIN, done_rx).await;
+        if release {
+            for (_, _, s) in self.router.iter() {
+                self.host.remove_vmac(s).await;
+            }
+        }
+        self.run_global_script("shutdown_script").await;
+        tracing::info!("Stopped");
+    }
+}
+
+pub fn log_diagnostics(diags: &config::Diagnostics, sources: &config::SourceMap) {
+    for d in diags.iter() {
+        let line = config::diag::render_one(d, sources).to_string();
+        match d.severity {
+            config::Severity::Error => tracing::error!("{line}"),
+            config::Severity::Warning => tracing::warn!("{line}"),
+        }
+    }
+}
+
+/// Entry point of the daemon mode. Pid files are written once signals are
+/// handled and removed when the daemon ends.
+pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
+    let loaded = match config::load_file(&cli.use_file, &load_opts) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("Configuration file {}: {e}", cli.use_file.display());
+            if cli.all_config {
+                return 4;
+            }
+            config::load_str(&cli.use_file.to_string_lossy(), "", &load_opts)
+        }
+    };
+    tracing::info!(
+        "Starting rkeepalived {} (keepalived 2.2.7 compatible)",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut diags = loaded.diags.clone();
+    let verdicts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
+    log_diagnostics(&diags, &loaded.sources);
+    if cli.dump_conf {
+        for line in config::dump::dump(&loaded.config).lines() {
+            tracing::info!("{line}");
+        }
+    }
+    if loaded.config.instances.is_empty() {
+        tracing::warn!("Warning - keepalived has no configuration to run");
+    }
+    // One thread runs the protocol loop, the socket readers and the checks
+    // (all async); blocking work goes to tokio's blocking pool.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let release = !cli.dont_release_vrrp;
+    let path = cli.use_file.clone();
+    rt.block_on(async move {
+        let signals = match super::signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot install signal handlers: {e}");
+                return 1;
+            }
+        };
+        let _pids = match super::process::PidFiles::write(pid_paths) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("cannot write pid file: {e}");
+                return 1;
+            }
+        };
+        match Daemon::start(loaded, verdicts, load_opts, path, release, signals).await {
+            Ok((d, inputs)) => d.run(inputs).await,
+            Err(e) => {
+                tracing::error!("cannot start: {e}");
+                1
+            }
+        }
+    })
+}

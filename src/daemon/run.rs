@@ -1,0 +1,482 @@
+//! The protocol loop: one task owns every instance (so sync groups need no
+//! locks) and is fed by the socket readers, netlink, the checks, signals
+//! and its own timer. It feeds events to the engine and carries out the
+//! engine's output through the pure rooms: [`fence`](super::fence) holds
+//! back what must wait for the database, [`apply`](super::apply) turns
+//! the rest into steps; adverts leave from here, every other effect goes
+//! in order to the effects worker.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::config::model::Config;
+use crate::config::LoadOptions;
+use crate::net::netlink::NetEvent;
+use crate::track::check::Report;
+use crate::track::{Kind, ObjId, Tracker};
+use crate::vrrp::{Event, InstanceId, Router, RouterOutput, State};
+
+use super::apply::{self, Gaps, Level, Step};
+use super::checks::Checks;
+use super::dump::{self, InstanceView};
+use super::effects::{Effect, EffectSender};
+use super::fence::Deferral;
+use super::host::{Change, Host};
+use super::slot::Slot;
+use super::sockets::{self, Input, Sockets, RX_QUEUE};
+
+pub struct Daemon {
+    /// The configuration but its instances (those live in their slots).
+    pub(super) config: Config,
+    pub(super) load_opts: LoadOptions,
+    pub(super) config_path: PathBuf,
+    pub(super) release_on_stop: bool,
+    pub(super) host: Host,
+    pub(super) router: Router<Slot>,
+    pub(super) tracker: Tracker,
+    /// Which instances use each tracked object (derived from the slots).
+    pub(super) users: HashMap<ObjId, Vec<InstanceId>>,
+    pub(super) checks: Checks,
+    pub(super) sockets: Sockets,
+    pub(super) effects: EffectSender,
+    pub(super) deferral: Deferral,
+    pub(super) group_states: HashMap<String, State>,
+    pub(super) startup_at: Instant,
+}
+
+/// What feeds the loop besides its timer.
+pub struct Inputs {
+    pub packets: mpsc::Receiver<Input>,
+    pub net: mpsc::UnboundedReceiver<NetEvent>,
+    pub checks: mpsc::UnboundedReceiver<Report>,
+    pub signals: mpsc::UnboundedReceiver<i32>,
+}
+
+impl Daemon {
+    /// Runs until a stop signal; returns the exit status.
+    pub async fn run(mut self, mut inputs: Inputs) -> i32 {
+        self.run_global_script("startup_script").await;
+        tracing::info!("Startup complete");
+        super::process::release_startup_memory();
+        super::notify_systemd_ready();
+        let timer = match crate::reactor::PreciseTimer::new() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("no timerfd ({e}); protocol timers have millisecond resolution");
+                None
+            }
+        };
+        loop {
+            let wake = [
+                self.router.poll_timeout(),
+                (Instant::now() < self.startup_at).then_some(self.startup_at),
+                self.deferral.deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let sleep = async {
+                match (wake, &timer) {
+                    (Some(t), Some(timer)) => {
+                        if timer.sleep_until(t).await.is_err() {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await
+                        }
+                    }
+                    (Some(t), None) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                    (None, _) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                Some(s) = inputs.signals.recv() => {
+                    if !self.signal(s).await {
+                        break;
+                    }
+                }
+                Some(first) = inputs.packets.recv() => {
+                    // Adverts of many instances arrive in bursts: take all
+                    // that are queued before re-arming the timer.
+                    self.packet(first);
+                    for _ in 0..RX_QUEUE {
+                        match inputs.packets.try_recv() {
+                            Ok(p) => self.packet(p),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(r) = inputs.checks.recv() => self.check_report(r),
+                Some(ev) = inputs.net.recv() => self.net_event(ev).await,
+                _ = sleep => self.timers(),
+            }
+            self.checks.update_roles(&self.users, &self.router);
+        }
+        self.shutdown().await;
+        0
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        if self.deferral.deadline().is_some_and(|t| t <= now) {
+            self.release_deferred(false);
+        }
+        let mut out = RouterOutput::default();
+        self.router.handle_timers(now, &mut out);
+        self.apply(out);
+        if self.router.iter().any(|(_, _, s)| !s.started) {
+            self.reevaluate_all();
+        }
+    }
+
+    fn packet(&mut self, p: Input) {
+        let now = Instant::now();
+        let targets: Vec<InstanceId> = self.sockets.targets(p.ifindex, &p.rx).to_vec();
+        for id in targets {
+            // Our own adverts (unicast to ourselves, or looped) are not news.
+            if self.router.data(id).is_some_and(|s| s.src == Some(p.rx.meta.src)) {
+                continue;
+            }
+            let mut out = RouterOutput::default();
+            let ev = Event::Advert {
+                meta: p.rx.meta,
+                payload: &p.rx.payload,
+            };
+            self.router.handle(now, id, ev, &mut out);
+            if !out.is_empty() {
+                self.apply(out);
+            }
+        }
+    }
+
+    /// Feeds one event to one instance and carries out what it did.
+    pub(super) fn feed(&mut self, id: InstanceId, ev: Event<'_>) {
+        let mut out = RouterOutput::default();
+        self.router.handle(Instant::now(), id, ev, &mut out);
+        self.apply(out);
+    }
+
+    fn check_report(&mut self, r: Report) {
+        if let Some(obj) = self.checks.apply(&mut self.tracker, r, &self.sockets.counters) {
+            let users = self.users.get(&obj).cloned().unwrap_or_default();
+            self.reevaluate(&users);
+        }
+        let holds = self.checks.take_holds();
+        if !holds.is_empty() {
+            self.apply_holds(&holds);
+        }
+        self.release_deferred(false);
+    }
+
+    /// The database catch-up guard's decisions: hold or release the
+    /// preemption of the instances that track each check.
+    pub(super) fn apply_holds(&mut self, holds: &[(ObjId, bool)]) {
+        for &(obj, hold) in holds {
+            for id in self.users.get(&obj).cloned().unwrap_or_default() {
+                if self.router.instance(id).is_some_and(|i| i.preempt_held() != hold) {
+                    self.feed(id, Event::PreemptHold(hold));
+                }
+            }
+        }
+    }
+
+    pub(super) fn reevaluate_all(&mut self) {
+        let ids: Vec<InstanceId> = self.router.ids().collect();
+        self.reevaluate(&ids);
+    }
+
+    /// Applies tracking to instances: priority and fault changes go to the
+    /// engine; an instance leaves INIT once its unweighted checks reported.
+    pub(super) fn reevaluate(&mut self, ids: &[InstanceId]) {
+        let now = Instant::now();
+        for &id in ids {
+            let Some(slot) = self.router.data(id) else { continue };
+            let e = self.tracker.evaluate(slot.cfg.priority, &slot.refs);
+            let prev = slot.last_eval;
+            if let (Some(p), true) = (prev, prev.map(|p| p.priority) != Some(e.priority)) {
+                tracing::info!(
+                    "({}) Changing effective priority from {} to {}",
+                    slot.name(),
+                    p.priority,
+                    e.priority
+                );
+            }
+            let start = !slot.started && e.ready && now >= self.startup_at;
+            if let Some(s) = self.router.data_mut(id) {
+                s.last_eval = Some(e);
+                s.started |= start;
+            }
+            if prev.map(|p| p.priority) != Some(e.priority) {
+                self.feed(id, Event::Priority(e.priority));
+            }
+            if prev.map(|p| p.fault) != Some(e.fault) {
+                self.feed(id, Event::Fault(e.fault));
+            }
+            if start {
+                self.feed(id, Event::Start);
+            }
+        }
+    }
+
+    /// Carries out engine output: fencing first, then the steps.
+    pub(super) fn apply(&mut self, mut out: RouterOutput) {
+        let (router, checks) = (&self.router, &self.checks);
+        if checks.fences() || !self.deferral.is_empty() {
+            let unfenced = |id: InstanceId| router.data(id).and_then(|s| checks.unfenced(&s.refs));
+            for id in self.deferral.hold(&mut out, Instant::now(), unfenced) {
+                let name = router.data(id).map(Slot::name).unwrap_or("?");
+                tracing::info!("({name}) VIPs wait for check_mysql to make the server writable");
+            }
+        }
+        let gaps = Gaps {
+            v4: self.config.global.garp.interval,
+            v6: self.config.global.garp.na_interval,
+        };
+        let steps = apply::translate(&out, &self.router, gaps);
+        self.execute(steps);
+    }
+
+    /// Gives back held VIPs whose server is writable (all of them once the
+    /// wait is over, or with `all`).
+    pub(super) fn release_deferred(&mut self, all: bool) {
+        let (router, checks) = (&self.router, &self.checks);
+        let unfenced = |id: InstanceId| router.data(id).and_then(|s| checks.unfenced(&s.refs));
+        let released = self.deferral.release(Instant::now(), all, unfenced);
+        if released.expired && !all {
+            tracing::warn!("check_mysql did not confirm the server writable in time; adding the VIPs anyway");
+        }
+        if !released.actions.is_empty() {
+            let out = RouterOutput {
+                actions: released.actions,
+                notes: Vec::new(),
+            };
+            let gaps = Gaps {
+                v4: self.config.global.garp.interval,
+                v6: self.config.global.garp.na_interval,
+            };
+            let steps = apply::translate(&out, &self.router, gaps);
+            self.execute(steps);
+        }
+    }
+
+    pub(super) fn execute(&mut self, steps: Vec<(InstanceId, Step)>) {
+        let mut transitioned = false;
+        for (id, step) in steps {
+            let owner = || self.router.data(id).map(|s| s.cfg.name.clone()).unwrap_or_default();
+            match step {
+                Step::Log(level, text) => emit(level, &text),
+                Step::Send { priority } => {
+                    if let Some((inst, slot)) = self.router.get(id) {
+                        self.sockets.send_advert(inst, slot, priority);
+                    }
+                }
+                Step::Install(a) => self.effect(Effect::Install(a)),
+                Step::Remove(addrs) => {
+                    let owner = owner();
+                    self.effect(Effect::Remove { owner, addrs });
+                }
+                Step::Gratuitous(burst) => {
+                    let owner = owner();
+                    self.effect(Effect::Gratuitous { owner, burst });
+                }
+                Step::Notify(n) => self.effect(Effect::Notify(n)),
+                Step::SetVips(on) => {
+                    if let Some(s) = self.router.data_mut(id) {
+                        s.vips_set = on;
+                    }
+                }
+                Step::Transitioned => {
+                    if let Some(s) = self.router.data_mut(id) {
+                        s.last_transition = SystemTime::now();
+                    }
+                    transitioned = true;
+                }
+                Step::WarnedNoSource => {
+                    if let Some(s) = self.router.data_mut(id) {
+                        s.warned_no_src = true;
+                    }
+                }
+            }
+        }
+        if transitioned {
+            for step in apply::group_steps(&self.router, &self.config.sync_groups, &mut self.group_states) {
+                match step {
+                    Step::Log(level, text) => emit(level, &text),
+                    Step::Notify(n) => self.effect(Effect::Notify(n)),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    pub(super) fn effect(&self, e: Effect) {
+        if self.effects.send(e).is_err() {
+            tracing::error!("the effects worker has stopped; an effect was lost");
+        }
+    }
+
+    async fn net_event(&mut self, ev: NetEvent) {
+        for change in self.host.event(ev).await {
+            match change {
+                Change::LinkState { name, up } => {
+                    if let Some(obj) = self.tracker.lookup(Kind::Interface, &name) {
+                        if self.tracker.set_bool(obj, up) {
+                            let users = self.users.get(&obj).cloned().unwrap_or_default();
+                            self.reevaluate(&users);
+                        }
+                    }
+                }
+                Change::NewLink { .. } => {
+                    let host = &self.host;
+                    let mut adopted = false;
+                    for (_, s) in self.router.data_iter_mut() {
+                        adopted |= host.adopt(s);
+                    }
+                    if adopted {
+                        self.sockets.rebuild(&self.router);
+                        self.refresh_sources();
+                    }
+                }
+                Change::Addresses => self.refresh_sources(),
+            }
+        }
+    }
+
+    /// Re-picks every instance's advert source; the engine hears changes.
+    pub(super) fn refresh_sources(&mut self) {
+        let all_vips = self.router.iter().flat_map(|(_, _, s)| s.announced()).collect();
+        let mut changed = Vec::new();
+        let addrs = self.host.addrs();
+        for (id, s) in self.router.data_iter_mut() {
+            if let Some(src) = sockets::refresh_source(s, addrs, &all_vips) {
+                changed.push((id, src));
+            }
+        }
+        for (id, src) in changed {
+            self.feed(id, Event::LocalAddress(src));
+        }
+    }
+
+    /// Handles a signal; false means stop.
+    async fn signal(&mut self, sig: i32) -> bool {
+        match sig {
+            s if s == libc::SIGTERM || s == libc::SIGINT => {
+                tracing::info!("Stopping");
+                return false;
+            }
+            s if s == libc::SIGHUP => self.reload().await,
+            s if s == libc::SIGUSR1 => self.write_dump("data"),
+            s if s == libc::SIGUSR2 => self.write_dump("stats"),
+            s if s == libc::SIGRTMIN() + 2 => self.write_dump("json"),
+            s if s == libc::SIGRTMAX() - 1 => {
+                self.write_dump("stats");
+                let ids: Vec<InstanceId> = self.router.ids().collect();
+                for id in ids {
+                    if let Some(i) = self.router.instance_mut(id) {
+                        *i.stats_mut() = Default::default();
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    fn views(&self) -> Vec<InstanceView<'_>> {
+        let c = &self.sockets.counters;
+        self.router
+            .iter()
+            .map(|(_, inst, s)| InstanceView {
+                cfg: &s.cfg,
+                inst,
+                ifname: &s.ifname,
+                vmac_ifname: s.vmac.as_ref().map(|(n, _)| n.as_str()),
+                vips_set: s.vips_set,
+                last_transition: epoch_secs(s.last_transition),
+                track_scripts: script_commands(&self.config, &s.cfg),
+                extra: json!({
+                    "preempt_hold": inst.preempt_held(),
+                    "checks": self.checks.status_json(&self.tracker, &s.refs),
+                    "rx_queue_overflow": c.rx_overflow.load(Ordering::Relaxed),
+                    "unknown_vrid": c.unknown_vrid.load(Ordering::Relaxed),
+                    "stale_check_reports": c.stale_check_reports.load(Ordering::Relaxed),
+                    "checksum_err": inst.stats().checksum_err,
+                    "version_err": inst.stats().version_err,
+                }),
+            })
+            .collect()
+    }
+
+    fn write_dump(&self, ext: &str) {
+        let g = &self.config.global;
+        let instance = g.data_use_instance.then(|| self.config.instance_name.clone()).flatten();
+        let path = dump::dump_path("keepalived", ext, instance.as_deref());
+        let views = self.views();
+        let text = match ext {
+            "json" => dump::json(&views),
+            "stats" => dump::stats(&views),
+            _ => dump::data(&self.config, &views),
+        };
+        match dump::write_file(&path, &text) {
+            Ok(()) => tracing::info!("wrote {}", path.display()),
+            Err(e) => tracing::error!("cannot write {}: {e}", path.display()),
+        }
+    }
+
+    /// `startup_script` / `shutdown_script`: run once and waited for, up to
+    /// their timeout (keepalived's behaviour).
+    pub(super) async fn run_global_script(&self, which: &str) {
+        let g = &self.config.global;
+        let (spec, timeout) = match which {
+            "startup_script" => (&g.startup_script, g.startup_script_timeout),
+            _ => (&g.shutdown_script, g.shutdown_script_timeout),
+        };
+        let Some(spec) = spec else { return };
+        let who = match crate::track::security::run_as(spec.user.as_ref(), g) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("{which} not run: {e}");
+                return;
+            }
+        };
+        match crate::track::script::run_once(&spec.argv, &who, timeout).await {
+            crate::track::check::Outcome::Success => tracing::info!("{which} {} finished", spec.command),
+            other => tracing::warn!("{which} {}: {other:?}", spec.command),
+        }
+    }
+}
+
+fn emit(level: Level, text: &str) {
+    match level {
+        Level::Debug => tracing::debug!("{text}"),
+        Level::Info => tracing::info!("{text}"),
+        Level::Warn => tracing::warn!("{text}"),
+        Level::Error => tracing::error!("{text}"),
+    }
+}
+
+fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Commands of an instance's tracked scripts (the JSON `track_script`).
+fn script_commands(config: &Config, cfg: &crate::config::model::VrrpInstance) -> Vec<String> {
+    cfg.track_scripts
+        .iter()
+        .filter_map(|r| config.script(&r.name))
+        .map(|s| {
+            s.script
+                .argv
+                .iter()
+                .map(|a| format!("'{a}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// How long `shutdown` waits for the effects queue to drain.
+pub(super) const DRAIN: Duration = Duration::from_secs(5);

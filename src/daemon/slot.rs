@@ -1,0 +1,91 @@
+//! One instance's runtime facts, kept beside its engine state in the
+//! router's slot: interfaces, VMAC, advert socket, tracking references,
+//! and the addresses it installs, resolved to interfaces.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use crate::config::model::VrrpInstance;
+use crate::net::socket::TxSocket;
+use crate::track::{Evaluation, Reference};
+
+use super::effects::Addresses;
+
+pub struct Slot {
+    pub cfg: VrrpInstance,
+    /// The interface adverts arrive on and whose state is tracked.
+    pub ifname: String,
+    pub ifindex: u32,
+    /// Where VIPs go and adverts leave from: the VMAC when there is one.
+    pub vip_ifname: String,
+    pub vip_ifindex: u32,
+    pub vmac: Option<(String, [u8; 6])>,
+    /// Source MAC of gratuitous ARPs.
+    pub mac: [u8; 6],
+    pub src: Option<IpAddr>,
+    pub tx: Option<TxSocket>,
+    /// VIPs, excluded VIPs, routes and rules, resolved to interfaces.
+    pub addresses: Addresses,
+    /// Whether the VIPs are installed now.
+    pub vips_set: bool,
+    pub last_transition: SystemTime,
+    /// Left INIT (its unweighted checks have reported).
+    pub started: bool,
+    /// The tracked objects this instance uses, with weights.
+    pub refs: Vec<Reference>,
+    /// What tracking said last (changes are fed to the engine).
+    pub last_eval: Option<Evaluation>,
+    pub warned_no_src: bool,
+}
+
+impl Slot {
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// The addresses gratuitous ARP / NA announce: VIPs and excluded VIPs.
+    pub fn announced(&self) -> Vec<IpAddr> {
+        self.cfg
+            .vips
+            .iter()
+            .chain(&self.cfg.excluded_vips)
+            .map(|v| v.addr)
+            .collect()
+    }
+
+    /// The interface adverts are sent from: the VMAC unless `vmac_xmit_base`.
+    pub fn tx_interface(&self) -> (&str, u32) {
+        match &self.cfg.vmac {
+            Some(v) if !v.xmit_base && self.vmac.is_some() => (&self.vip_ifname, self.vip_ifindex),
+            _ => (&self.ifname, self.ifindex),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Slot {
+    /// A slot on interface `ifindex` (named as configured), as the pure
+    /// rooms' tests need it: no socket, no VMAC.
+    pub fn for_test(cfg: VrrpInstance, ifindex: u32) -> Slot {
+        let ifname = cfg.interface.clone().unwrap_or_else(|| "eth0".into());
+        let addresses = super::params::addresses(&cfg, ifindex, |_| Some(ifindex));
+        Slot {
+            vip_ifname: ifname.clone(),
+            ifname,
+            ifindex,
+            vip_ifindex: ifindex,
+            vmac: None,
+            mac: [2, 0, 0, 0, 0, 1],
+            src: None,
+            tx: None,
+            addresses,
+            vips_set: false,
+            last_transition: SystemTime::UNIX_EPOCH,
+            started: false,
+            refs: Vec::new(),
+            last_eval: None,
+            warned_no_src: false,
+            cfg,
+        }
+    }
+}

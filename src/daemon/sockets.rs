@@ -1,0 +1,229 @@
+//! Sockets and dispatch: the receive sockets (one per interface and
+//! family, joined to the multicast groups in use), the table that routes a
+//! received advert to its instances, and the advert sender. Readers hand
+//! packets to the protocol loop through a bounded queue; a full queue
+//! drops (and counts) rather than blocking a reader.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::model::{self, VrrpInstance};
+use crate::net::netlink::Addr;
+use crate::net::socket::{Received, RxSocket, TxSocket};
+use crate::vrrp::packet::Family;
+use crate::vrrp::{Instance, InstanceId, Router};
+
+use super::host::pick_source;
+use super::slot::Slot;
+
+/// Bound of the queue between socket readers and the protocol loop.
+pub const RX_QUEUE: usize = 4096;
+
+/// What the socket readers hand the protocol loop.
+pub struct Input {
+    pub ifindex: u32,
+    pub rx: Received,
+}
+
+/// Counters of the daemon as a whole.
+#[derive(Default)]
+pub struct Counters {
+    pub rx_overflow: AtomicU64,
+    pub rx_malformed: AtomicU64,
+    pub unknown_vrid: AtomicU64,
+    pub tx_errors: AtomicU64,
+    /// Check results that arrived from a run a reload had replaced.
+    pub stale_check_reports: AtomicU64,
+}
+
+type Key = (u32, Family, u8);
+
+pub struct Sockets {
+    rx: HashMap<(u32, Family), (Vec<IpAddr>, JoinHandle<()>)>,
+    dispatch: HashMap<Key, Vec<InstanceId>>,
+    input_tx: mpsc::Sender<Input>,
+    pub counters: Arc<Counters>,
+    /// One advert buffer, reused.
+    buf: Vec<u8>,
+}
+
+pub fn family(cfg: &VrrpInstance) -> Family {
+    match cfg.family {
+        model::Family::V4 => Family::V4,
+        model::Family::V6 => Family::V6,
+    }
+}
+
+/// The receive sockets the instances need: per (interface, family) the
+/// interface name and the multicast groups to join (none for unicast).
+pub fn wanted(router: &Router<Slot>) -> HashMap<(u32, Family), (String, Vec<IpAddr>)> {
+    let mut want: HashMap<(u32, Family), (String, Vec<IpAddr>)> = HashMap::new();
+    for (_, _, s) in router.iter() {
+        if s.ifindex == 0 {
+            continue;
+        }
+        let e = want
+            .entry((s.ifindex, family(&s.cfg)))
+            .or_insert_with(|| (s.ifname.clone(), Vec::new()));
+        if s.cfg.unicast_peers.is_empty() && !e.1.contains(&s.cfg.mcast_dst) {
+            e.1.push(s.cfg.mcast_dst);
+        }
+    }
+    want
+}
+
+/// Which instances hear adverts arriving on (interface, family, VRID).
+pub fn dispatch_table(router: &Router<Slot>) -> HashMap<Key, Vec<InstanceId>> {
+    let mut t: HashMap<Key, Vec<InstanceId>> = HashMap::new();
+    for (id, _, s) in router.iter() {
+        if s.ifindex != 0 {
+            t.entry((s.ifindex, family(&s.cfg), s.cfg.vrid)).or_default().push(id);
+        }
+    }
+    t
+}
+
+impl Sockets {
+    pub fn new() -> (Sockets, mpsc::Receiver<Input>) {
+        let (input_tx, input_rx) = mpsc::channel(RX_QUEUE);
+        (
+            Sockets {
+                rx: HashMap::new(),
+                dispatch: HashMap::new(),
+                input_tx,
+                counters: Arc::new(Counters::default()),
+                buf: vec![0; 4200],
+            },
+            input_rx,
+        )
+    }
+
+    /// Re-derives the dispatch table and opens / closes receive sockets;
+    /// sockets still wanted with the same groups stay open.
+    pub fn rebuild(&mut self, router: &Router<Slot>) {
+        self.dispatch = dispatch_table(router);
+        let want = wanted(router);
+        self.rx.retain(|k, (groups, task)| {
+            let keep = want.get(k).is_some_and(|(_, g)| g == groups);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for ((ifindex, fam), (ifname, groups)) in want {
+            if self.rx.contains_key(&(ifindex, fam)) {
+                continue;
+            }
+            match RxSocket::open(fam, &ifname, ifindex, &groups) {
+                Ok(sock) => {
+                    let task = tokio::spawn(read_loop(sock, self.input_tx.clone(), self.counters.clone()));
+                    self.rx.insert((ifindex, fam), (groups, task));
+                }
+                Err(e) => tracing::error!("cannot open the VRRP socket on {ifname}: {e}"),
+            }
+        }
+    }
+
+    /// The instances an advert arriving on `ifindex` is for; counted when
+    /// none is.
+    pub fn targets(&self, ifindex: u32, rx: &Received) -> &[InstanceId] {
+        let vrid = rx.payload.get(1).copied().unwrap_or(0);
+        match self.dispatch.get(&(ifindex, Family::of(&rx.meta.src), vrid)) {
+            Some(ids) => ids,
+            None => {
+                self.counters.unknown_vrid.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    "advert for unknown VRID {vrid} from {} on interface {ifindex}",
+                    rx.meta.src
+                );
+                &[]
+            }
+        }
+    }
+
+    /// Sends one advert of `inst` to its multicast group or each unicast peer.
+    pub fn send_advert(&mut self, inst: &Instance, slot: &Slot, priority: u8) {
+        let Some(tx) = &slot.tx else { return };
+        let advert = inst.advert(priority);
+        let cfg = &slot.cfg;
+        let one = [cfg.mcast_dst];
+        let peers: Vec<IpAddr>;
+        let dsts: &[IpAddr] = if cfg.unicast_peers.is_empty() {
+            &one
+        } else {
+            peers = cfg.unicast_peers.iter().map(|p| p.addr).collect();
+            &peers
+        };
+        for &dst in dsts {
+            match advert.emit(&mut self.buf, tx.src, dst, inst.params().checksum_mode) {
+                Ok(n) => {
+                    if let Err(e) = tx.send(&self.buf[..n], dst, slot.vip_ifindex) {
+                        self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("({}) cannot send advert to {dst}: {e}", cfg.name);
+                    }
+                }
+                Err(e) => tracing::error!("({}) cannot build advert: {e}", cfg.name),
+            }
+        }
+    }
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        for (_, task) in self.rx.values() {
+            task.abort();
+        }
+    }
+}
+
+/// Picks a slot's advert source and (re)opens its send socket when the
+/// source changes; returns the new source when it changed.
+pub fn refresh_source(slot: &mut Slot, addrs: &[Addr], all_vips: &HashSet<IpAddr>) -> Option<Option<IpAddr>> {
+    let want = pick_source(&slot.cfg, slot.ifindex, slot.vip_ifindex, addrs, all_vips);
+    if want == slot.src && (slot.tx.is_some() || want.is_none()) {
+        return None;
+    }
+    let (tx_if, tx_idx) = slot.tx_interface();
+    let tx = want.and_then(|src| match TxSocket::open(src, tx_if, tx_idx, slot.cfg.unicast_ttl) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!(
+                "({}) cannot open the advert socket from {src} on {tx_if}: {e}",
+                slot.cfg.name
+            );
+            None
+        }
+    });
+    slot.src = want;
+    slot.tx = tx;
+    if want.is_some() {
+        slot.warned_no_src = false;
+    }
+    Some(want)
+}
+
+async fn read_loop(mut sock: RxSocket, tx: mpsc::Sender<Input>, counters: Arc<Counters>) {
+    let ifindex = sock.ifindex();
+    loop {
+        match sock.recv().await {
+            Ok(Ok(rx)) => {
+                if tx.try_send(Input { ifindex, rx }).is_err() {
+                    counters.rx_overflow.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(Err(e)) => {
+                counters.rx_malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("malformed IPv4 datagram on interface {ifindex}: {e}");
+            }
+            Err(e) => {
+                tracing::warn!("VRRP socket on interface {ifindex}: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
