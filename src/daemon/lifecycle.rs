@@ -153,9 +153,11 @@ impl Daemon {
         inst.reconfigure(params::engine_params(&slot.cfg));
     }
 
-    /// An instance removed by a reload leaves as keepalived's do: a MASTER
-    /// sends priority 0 and releases its addresses; FAULT is notified
-    /// (DELETED with `notify_deleted`); its VMAC goes.
+    /// An instance removed by a reload leaves as keepalived 2.2.7's do
+    /// (observed): a MASTER sends priority 0 and releases its addresses;
+    /// the generic `notify` and the FIFOs hear FAULT — DELETED, and the
+    /// `notify_deleted` script runs, when that is set; `notify_fault` does
+    /// not run. Its VMAC goes.
     async fn retire(&mut self, mut inst: Instance, slot: Slot) {
         let mut out = crate::vrrp::Output::default();
         inst.handle(Instant::now(), Event::Shutdown { release: true }, &mut out);
@@ -178,7 +180,7 @@ impl Daemon {
         let n = &slot.cfg.notify;
         let (state, specific) = match &n.deleted {
             Some(s) => ("DELETED", Some(s.clone())),
-            None => ("FAULT", n.fault.clone()),
+            None => ("FAULT", None),
         };
         self.effect(Effect::Notify(Box::new(Notice {
             subject: Subject::Instance,

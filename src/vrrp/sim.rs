@@ -186,6 +186,30 @@ impl Sim {
         self.apply(node, out);
     }
 
+    /// Delivers hand-made bytes to every running node as an advert from
+    /// `src` (a sender outside the simulation: a broken or hostile router).
+    pub fn inject(&mut self, src: IpAddr, payload: &[u8]) {
+        for to in 0..self.nodes.len() {
+            if !self.nodes[to].up {
+                continue;
+            }
+            let vrid = payload.get(1).copied().unwrap_or(0);
+            let target = self.nodes[to]
+                .router
+                .instances()
+                .find(|(_, i)| i.params().vrid == vrid && Family::of(&src) == i.params().family)
+                .map(|(id, _)| id);
+            if let Some(id) = target {
+                let meta = RxMeta {
+                    src,
+                    dst: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+                    ttl: 255,
+                };
+                self.event(to, id, Event::Advert { meta, payload });
+            }
+        }
+    }
+
     fn next_random(&mut self) -> u64 {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;

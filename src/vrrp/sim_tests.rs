@@ -435,3 +435,56 @@ fn preemption_hold_on_the_lan() {
     let took = sim.last_transition(a, "VI_1", State::Master).unwrap_or_default() - released;
     assert!(took <= skew_time(Version::V2, 100, secs(1.0)) + sim.latency, "{took:?}");
 }
+
+/// A router sending VRRPv3 adverts with Max Adver Int 0 (and a higher
+/// priority) on the LAN: with keepalived 2.2.7 the master adopts the
+/// interval and flaps at every advert; here every such advert is dropped
+/// and counted, the master keeps its rhythm and nobody changes state.
+#[test]
+fn zero_interval_adverts_never_flap_the_lan() {
+    let v3 = |prio| Params {
+        advert_int: Duration::from_millis(100),
+        ..Params::new("VI_1", 7, prio, Version::V3, vec![ip("10.0.0.100")])
+    };
+    let (mut sim, a, b) = pair(v3(100), v3(90));
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(2.0));
+    assert_single_master(&sim, a);
+    let changes = sim.transitions.len();
+    // The rogue advert: priority 200, interval 0, checksum mended.
+    let rogue: IpAddr = ip("10.0.0.9");
+    let mut bytes = vec![0u8; 64];
+    let n = crate::vrrp::Instance::new(v3(200))
+        .advert(200)
+        .emit(&mut bytes, rogue, ip("224.0.0.18"), crate::vrrp::ChecksumMode::PseudoHeader)
+        .unwrap_or(0);
+    bytes.truncate(n);
+    bytes[4] &= 0xf0;
+    bytes[5] = 0;
+    bytes[6..8].fill(0);
+    let c = crate::vrrp::packet::checksum(
+        &bytes,
+        Version::V3,
+        rogue,
+        ip("224.0.0.18"),
+        crate::vrrp::ChecksumMode::PseudoHeader,
+    );
+    bytes[6..8].copy_from_slice(&c.to_be_bytes());
+    for _ in 0..100 {
+        sim.inject(rogue, &bytes);
+        sim.run_for(secs(0.1));
+    }
+    assert_eq!(sim.transitions.len(), changes, "nobody changed state");
+    assert_single_master(&sim, a);
+    for node in [a, b] {
+        let errs = sim.nodes[node]
+            .router
+            .instances()
+            .map(|(_, i)| i.stats().advert_interval_err)
+            .sum::<u64>();
+        assert_eq!(errs, 100, "every rogue advert counted on node {node}");
+    }
+    let last = sim.last_advert(a, 7).unwrap_or_default();
+    assert!(sim.elapsed() - last <= secs(0.1), "the master keeps advertising");
+}

@@ -828,6 +828,40 @@ fn v2_interval_mismatch_is_dropped() {
     assert_eq!(t.i.stats().advert_interval_err, 1);
 }
 
+/// A VRRPv3 advert must not carry Max Adver Int 0 (RFC 5798 §5.2.7
+/// defines no such interval): it is dropped and counted, the master's
+/// interval is not learnt, and the down timer is not reset by it.
+/// keepalived 2.2.7 adopts it and flaps (compat/DEVIATIONS.md).
+#[test]
+fn v3_zero_interval_is_dropped_and_counted() {
+    let p = Params::new("VI_1", 51, 90, Version::V3, vec![ip(VIP)]);
+    let mut t = T::started(p.clone());
+    let mut bytes = wire(&p, 200, "10.0.0.1");
+    // Zero the 12-bit interval, then mend the checksum.
+    bytes[4] &= 0xf0;
+    bytes[5] = 0;
+    bytes[6..8].fill(0);
+    let c = super::packet::checksum(&bytes, Version::V3, ip("10.0.0.1"), ip(MCAST), p.checksum_mode);
+    bytes[6..8].copy_from_slice(&c.to_be_bytes());
+    let deadline = t.i.poll_timeout();
+    assert_eq!(
+        t.dropped(
+            secs(1.0),
+            Event::Advert {
+                meta: meta("10.0.0.1"),
+                payload: &bytes
+            }
+        ),
+        Some(RxError::Interval {
+            got: Duration::ZERO,
+            configured: secs(1.0)
+        })
+    );
+    assert_eq!(t.i.stats().advert_interval_err, 1);
+    assert_eq!(t.i.master_adver_interval(), secs(1.0), "not learnt");
+    assert_eq!(t.i.poll_timeout(), deadline, "the down timer runs on");
+}
+
 /// RFC 5798 §7.1 (8): address list must match unless the sender is the
 /// owner; keepalived's skip_check_adv_addr skips it for the known master.
 #[test]
