@@ -10,7 +10,8 @@
 #    bridge (RFC Master_Down_Interval at priority 90: 3.6484 s);
 # 2. graceful stop: SIGTERM to the master -> VIP present on the backup
 #    (RFC Skew_Time at priority 90: 0.6484 s);
-# 3. memory: VmRSS summed over the daemon's processes, 1 and 100 instances;
+# 3. memory: PSS, anonymous memory and RSS from /proc/PID/smaps_rollup,
+#    summed over the daemon's processes, 1 and 100 instances;
 # 4. CPU: user+system time of the master's processes over CPU_SECONDS with
 #    100 instances at advert_int 1;
 # 5. jitter: 100 instances, each tracking its own vrrp_script at interval 1
@@ -146,12 +147,13 @@ while o + 16 <= len(d):
 print(f"{first_b - mark:.4f}" if mark and first_b else "nan")
 PY
 }
-rss() { # ns -> kB summed over its processes
-    local sum=0
+mem() { # ns -> "PSS/anonymous/RSS kB", summed over its processes
+    local pss=0 anon=0 rss=0
     for p in $(ip netns pids "$1"); do
-        sum=$((sum + $(awk '/VmRSS/{print $2}' /proc/"$p"/status)))
+        read -r a b c < <(awk '/^Pss:/{p=$2} /^Anonymous:/{a=$2} /^Rss:/{r=$2} END{print p, a, r}' /proc/"$p"/smaps_rollup)
+        pss=$((pss + a)); anon=$((anon + b)); rss=$((rss + c))
     done
-    echo $sum
+    echo "PSS $pss / anon $anon / RSS $rss kB"
 }
 cpu() { # ns -> jiffies of its processes
     local sum=0
@@ -198,7 +200,7 @@ for impl in ${IMPLS:-rk ka}; do
         killall_ns "$A"; killall_ns "$B"
         start "$impl" "$A" a 100 "$n"; start "$impl" "$B" b 90 "$n"
         sleep 6
-        echo "RSS with $n instance(s): master $(rss "$A") kB, backup $(rss "$B") kB"
+        echo "memory with $n instance(s): master $(mem "$A"), backup $(mem "$B")"
     done
     if [[ " $STEPS " == *" cpu "* ]]; then
     killall_ns "$A"; killall_ns "$B"

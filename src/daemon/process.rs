@@ -137,10 +137,7 @@ fn unsafe_fd(fd: i32) -> std::os::fd::OwnedFd {
 
 /// After start-up or a reload: hands the heap pages freed since (the
 /// config's text, tokens and tree: transient, and most of the peak) back
-/// to the kernel, and unmaps the binary's code pages, most of which only
-/// start-up ran (argument and config parsing, netlink set-up). They stay
-/// in the page cache: code that runs again comes back with a minor fault
-/// (no disk read), so what stays resident is the code the daemon runs.
+/// to the kernel, which lowers the daemon's anonymous memory.
 #[allow(unsafe_code)]
 pub fn release_startup_memory() {
     // SAFETY: malloc_trim only walks glibc's own arenas; any thread may
@@ -148,65 +145,11 @@ pub fn release_startup_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-    for (start, len) in own_code_segments() {
-        // SAFETY: the range is a read-only, executable, file-backed
-        // mapping of our own binary: never written, so dropping its pages
-        // loses nothing, and the next use faults them back in from the
-        // file. Writable and relocated (RELRO) segments are never touched.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
-        }
-    }
-}
-
-/// The `r-xp` mappings of the running executable, from /proc/self/maps.
-fn own_code_segments() -> Vec<(usize, usize)> {
-    let Ok(exe) = fs::read_link("/proc/self/exe") else {
-        return Vec::new();
-    };
-    let maps = fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    code_segments(&maps, &exe.to_string_lossy())
-}
-
-fn code_segments(maps: &str, exe: &str) -> Vec<(usize, usize)> {
-    maps.lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let range = f.next()?;
-            let perms = f.next()?;
-            // The path is the rest of the line (it may hold spaces, or end
-            // in " (deleted)" after an upgrade, as the exe link does).
-            let path = &l[l.find('/')?..];
-            if perms != "r-xp" || path != exe {
-                return None;
-            }
-            let (a, b) = range.split_once('-')?;
-            let (a, b) = (usize::from_str_radix(a, 16).ok()?, usize::from_str_radix(b, 16).ok()?);
-            (b > a).then_some((a, b - a))
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn code_segments_are_the_executables_r_xp_mappings() {
-        let maps = "\
-55d81a602000-55d81a779000 r--p 00000000 fe:00 1234                       /usr/sbin/rk daemon
-55d81a779000-55d81aad4000 r-xp 00177000 fe:00 1234                       /usr/sbin/rk daemon
-55d81aad4000-55d81ab14000 r--p 004d2000 fe:00 1234                       /usr/sbin/rk daemon
-55d81ab14000-55d81ab16000 rw-p 00512000 fe:00 1234                       /usr/sbin/rk daemon
-7fe7b4901000-7fe7b4a57000 r-xp 00026000 fe:00 326279                     /usr/lib/x86_64-linux-gnu/libc.so.6
-7ffc5ea7c000-7ffc5ea9d000 rw-p 00000000 00:00 0                          [stack]
-";
-        assert_eq!(
-            code_segments(maps, "/usr/sbin/rk daemon"),
-            [(0x55d81a779000, 0x55d81aad4000 - 0x55d81a779000)]
-        );
-        assert!(code_segments(maps, "/usr/sbin/rk").is_empty());
-    }
 
     #[test]
     fn keepalived_pid_file_names() {
