@@ -14,6 +14,7 @@
 //! instance is MASTER.
 
 pub mod gtid;
+pub mod policy;
 pub mod status;
 
 use std::borrow::Cow;
@@ -26,10 +27,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::model::{CatchUpPolicy, CheckCommon, MysqlSettings};
+use crate::config::model::{CheckCommon, MysqlSettings};
 
 use super::check::{Check, Outcome, Reporter};
 use gtid::{compare, Comparison, Position};
+use policy::{FenceInput, FenceStep, GuardInput, GuardStep, Peer, Settle, Verdict};
 use status::{read_link, read_variables, replication_health, Columns, Flavor, Link, Row, Variables};
 
 /// What the daemon tells the probe about the instances that track it.
@@ -107,38 +109,40 @@ fn to_row(r: &mysql_async::Row) -> Row {
         .collect()
 }
 
+/// How to reach one server.
+struct ServerOptions<'a> {
+    label: &'static str,
+    host: Option<&'a str>,
+    socket: Option<&'a std::path::Path>,
+    port: u16,
+    user: &'a str,
+    password: Option<&'a str>,
+    tls: Option<mysql_async::SslOpts>,
+    timeout: Duration,
+}
+
 impl Server {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        label: &'static str,
-        host: Option<&str>,
-        socket: Option<&std::path::Path>,
-        port: u16,
-        user: &str,
-        password: Option<&str>,
-        tls: Option<mysql_async::SslOpts>,
-        timeout: Duration,
-    ) -> Server {
+    fn new(o: ServerOptions<'_>) -> Server {
         let mut b = OptsBuilder::default()
-            .user(Some(user))
-            .pass(password)
-            .tcp_port(port)
+            .user(Some(o.user))
+            .pass(o.password)
+            .tcp_port(o.port)
             // Never switch to the socket behind our back (mysql_async's
             // default): the address configured is the one probed.
             .prefer_socket(false)
             .stmt_cache_size(0)
-            .ssl_opts(tls);
-        if let Some(h) = host {
+            .ssl_opts(o.tls);
+        if let Some(h) = o.host {
             b = b.ip_or_hostname(h);
         }
-        if let Some(s) = socket {
+        if let Some(s) = o.socket {
             b = b.socket(Some(s.to_string_lossy()));
         }
         Server {
-            label,
+            label: o.label,
             opts: Opts::from(b),
-            user: user.to_string(),
-            timeout,
+            user: o.user.to_string(),
+            timeout: o.timeout,
             conn: None,
             flavor: Flavor::MariaDb,
             retry_at: None,
@@ -297,15 +301,6 @@ impl Server {
     }
 }
 
-/// What the guard decided this round.
-#[derive(Debug, Clone, PartialEq)]
-enum Guard {
-    /// Keep the instances from preempting; why.
-    Hold(String),
-    /// Preemption may go ahead.
-    Release,
-}
-
 struct State {
     local: Server,
     peer: Option<Server>,
@@ -314,7 +309,7 @@ struct State {
     handed_over: Option<Instant>,
     /// The read_only state fencing last set, per the role it was set for.
     fenced_for: Option<bool>,
-    last_guard: Option<Guard>,
+    last_guard: Option<Verdict>,
     /// The local server's replication links at the last probe.
     links: Vec<Link>,
     /// When an idle replication link was last restarted.
@@ -356,27 +351,27 @@ impl MysqlCheck {
         let timeout = self.common.effective_timeout();
         let user = s.user.clone().unwrap_or_default();
         let mut st = State {
-            local: Server::new(
-                "local",
-                s.host.as_deref(),
-                s.socket.as_deref(),
-                s.port,
-                &user,
-                s.password.as_deref(),
-                tls(s),
+            local: Server::new(ServerOptions {
+                label: "local",
+                host: s.host.as_deref(),
+                socket: s.socket.as_deref(),
+                port: s.port,
+                user: &user,
+                password: s.password.as_deref(),
+                tls: tls(s),
                 timeout,
-            ),
+            }),
             peer: s.peer_host.as_deref().map(|h| {
-                Server::new(
-                    "peer",
-                    Some(h),
-                    None,
-                    s.peer_port,
-                    s.peer_user.as_deref().unwrap_or(&user),
-                    s.peer_password.as_deref(),
-                    tls(s),
+                Server::new(ServerOptions {
+                    label: "peer",
+                    host: Some(h),
+                    socket: None,
+                    port: s.peer_port,
+                    user: s.peer_user.as_deref().unwrap_or(&user),
+                    password: s.peer_password.as_deref(),
+                    tls: tls(s),
                     timeout,
-                )
+                })
             }),
             handed_over: None,
             fenced_for: None,
@@ -415,16 +410,16 @@ impl MysqlCheck {
             };
             if guard != st.last_guard {
                 match &guard {
-                    Some(Guard::Hold(why)) => tracing::info!("check_mysql {}: holding preemption: {why}", self.name),
-                    Some(Guard::Release) => tracing::info!("check_mysql {}: preemption allowed", self.name),
+                    Some(Verdict::Hold(why)) => tracing::info!("check_mysql {}: holding preemption: {why}", self.name),
+                    Some(Verdict::Release) => tracing::info!("check_mysql {}: preemption allowed", self.name),
                     None => {}
                 }
                 st.last_guard = guard.clone();
             }
-            if let Some(Guard::Hold(why)) = &guard {
+            if let Some(Verdict::Hold(why)) = &guard {
                 detail["waiting_for"] = json!(why);
             }
-            let hold = guard.map(|g| matches!(g, Guard::Hold(_)));
+            let hold = guard.map(|g| matches!(g, Verdict::Hold(_)));
             let writable = self
                 .settings
                 .read_only_when_backup
@@ -482,87 +477,127 @@ impl MysqlCheck {
     async fn fence(&self, st: &mut State, role: Role, vars: Option<&Variables>) {
         let Some(vars) = vars else { return };
         let writable = role.master || st.handed_over.is_some();
-        let fresh = std::mem::take(&mut st.local.fresh);
-        if st.fenced_for == Some(writable) && !fresh {
-            if writable && vars.read_only {
-                self.repair_stale_freeze(st).await;
-            } else {
-                st.read_only_since = None;
-            }
-            return;
-        }
-        st.read_only_since = None;
-        if vars.read_only != writable && st.fenced_for == Some(writable) {
-            // A new connection to a server already as it should be.
-            return;
-        }
-        match st.local.set_read_only(!writable).await {
-            Ok(()) => {
-                tracing::info!(
-                    "check_mysql {}: local server set {}",
-                    self.name,
-                    if writable {
-                        "writable (read_only=OFF)"
-                    } else {
-                        "read_only=ON, application sessions ended"
-                    }
-                );
-                st.fenced_for = Some(writable);
-            }
-            Err(e) => tracing::warn!("check_mysql {}: cannot fence the local server: {e}", self.name),
-        }
-    }
-
-    /// The server is read_only although an instance here is MASTER: a
-    /// peer froze it for a handover. A handover ends within
-    /// 2 × catch_up_timeout (the wait, then the wait for the preemption);
-    /// a freeze older than that was left by a peer that died mid-handover
-    /// (its daemon or host), and would stop every write for good.
-    async fn repair_stale_freeze(&self, st: &mut State) {
-        let since = *st.read_only_since.get_or_insert_with(Instant::now);
-        let limit = 2 * self.settings.catch_up_timeout + 2 * self.common.interval;
-        if since.elapsed() < limit {
-            return;
-        }
-        tracing::warn!(
-            "check_mysql {}: the local server is read_only while MASTER for {:?} (a peer's handover \
-             that never finished?); making it writable",
-            self.name,
-            limit
-        );
-        st.read_only_since = None;
-        if let Err(e) = st.local.set_read_only(false).await {
-            tracing::warn!("check_mysql {}: cannot make the local server writable: {e}", self.name);
-        }
-    }
-
-    /// The catch-up guard.
-    async fn guard(&self, st: &mut State, role: Role, vars: Option<&Variables>, detail: &mut Value) -> Guard {
-        if role.master {
-            st.handed_over = None;
-            return Guard::Release;
-        }
-        // A handover released the hold: wait for the instance to become
-        // MASTER; if it does not, unfreeze the peer and hold again.
-        if let Some(at) = st.handed_over {
-            if at.elapsed() < self.settings.catch_up_timeout {
-                return Guard::Release;
-            }
-            tracing::error!(
-                "check_mysql {}: handed over but no instance became MASTER; unfreezing the peer",
-                self.name
-            );
-            st.handed_over = None;
-            if let Some(peer) = st.peer.as_mut() {
-                let _ = peer.set_read_only(false).await;
-            }
-        }
-        let Some(vars) = vars else {
-            return Guard::Hold("the local server is not healthy".into());
+        let input = FenceInput {
+            writable_wanted: writable,
+            fenced_for: st.fenced_for,
+            fresh: std::mem::take(&mut st.local.fresh),
+            read_only: vars.read_only,
+            read_only_for: st.read_only_since.map(|t| t.elapsed()),
+            // A handover ends within 2 x catch_up_timeout (the wait, then
+            // the wait for the preemption): a freeze older than that was
+            // left by a peer that died mid-handover.
+            stale_after: 2 * self.settings.catch_up_timeout + 2 * self.common.interval,
         };
+        match policy::fence(&input) {
+            FenceStep::Nothing => st.read_only_since = None,
+            FenceStep::Frozen => {
+                st.read_only_since.get_or_insert_with(Instant::now);
+            }
+            FenceStep::Repair => {
+                tracing::warn!(
+                    "check_mysql {}: the local server is read_only while MASTER for {:?} (a peer's handover \
+                     that never finished?); making it writable",
+                    self.name,
+                    input.stale_after
+                );
+                st.read_only_since = None;
+                if let Err(e) = st.local.set_read_only(false).await {
+                    tracing::warn!("check_mysql {}: cannot make the local server writable: {e}", self.name);
+                }
+            }
+            FenceStep::Set { writable } => {
+                st.read_only_since = None;
+                match st.local.set_read_only(!writable).await {
+                    Ok(()) => {
+                        tracing::info!(
+                            "check_mysql {}: local server set {}",
+                            self.name,
+                            if writable {
+                                "writable (read_only=OFF)"
+                            } else {
+                                "read_only=ON, application sessions ended"
+                            }
+                        );
+                        st.fenced_for = Some(writable);
+                    }
+                    Err(e) => tracing::warn!("check_mysql {}: cannot fence the local server: {e}", self.name),
+                }
+            }
+        }
+    }
+
+    /// The catch-up guard: carries out the steps [`policy::guard`] asks for.
+    async fn guard(&self, st: &mut State, role: Role, vars: Option<&Variables>, detail: &mut Value) -> Verdict {
+        let now = Instant::now();
+        let mut input = GuardInput {
+            role,
+            local_healthy: vars.is_some(),
+            handed_over: st.handed_over.map(|t| now - t),
+            failed: st.handover_failed_at.map(|t| now - t),
+            peer: Peer::Unknown,
+            peer_unreachable: false,
+            catch_up_timeout: self.settings.catch_up_timeout,
+            policy: self.settings.catch_up_policy,
+        };
+        loop {
+            match policy::guard(&input) {
+                GuardStep::Decide {
+                    verdict,
+                    clear_handover,
+                } => {
+                    if clear_handover {
+                        st.handed_over = None;
+                    }
+                    return verdict;
+                }
+                GuardStep::Unfreeze => {
+                    tracing::error!(
+                        "check_mysql {}: handed over but no instance became MASTER; unfreezing the peer",
+                        self.name
+                    );
+                    st.handed_over = None;
+                    input.handed_over = None;
+                    if let Some(peer) = st.peer.as_mut() {
+                        let _ = peer.set_read_only(false).await;
+                    }
+                }
+                GuardStep::AskPeer => {
+                    let Some(own) = vars else {
+                        input.local_healthy = false;
+                        continue;
+                    };
+                    (input.peer, input.peer_unreachable) = self.ask_peer(st, own, detail).await;
+                }
+                GuardStep::Handover { freeze } => {
+                    return match self.handover(st, freeze).await {
+                        Ok(()) => {
+                            st.handed_over = Some(Instant::now());
+                            st.handover_failed_at = None;
+                            // The handover made the server writable (fencing agrees).
+                            st.fenced_for = Some(true);
+                            Verdict::Release
+                        }
+                        Err(e) => {
+                            tracing::error!(
+                                "check_mysql {}: handover failed, {}staying BACKUP: {e}",
+                                self.name,
+                                if freeze { "peer unfrozen, " } else { "" }
+                            );
+                            st.handover_failed_at = Some(Instant::now());
+                            Verdict::Hold(format!("handover failed: {e}"))
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// The peer's position compared with ours (and the detail for dumps);
+    /// true when the peer's server did not answer at all.
+    async fn ask_peer(&self, st: &mut State, own: &Variables, detail: &mut Value) -> (Peer, bool) {
         let interval = self.common.interval;
         let Some(peer) = st.peer.as_mut() else {
-            return Guard::Release;
+            return (Peer::Failed("no peer configured".into()), true);
         };
         let peer_vars = match peer.connect(interval).await {
             Ok(()) => peer.variables().await,
@@ -572,16 +607,13 @@ impl MysqlCheck {
             Ok(v) => v,
             Err(e) => {
                 detail["peer"] = json!({ "alive": false, "error": e });
-                return match self.settings.catch_up_policy {
-                    CatchUpPolicy::Wait => Guard::Hold(format!("{e} (catch_up_policy wait)")),
-                    CatchUpPolicy::Takeover => Guard::Release,
-                };
+                return (Peer::Failed(e), true);
             }
         };
         self.kick_idle_link(st).await;
-        let cmp = match self.compare(st, vars, &peer_vars).await {
+        let cmp = match self.compare(st, own, &peer_vars).await {
             Ok(c) => c,
-            Err(e) => return Guard::Hold(e),
+            Err(e) => return (Peer::Failed(e), false),
         };
         detail["peer"] = json!({
             "alive": true,
@@ -592,49 +624,7 @@ impl MysqlCheck {
         detail["behind"] = json!(cmp.behind);
         detail["ahead"] = json!(cmp.ahead);
         detail["diverged_domains"] = json!(cmp.diverged);
-        if !cmp.diverged.is_empty() {
-            return Guard::Hold(format!(
-                "GTID histories diverged in domain(s) {:?}: an admin must decide",
-                cmp.diverged
-            ));
-        }
-        if cmp.ahead > 0 {
-            return Guard::Hold(format!(
-                "{} transaction(s) here that the peer lacks: an admin must decide",
-                cmp.ahead
-            ));
-        }
-        if cmp.behind > 0 {
-            return Guard::Hold(format!("{} transaction(s) behind the peer", cmp.behind));
-        }
-        if !role.would_preempt {
-            return Guard::Hold("caught up; no lower-priority master to take over from".into());
-        }
-        let retry_at = st.handover_failed_at.map(|t| t + self.settings.catch_up_timeout);
-        if retry_at.is_some_and(|t| Instant::now() < t) {
-            return Guard::Hold(format!(
-                "the last handover failed; retrying catch_up_timeout ({:?}) after it",
-                self.settings.catch_up_timeout
-            ));
-        }
-        match self.handover(st, !role.peer_serves).await {
-            Ok(()) => {
-                st.handed_over = Some(Instant::now());
-                st.handover_failed_at = None;
-                // The handover made the server writable (fencing agrees).
-                st.fenced_for = Some(true);
-                Guard::Release
-            }
-            Err(e) => {
-                tracing::error!(
-                    "check_mysql {}: handover failed, {}staying BACKUP: {e}",
-                    self.name,
-                    if role.peer_serves { "" } else { "peer unfrozen, " }
-                );
-                st.handover_failed_at = Some(Instant::now());
-                Guard::Hold(format!("handover failed: {e}"))
-            }
-        }
+        (Peer::Compared(cmp), false)
     }
 
     /// The peer's server answers but the local link from it still waits
@@ -716,19 +706,20 @@ impl MysqlCheck {
             // session that read_only does not stop (SUPER, READ_ONLY ADMIN)
             // can keep it moving: then the handover times out.
             let mut target = peer.variables().await?;
-            let mut settled = !freeze;
-            while !settled {
+            while freeze {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let now = peer.variables().await?;
-                settled = now.binlog_pos == target.binlog_pos;
-                if !settled && Instant::now() >= deadline {
-                    return Err(format!(
-                        "the frozen peer still writes (a session with SUPER or READ_ONLY ADMIN?); \
-                         its position did not settle within catch_up_timeout ({:?})",
-                        self.settings.catch_up_timeout
-                    ));
+                match policy::settle(&target.binlog_pos, &now.binlog_pos, Instant::now() >= deadline) {
+                    Settle::Settled => break,
+                    Settle::Again => target = now,
+                    Settle::StillMoving => {
+                        return Err(format!(
+                            "the frozen peer still writes (a session with SUPER or READ_ONLY ADMIN?); \
+                             its position did not settle within catch_up_timeout ({:?})",
+                            self.settings.catch_up_timeout
+                        ))
+                    }
                 }
-                target = now;
             }
             let last = target.binlog_pos.clone();
             let own = st.local.variables().await?;
@@ -755,10 +746,7 @@ impl MysqlCheck {
                 true => peer.variables().await?,
                 false => target,
             };
-            let cmp = self.compare_plain(st.local.flavor, &own, &peer_final)?;
-            if cmp.behind > 0 {
-                return Err(format!("still {} transaction(s) behind after the wait", cmp.behind));
-            }
+            policy::caught_up_after_wait(&self.compare_plain(st.local.flavor, &own, &peer_final)?)?;
             st.local.set_read_only(false).await?;
             tracing::info!(
                 "check_mysql {}: caught up at {} (peer {}); local server writable, releasing preemption",
