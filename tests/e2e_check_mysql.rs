@@ -14,12 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::mariadb::{as_user, dual_master, example, via_stdin, wait_holder, Mariadb, A, B, CLIENT, VIP};
+use common::mariadb::{as_user, dual_master, example, via_stdin, wait_holder, Mariadb, A, B, CLIENT, DB_SLACK};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-const SLACK: Duration = Duration::from_secs(3);
 /// A second VIP, for tests with two instances per host.
 const VIP2: &str = "10.99.0.101";
 
@@ -149,7 +148,7 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
     let mut s = setup(test, domains);
     s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
     s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
-    holder(&s, A, mdi_v2(100) + SLACK, "A elected");
+    holder(&s, A, mdi_v2(100) + DB_SLACK, "A elected");
     // Fencing: A writable, B read-only; the application cannot write on B.
     let writable = wait_for(Duration::from_secs(5), || {
         s.a.sql("SELECT @@read_only") == "0" && s.b.sql("SELECT @@read_only") == "1"
@@ -186,7 +185,7 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
     let t0 = std::time::Instant::now();
     kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
     s.a.reap();
-    let took = wait_for(skew_v2(90) + Duration::from_secs(1) + SLACK, || {
+    let took = wait_for(skew_v2(90) + Duration::from_secs(1) + DB_SLACK, || {
         s.lab.holders(VIP) == [B]
     });
     assert!(
@@ -309,14 +308,14 @@ fn hung_server_and_broken_replication() {
     let mut s = setup("cmhang", true);
     s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
     s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
-    holder(&s, A, mdi_v2(100) + SLACK, "A elected");
+    holder(&s, A, mdi_v2(100) + DB_SLACK, "A elected");
     let pid = Pid::from_raw(s.a.pid().unwrap());
     kill(pid, Signal::SIGSTOP).unwrap();
     // timeout 1 + the rest of the interval, then B's Skew_Time.
     holder(
         &s,
         B,
-        Duration::from_secs(2) + skew_v2(90) + SLACK,
+        Duration::from_secs(2) + skew_v2(90) + DB_SLACK,
         "(d) hung server: B takes over",
     );
     // An application session through the VIP and an administrator's on
@@ -361,7 +360,7 @@ fn hung_server_and_broken_replication() {
     // A fails: B must not take over.
     kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
     s.a.reap();
-    std::thread::sleep(mdi_v2(90) + SLACK);
+    std::thread::sleep(mdi_v2(90) + DB_SLACK);
     assert!(
         s.lab.holders(VIP).is_empty(),
         "B with broken replication is no takeover target"
@@ -376,10 +375,10 @@ fn b_master_then_a_held(s: &mut Setup, why: &str) -> String {
         let cfg = example(&s.lab, file).replace("require_replication yes", "require_replication no");
         s.lab.start(host, &cfg, &[]);
         if host == B {
-            holder(s, B, mdi_v2(90) + SLACK, "B alone is master");
+            holder(s, B, mdi_v2(90) + DB_SLACK, "B alone is master");
         }
     }
-    std::thread::sleep(mdi_v2(100) + SLACK);
+    std::thread::sleep(mdi_v2(100) + DB_SLACK);
     assert_eq!(s.lab.holders(VIP), [B], "{why}");
     s.lab.log(A)
 }
@@ -471,7 +470,7 @@ fn diverged_histories_block_preemption() {
 fn unreachable_peer_server_follows_catch_up_policy() {
     let mut s = setup("cmpolicy", true);
     s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
-    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    holder(&s, B, mdi_v2(90) + DB_SLACK, "B alone is master");
     let a_cfg = |lab: &Lab, policy: &str| {
         example(lab, "host-a-check_mysql.conf").replace(
             "catch_up_policy wait",
@@ -481,7 +480,7 @@ fn unreachable_peer_server_follows_catch_up_policy() {
     let cfg = a_cfg(&s.lab, "wait");
     s.lab.start(A, &cfg, &[]);
     // rise 2 at interval 1, then A's Master_Down_Interval.
-    std::thread::sleep(Duration::from_secs(2) + mdi_v2(100) + SLACK);
+    std::thread::sleep(Duration::from_secs(2) + mdi_v2(100) + DB_SLACK);
     assert_eq!(s.lab.holders(VIP), [B], "wait: A stays BACKUP");
     let log = s.lab.log(A);
     assert!(log.contains("(catch_up_policy wait)"), "{log}");
@@ -492,7 +491,7 @@ fn unreachable_peer_server_follows_catch_up_policy() {
     holder(
         &s,
         A,
-        Duration::from_secs(2) + mdi_v2(100) + SLACK,
+        Duration::from_secs(2) + mdi_v2(100) + DB_SLACK,
         "takeover: A preempts",
     );
     let fenced = wait_for(Duration::from_secs(5), || {
@@ -510,7 +509,7 @@ fn unreachable_peer_server_follows_catch_up_policy() {
 fn handover_past_catch_up_timeout_unfreezes_the_peer_and_retries() {
     let mut s = setup("cmtimeout", true);
     s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
-    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    holder(&s, B, mdi_v2(90) + DB_SLACK, "B alone is master");
     let writable = wait_for(Duration::from_secs(5), || s.b.sql("SELECT @@read_only") == "0");
     assert!(writable.is_some(), "B writable as master");
     let cfg = example(&s.lab, "host-a-check_mysql.conf").replace("catch_up_timeout 60", "catch_up_timeout 2");
@@ -575,7 +574,7 @@ fn several_instances_one_check_writable_while_any_is_master() {
     s.lab.start(B, &cb, &[]);
     let read_only = |m: &Mariadb| m.sql("SELECT @@read_only") == "1";
     let expect = |s: &Setup, vip1: usize, vip2: usize, a_ro: bool, b_ro: bool, what: &str| {
-        let ok = wait_for(mdi_v2(100) + SLACK, || {
+        let ok = wait_for(mdi_v2(100) + DB_SLACK, || {
             s.lab.holders(VIP) == [vip1]
                 && s.lab.holders(VIP2) == [vip2]
                 && read_only(&s.a) == a_ro
@@ -621,7 +620,7 @@ fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
     };
     let cb = config(&s.lab, B, A, 90, 100);
     s.lab.start(B, &cb, &[]);
-    let both_on_b = wait_for(mdi_v2(90) + SLACK, || {
+    let both_on_b = wait_for(mdi_v2(90) + DB_SLACK, || {
         s.lab.holders(VIP) == [B] && s.lab.holders(VIP2) == [B] && s.b.sql("SELECT @@read_only") == "0"
     });
     assert!(both_on_b.is_some(), "B alone serves both VIPs, writable");
@@ -633,7 +632,7 @@ fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
     holder(
         &s,
         A,
-        Duration::from_secs(1) + mdi_v2(100) + SLACK,
+        Duration::from_secs(1) + mdi_v2(100) + DB_SLACK,
         "A takes VIP 1 back",
     );
     std::thread::sleep(Duration::from_secs(1));
@@ -668,7 +667,7 @@ fn a_peer_dying_mid_handover_does_not_leave_the_master_frozen() {
     let cfg = |lab: &Lab, file: &str| example(lab, file).replace("catch_up_timeout 60", "catch_up_timeout 2");
     let cb = cfg(&s.lab, "host-b-check_mysql.conf");
     s.lab.start(B, &cb, &[]);
-    holder(&s, B, mdi_v2(90) + SLACK, "B alone is master");
+    holder(&s, B, mdi_v2(90) + DB_SLACK, "B alone is master");
     let writable = wait_for(Duration::from_secs(5), || s.b.sql("SELECT @@read_only") == "0");
     assert!(writable.is_some(), "B writable as master");
     let ca = cfg(&s.lab, "host-a-check_mysql.conf");
@@ -679,12 +678,12 @@ fn a_peer_dying_mid_handover_does_not_leave_the_master_frozen() {
     let t0 = std::time::Instant::now();
     assert_eq!(s.lab.holders(VIP), [B], "B still master");
     let limit = 2 * Duration::from_secs(2) + 2 * Duration::from_secs(1);
-    let repaired = wait_for(limit + SLACK, || s.b.sql("SELECT @@read_only") == "0");
+    let repaired = wait_for(limit + DB_SLACK, || s.b.sql("SELECT @@read_only") == "0");
     let (after, _) = repaired.unwrap_or_else(|| panic!("B still read_only:\n{}", s.lab.log(B)));
     // Not before a live handover could have finished (less the interval
     // B needed to see the freeze).
     assert!(after >= limit / 2, "repaired after {after:?}");
-    assert!(t0.elapsed() < limit + SLACK);
+    assert!(t0.elapsed() < limit + DB_SLACK);
     let log = s.lab.log(B);
     assert!(log.contains("read_only while MASTER"), "{log}");
     assert_eq!(s.lab.holders(VIP), [B]);

@@ -12,20 +12,10 @@ use std::time::Duration;
 
 use common::*;
 
-const VIP: &str = "10.99.0.100";
-const SLACK: Duration = Duration::from_millis(1500);
 /// keepalived's JSON state codes.
-const BACKUP: i64 = 1;
-const MASTER: i64 = 2;
-const FAULT: i64 = 3;
 
-fn state(lab: &Lab, i: usize) -> (i64, i64) {
-    let j = lab.json(i);
-    (
-        j[0]["data"]["state"].as_i64().unwrap_or(-1),
-        j[0]["data"]["effective_priority"].as_i64().unwrap_or(-1),
-    )
-}
+/// The instance line that tracks `chk`.
+const TRACK_CHK: &str = "    track_script {\n        chk\n    }";
 
 fn executable(path: &Path, body: &str) -> String {
     std::fs::write(path, body).unwrap();
@@ -46,28 +36,17 @@ fn flag_script(dir: &Path) -> (String, std::path::PathBuf) {
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn script_weight_moves_the_vip_and_back() {
-    let mut lab = Lab::new("scrweight", 2);
-    let (script, flag) = flag_script(lab.dir(0));
-    let cfg = format!(
-        "vrrp_script chk {{\n    script \"{script}\"\n    interval 1\n    weight -20\n}}\n{}",
-        instance(
-            "VI_1",
-            51,
-            100,
-            &format!("{VIP}/24"),
-            "    track_script {\n        chk\n    }"
-        )
-    );
-    lab.start(0, &cfg, &[]);
-    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
-    wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("A master");
+    let dir = tempfile::tempdir().unwrap();
+    let (script, flag) = flag_script(dir.path());
+    let defs = format!("vrrp_script chk {{\n    script \"{script}\"\n    interval 1\n    weight -20\n}}\n");
+    let lab = Lab::pair("scrweight", &defs, TRACK_CHK, "");
     std::fs::write(&flag, "").unwrap();
     // One failed run (within an interval), then B's Master_Down_Interval.
     wait_for(Duration::from_secs(1) + mdi_v2(90) + 2 * SLACK, || {
         lab.holders(VIP) == [1]
     })
     .expect("B takes over when A's priority drops to 80");
-    assert_eq!(state(&lab, 0), (BACKUP, 80));
+    assert_eq!(lab.vrrp_state(0), (BACKUP, 80));
     assert!(lab.log(0).contains("VRRP_Script(chk) failed"), "{}", lab.log(0));
     std::fs::remove_file(&flag).unwrap();
     // A at 100 ignores B's lower adverts and takes over when its
@@ -76,27 +55,16 @@ fn script_weight_moves_the_vip_and_back() {
         lab.holders(VIP) == [0]
     })
     .expect("A preempts back");
-    assert_eq!(state(&lab, 0), (MASTER, 100));
+    assert_eq!(lab.vrrp_state(0), (MASTER, 100));
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn weight_zero_script_faults_and_recovers_without_a_restart() {
-    let mut lab = Lab::new("scrfault", 2);
-    let (script, flag) = flag_script(lab.dir(0));
-    let cfg = format!(
-        "vrrp_script chk {{\n    script \"{script}\"\n    interval 1\n    fall 2\n    rise 2\n}}\n{}",
-        instance(
-            "VI_1",
-            51,
-            100,
-            &format!("{VIP}/24"),
-            "    track_script {\n        chk\n    }"
-        )
-    );
-    lab.start(0, &cfg, &[]);
-    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
-    wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("A master");
+    let dir = tempfile::tempdir().unwrap();
+    let (script, flag) = flag_script(dir.path());
+    let defs = format!("vrrp_script chk {{\n    script \"{script}\"\n    interval 1\n    fall 2\n    rise 2\n}}\n");
+    let mut lab = Lab::pair("scrfault", &defs, TRACK_CHK, "");
     std::fs::write(&flag, "").unwrap();
     // fall 2 at interval 1; A sends priority 0 on leaving MASTER for FAULT,
     // so B takes over after its Skew_Time.
@@ -104,7 +72,7 @@ fn weight_zero_script_faults_and_recovers_without_a_restart() {
         lab.holders(VIP) == [1]
     })
     .expect("B takes over when A goes FAULT");
-    assert_eq!(state(&lab, 0).0, FAULT);
+    assert_eq!(lab.vrrp_state(0).0, FAULT);
     assert!(lab.log(0).contains("(VI_1) Entering FAULT STATE"));
     // The check passes twice: A leaves FAULT by itself and preempts.
     std::fs::remove_file(&flag).unwrap();
@@ -112,33 +80,26 @@ fn weight_zero_script_faults_and_recovers_without_a_restart() {
         lab.holders(VIP) == [0]
     })
     .expect("A recovers and preempts, daemon never restarted");
-    assert_eq!(state(&lab, 0), (MASTER, 100));
+    assert_eq!(lab.vrrp_state(0), (MASTER, 100));
     assert!(lab.running(0));
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn hung_script_times_out_is_killed_and_never_delays_adverts() {
-    let mut lab = Lab::new("scrhang", 2);
     // A unique argument so the test can find the script's children.
     let marker = format!("{}.5", 1000 + std::process::id() % 1000);
-    let script = executable(&lab.dir(0).join("hang.sh"), &format!("#!/bin/sh\nsleep {marker}\n"));
-    let cfg = format!(
-        "vrrp_script hang {{\n    script \"{script}\"\n    interval 2\n    timeout 1\n    weight -20\n}}\n{}",
-        instance(
-            "VI_1",
-            51,
-            100,
-            &format!("{VIP}/24"),
-            "    track_script {\n        hang\n    }"
-        )
-    );
-    lab.start(0, &cfg, &[]);
-    lab.start(1, &instance("VI_1", 51, 50, &format!("{VIP}/24"), ""), &[]);
-    wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("A master");
+    let dir = tempfile::tempdir().unwrap();
+    let script = executable(&dir.path().join("hang.sh"), &format!("#!/bin/sh\nsleep {marker}\n"));
+    let defs =
+        format!("vrrp_script chk {{\n    script \"{script}\"\n    interval 2\n    timeout 1\n    weight -20\n}}\n");
+    // B at 50: A stays MASTER at 80 while its script times out.
+    let a = format!("{defs}{}", instance("VI_1", 51, 100, &format!("{VIP}/24"), TRACK_CHK));
+    let mut lab = Lab::started("scrhang", &[&a, &instance("VI_1", 51, 50, &format!("{VIP}/24"), "")]);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     // The first run times out: a failure, priority 80, still above B.
-    wait_for(Duration::from_secs(4), || state(&lab, 0) == (MASTER, 80)).expect("timeout counts as failure");
-    assert!(lab.log(0).contains("VRRP_Script(hang) timed_out"), "{}", lab.log(0));
+    wait_for(Duration::from_secs(4), || lab.vrrp_state(0) == (MASTER, 80)).expect("timeout counts as failure");
+    assert!(lab.log(0).contains("VRRP_Script(chk) timed_out"), "{}", lab.log(0));
     // Adverts stay regular while runs keep hanging: capture 6 s of them.
     let pcap = lab.capture_port(0, "ip proto 112");
     std::thread::sleep(Duration::from_secs(6));
@@ -171,44 +132,32 @@ fn hung_script_times_out_is_killed_and_never_delays_adverts() {
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn track_file_value_times_weight_sets_the_priority() {
-    let mut lab = Lab::new("trkfile", 2);
-    let file = lab.dir(0).join("prio");
-    let cfg = format!(
-        "vrrp_track_file tf {{\n    file {}\n}}\n{}",
-        file.display(),
-        instance(
-            "VI_1",
-            51,
-            100,
-            &format!("{VIP}/24"),
-            "    track_file {\n        tf weight -10\n    }"
-        )
-    );
-    lab.start(0, &cfg, &[]);
-    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
-    // A missing file reads as 0.
-    wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("A master");
-    assert_eq!(state(&lab, 0), (MASTER, 100));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prio");
+    let defs = format!("vrrp_track_file tf {{\n    file {}\n}}\n", file.display());
+    // A missing file reads as 0: A is master at 100.
+    let lab = Lab::pair("trkfile", &defs, "    track_file {\n        tf weight -10\n    }", "");
+    assert_eq!(lab.vrrp_state(0), (MASTER, 100));
     std::fs::write(&file, "2\n").unwrap();
     wait_for(mdi_v2(90) + 2 * SLACK, || lab.holders(VIP) == [1]).expect("100 - 2*10 = 80 < 90");
-    assert_eq!(state(&lab, 0), (BACKUP, 80));
+    assert_eq!(lab.vrrp_state(0), (BACKUP, 80));
     std::fs::remove_file(&file).unwrap();
     wait_for(mdi_v2(100) + 2 * SLACK, || lab.holders(VIP) == [0]).expect("file gone: value 0, A preempts");
     // weight × value reaching -254 or below is FAULT (keepalived's rule).
     std::fs::write(&file, "-30\n").unwrap();
-    wait_for(2 * SLACK, || state(&lab, 0) == (MASTER, 254)).expect("clamped to 254");
+    wait_for(2 * SLACK, || lab.vrrp_state(0) == (MASTER, 254)).expect("clamped to 254");
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn track_process_quorum_faults_and_recovers() {
-    let mut lab = Lab::new("trkproc", 2);
     // A uniquely named copy of sleep: the /proc scan sees every process on
     // the machine, not only this namespace's.
     let name = format!("rkw{}", std::process::id() % 100_000);
-    let worker = lab.dir(0).join(&name);
+    let dir = tempfile::tempdir().unwrap();
+    let worker = dir.path().join(&name);
     std::fs::copy("/bin/sleep", &worker).unwrap();
-    let cfg = format!(
+    let a = format!(
         "vrrp_track_process proc {{\n    process {name}\n    quorum 1\n    delay 0.5\n}}\n{}",
         instance(
             "VI_1",
@@ -218,16 +167,15 @@ fn track_process_quorum_faults_and_recovers() {
             "    track_process {\n        proc\n    }"
         )
     );
-    lab.start(0, &cfg, &[]);
-    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
-    wait_for(mdi_v2(90) + SLACK, || lab.holders(VIP) == [1]).expect("no worker: A in FAULT, B master");
-    assert_eq!(state(&lab, 0).0, FAULT);
+    let lab = Lab::started("trkproc", &[&a, &instance("VI_1", 51, 90, &format!("{VIP}/24"), "")]);
+    lab.settle(VIP, &[1], mdi_v2(90) + SLACK);
+    assert_eq!(lab.vrrp_state(0).0, FAULT);
     let mut w = std::process::Command::new(&worker).arg("600").spawn().unwrap();
     wait_for(mdi_v2(100) + 2 * SLACK, || lab.holders(VIP) == [0]).expect("worker up: A recovers, preempts");
     w.kill().unwrap();
     w.wait().unwrap();
     wait_for(skew_v2(90) + 2 * SLACK, || lab.holders(VIP) == [1]).expect("worker gone: A FAULT again");
-    assert_eq!(state(&lab, 0).0, FAULT);
+    assert_eq!(lab.vrrp_state(0).0, FAULT);
     assert!(lab.log(0).contains("Quorum lost for tracked process proc"));
 }
 

@@ -13,9 +13,6 @@ use std::time::Duration;
 use common::*;
 use nix::sys::signal::Signal;
 
-const VIP: &str = "10.99.0.100";
-const SLACK: Duration = Duration::from_millis(1500);
-
 fn notify_script(dir: &Path) -> String {
     let path = dir.join("n.sh");
     let log = dir.join("notify.log");
@@ -102,23 +99,7 @@ fn notify_scripts_and_fifo_follow_every_transition_in_order() {
 fn sync_group_moves_together_and_notifies_as_a_group() {
     let mut lab = Lab::new("syncgrp", 2);
     // A second interface on host 0 to fault one member only.
-    must(
-        "ip",
-        &[
-            "-n",
-            lab.ns(0),
-            "link",
-            "add",
-            "eth1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth1p",
-        ],
-    );
-    must("ip", &["-n", lab.ns(0), "link", "set", "eth1", "up"]);
-    must("ip", &["-n", lab.ns(0), "link", "set", "eth1p", "up"]);
+    lab.add_link(0, "eth1");
     let fifo = lab.dir(0).join("g.fifo");
     let two = |prio: u8, track: &str| {
         format!(
@@ -204,23 +185,7 @@ fn virtual_routes_and_rules_follow_the_master() {
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn weighted_track_interface_lowers_the_priority() {
     let mut lab = Lab::new("trackif", 2);
-    must(
-        "ip",
-        &[
-            "-n",
-            lab.ns(0),
-            "link",
-            "add",
-            "eth1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth1p",
-        ],
-    );
-    must("ip", &["-n", lab.ns(0), "link", "set", "eth1", "up"]);
-    must("ip", &["-n", lab.ns(0), "link", "set", "eth1p", "up"]);
+    lab.add_link(0, "eth1");
     lab.start(
         0,
         &instance(

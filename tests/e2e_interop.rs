@@ -10,9 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-const VIP: &str = "10.99.0.100";
-const SLACK: Duration = Duration::from_millis(1500);
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Who {
     Rk,
@@ -45,28 +42,6 @@ fn start(lab: &mut Lab, i: usize, who: Who, cfg: &str) {
     }
 }
 
-/// Kills every process of host i (keepalived has a parent and a VRRP child).
-fn crash(lab: &mut Lab, i: usize) {
-    let pids = run("ip", &["netns", "pids", lab.ns(i)]).stdout;
-    for p in String::from_utf8_lossy(&pids).lines() {
-        if let Ok(pid) = p.trim().parse::<i32>() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        }
-    }
-    lab.kill(i);
-}
-
-fn settle(lab: &Lab, expected: &[usize], within: Duration) {
-    if wait_for(within, || lab.holders(VIP) == expected).is_none() {
-        panic!(
-            "VIP holders {:?}, expected {expected:?}\n--- h0:\n{}\n--- h1:\n{}",
-            lab.holders(VIP),
-            lab.log(0),
-            lab.log(1)
-        );
-    }
-}
-
 /// Host 0 (priority 100) and host 1 (priority 90) run `a` and `b`.
 fn scenario(test: &str, version: u8, a: Who, b: Who) {
     assert!(
@@ -77,25 +52,18 @@ fn scenario(test: &str, version: u8, a: Who, b: Who) {
     start(&mut lab, 0, a, &config(version, 100));
     start(&mut lab, 1, b, &config(version, 90));
     // Election: the higher priority wins, whoever runs what.
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(lab.holders(VIP), [0], "stable election");
     // Graceful stop: priority 0, the other takes over after its skew time.
     lab.stop(0);
-    settle(&lab, &[1], skew_v2(90) + SLACK);
+    lab.settle(VIP, &[1], skew_v2(90) + SLACK);
     // The first restarts and preempts; the other yields to its advert.
     start(&mut lab, 0, a, &config(version, 100));
-    settle(&lab, &[0], mdi_v2(100) + SLACK + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK + SLACK);
     // A crash: no goodbye; the other takes over after Master_Down_Interval.
-    crash(&mut lab, 0);
+    lab.crash(0);
     wait_for(mdi_v2(90) + SLACK, || lab.has_addr(1, VIP)).expect("takeover after a crash");
-}
-
-fn which(cmd: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 #[test]

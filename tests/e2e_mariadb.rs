@@ -11,10 +11,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::mariadb::{dml_lands_on, dual_master, example, via, wait_holder, Mariadb, A, B, CLIENT, VIP};
+use common::mariadb::{dml_lands_on, dual_master, example, via, wait_holder, Mariadb, A, B, CLIENT, DB_SLACK};
 use common::*;
-
-const SLACK: Duration = Duration::from_secs(3);
 
 fn install_script(lab: &Lab, name: &str) {
     let mut text = example(lab, name);
@@ -117,16 +115,16 @@ fn reference(test: &str, b_impl: Impl) {
     s.lab.start(A, &a_cfg, &[]);
     start_b(&mut s, b_impl);
     // 1–2. A serves; its first master-down wait is at most 3.6 s.
-    serves(&s, A, 11, mdi_v2(100) + SLACK);
+    serves(&s, A, 11, mdi_v2(100) + DB_SLACK);
     // 3. A's mysqld stops: within the script's interval (10 s) A's daemon
     // stops, its priority-0 advert hands B the VIP after Skew_Time.
     s.a.stop();
-    serves(&s, B, 12, Duration::from_secs(10) + skew_v2(90) + SLACK);
+    serves(&s, B, 12, Duration::from_secs(10) + skew_v2(90) + DB_SLACK);
     assert!(!s.lab.running(A), "chk_mysql.sh stopped A's daemon");
     // 4. The admin starts A's mysqld, then A's daemon: A preempts.
     s.a.start();
     s.lab.start(A, &a_cfg, &[]);
-    serves(&s, A, 13, mdi_v2(100) + SLACK);
+    serves(&s, A, 13, mdi_v2(100) + DB_SLACK);
     converged(&s, &[12]);
 }
 
@@ -152,15 +150,15 @@ fn autorecover_variant_fails_over_and_back_without_a_restart() {
     install_script(&s.lab, "chk_mysql_test.sh");
     s.lab.start(A, &example(&s.lab, "host-a-autorecover.conf"), &[]);
     start_b(&mut s, Impl::Rk);
-    serves(&s, A, 11, mdi_v2(100) + SLACK);
+    serves(&s, A, 11, mdi_v2(100) + DB_SLACK);
     s.a.stop();
     // fall 2 at interval 2, then A's priority-0 advert and B's Skew_Time.
-    serves(&s, B, 12, Duration::from_secs(4) + skew_v2(90) + SLACK);
+    serves(&s, B, 12, Duration::from_secs(4) + skew_v2(90) + DB_SLACK);
     assert!(s.lab.running(A), "A's daemon keeps running, in FAULT");
     s.a.start();
     // rise 2 at interval 2, then A (BACKUP, preempting) waits out its
     // Master_Down_Interval.
-    serves(&s, A, 13, Duration::from_secs(4) + mdi_v2(100) + SLACK);
+    serves(&s, A, 13, Duration::from_secs(4) + mdi_v2(100) + DB_SLACK);
     converged(&s, &[12]);
     assert!(
         via(&s.lab, CLIENT, VIP, "SELECT @@server_id").ok().as_deref() == Some("10"),

@@ -17,9 +17,6 @@ use std::time::Duration;
 
 use common::*;
 
-const VIP: &str = "10.99.0.100";
-const SLACK: Duration = Duration::from_millis(1500);
-
 /// target/<profile>/ of this build.
 fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -71,10 +68,6 @@ fn plugin_block(name: &str, path: &Path, weight: i32, isolate: bool, config: &st
         path.display(),
         if isolate { "yes" } else { "no" }
     )
-}
-
-fn effective(lab: &Lab, i: usize) -> i64 {
-    lab.json(i)[0]["data"]["effective_priority"].as_i64().unwrap_or(-1)
 }
 
 /// A TCP service inside host `i`'s namespace.
@@ -135,19 +128,19 @@ fn rust_and_c_plugins_drive_the_priority() {
     lab.start(0, &cfg, &[]);
     lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
     wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("A master");
-    assert_eq!(effective(&lab, 0), 100);
+    assert_eq!(lab.vrrp_state(0).1, 100);
     // The Rust plugin (isolated): the service stops, 100 − 30 = 70.
     server.kill().unwrap();
     server.wait().unwrap();
     wait_for(mdi_v2(90) + 2 * SLACK, || lab.holders(VIP) == [1]).expect("B takes over");
-    assert_eq!(effective(&lab, 0), 70);
+    assert_eq!(lab.vrrp_state(0).1, 70);
     let mut server = tcp_server(&lab, 0, 18080);
     wait_for(mdi_v2(100) + 2 * SLACK, || lab.holders(VIP) == [0]).expect("A back");
     // The C plugin (in-process): the watched process dies, 100 − 20 = 80.
     svc.kill().unwrap();
     svc.wait().unwrap();
     wait_for(mdi_v2(90) + 2 * SLACK, || lab.holders(VIP) == [1]).expect("B takes over");
-    assert_eq!(effective(&lab, 0), 80);
+    assert_eq!(lab.vrrp_state(0).1, 80);
     assert!(
         lab.log(0).contains("check_plugin chk_pid:") && lab.log(0).contains("is gone"),
         "{}",
@@ -184,10 +177,10 @@ fn crashing_hanging_and_panicking_plugins_fail_only_their_check() {
     lab.start(0, &cfg, &[]);
     lab.start(1, &instance("VI_1", 51, 50, &format!("{VIP}/24"), ""), &[]);
     wait_for(mdi_v2(100) + SLACK, || lab.holders(VIP) == [0]).expect("A master");
-    assert_eq!(effective(&lab, 0), 100, "all healthy before the flag");
+    assert_eq!(lab.vrrp_state(0).1, 100, "all healthy before the flag");
     std::fs::write(&flag, "").unwrap();
     // Each fails: 100 − 3 × 10.
-    wait_for(Duration::from_secs(5), || effective(&lab, 0) == 70).expect("three failed checks");
+    wait_for(Duration::from_secs(5), || lab.vrrp_state(0).1 == 70).expect("three failed checks");
     let pcap = lab.capture_port(0, "ip proto 112");
     std::thread::sleep(Duration::from_secs(6));
     lab.stop_captures();
@@ -215,7 +208,7 @@ fn crashing_hanging_and_panicking_plugins_fail_only_their_check() {
     assert!(log.contains("restarting its helper"), "{log}");
     // The flag goes: the restarted helpers report healthy again.
     std::fs::remove_file(&flag).unwrap();
-    wait_for(Duration::from_secs(40), || effective(&lab, 0) == 100).expect("all recover");
+    wait_for(Duration::from_secs(40), || lab.vrrp_state(0).1 == 100).expect("all recover");
 }
 
 #[test]

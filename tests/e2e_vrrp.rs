@@ -11,35 +11,17 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::Signal;
 
-const VIP: &str = "10.99.0.100";
-const SLACK: Duration = Duration::from_millis(1500);
-
+/// VI_1 at priority 100 on host 0 and at 90 on host 1, both started.
 fn pair(test: &str, a_extra: &str, b_extra: &str) -> Lab {
-    let mut lab = Lab::new(test, 2);
-    lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), a_extra), &[]);
-    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), b_extra), &[]);
-    lab
-}
-
-/// The VIP is held by exactly `expected` within `within`.
-fn settle(lab: &Lab, expected: &[usize], within: Duration) -> Duration {
-    let r = wait_for(within, || lab.holders(VIP) == expected);
-    match r {
-        Some((t, _)) => t,
-        None => panic!(
-            "VIP holders {:?}, expected {expected:?}\n--- h0:\n{}\n--- h1:\n{}",
-            lab.holders(VIP),
-            lab.log(0),
-            lab.log(1)
-        ),
-    }
+    let a = instance("VI_1", 51, 100, &format!("{VIP}/24"), a_extra);
+    Lab::started(test, &[&a, &instance("VI_1", 51, 90, &format!("{VIP}/24"), b_extra)])
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn election_higher_priority_wins() {
     let lab = pair("elect", "", "");
-    let t = settle(&lab, &[0], mdi_v2(100) + SLACK);
+    let t = lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     assert!(t + Duration::from_millis(300) >= mdi_v2(100), "too early: {t:?}");
     // Stable: B never takes it.
     std::thread::sleep(Duration::from_secs(3));
@@ -54,12 +36,12 @@ fn election_higher_priority_wins() {
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn graceful_stop_hands_over_after_skew_time() {
     let mut lab = pair("gstop", "", "");
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     let cap = lab.capture("vrrp");
     let t0 = Instant::now();
     let status = lab.stop(0);
     assert_eq!(status.and_then(|s| s.code()), Some(0), "exit 0 on SIGTERM");
-    let t = settle(&lab, &[1], skew_v2(90) + SLACK);
+    let t = lab.settle(VIP, &[1], skew_v2(90) + SLACK);
     assert!(t0.elapsed() < Duration::from_secs(3), "took {t:?}");
     lab.stop_captures();
     let adverts = vrrp_adverts(&cap);
@@ -75,10 +57,10 @@ fn graceful_stop_hands_over_after_skew_time() {
 fn preemption_by_the_higher_priority_node() {
     let mut lab = Lab::new("preempt", 2);
     lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
-    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    lab.settle(VIP, &[1], mdi_v2(90) + SLACK);
     let t0 = Instant::now();
     lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), ""), &[]);
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     let took = t0.elapsed();
     assert!(
         took + Duration::from_millis(300) >= mdi_v2(100),
@@ -94,7 +76,7 @@ fn preemption_by_the_higher_priority_node() {
 fn nopreempt_keeps_the_live_master() {
     let mut lab = Lab::new("nopreempt", 2);
     lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
-    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    lab.settle(VIP, &[1], mdi_v2(90) + SLACK);
     lab.start(
         0,
         &instance("VI_1", 51, 100, &format!("{VIP}/24"), "    state BACKUP\n    nopreempt"),
@@ -103,7 +85,7 @@ fn nopreempt_keeps_the_live_master() {
     std::thread::sleep(mdi_v2(100) * 2);
     assert_eq!(lab.holders(VIP), [1], "nopreempt must not take over a live master");
     lab.stop(1);
-    settle(&lab, &[0], skew_v2(100) + SLACK);
+    lab.settle(VIP, &[0], skew_v2(100) + SLACK);
 }
 
 #[test]
@@ -111,18 +93,14 @@ fn nopreempt_keeps_the_live_master() {
 fn preempt_delay_delays_takeover() {
     let mut lab = Lab::new("pdelay", 2);
     lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
-    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    lab.settle(VIP, &[1], mdi_v2(90) + SLACK);
     let t0 = Instant::now();
     lab.start(
         0,
         &instance("VI_1", 51, 100, &format!("{VIP}/24"), "    preempt_delay 3"),
         &[],
     );
-    settle(
-        &lab,
-        &[0],
-        Duration::from_secs(3) + mdi_v2(100) + Duration::from_secs(3),
-    );
+    lab.settle(VIP, &[0], Duration::from_secs(3) + mdi_v2(100) + Duration::from_secs(3));
     let took = t0.elapsed();
     // keepalived: about preempt_delay + Master_Down_Interval, ± one interval.
     assert!(
@@ -136,10 +114,10 @@ fn preempt_delay_delays_takeover() {
 fn priority_255_owner_is_master_at_once() {
     let mut lab = Lab::new("owner", 2);
     lab.start(1, &instance("VI_1", 51, 100, &format!("{VIP}/24"), ""), &[]);
-    settle(&lab, &[1], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[1], mdi_v2(100) + SLACK);
     let t0 = Instant::now();
     lab.start(0, &instance("VI_1", 51, 255, &format!("{VIP}/24"), ""), &[]);
-    settle(&lab, &[0], Duration::from_secs(2));
+    lab.settle(VIP, &[0], Duration::from_secs(2));
     assert!(t0.elapsed() < Duration::from_secs(2));
 }
 
@@ -147,29 +125,29 @@ fn priority_255_owner_is_master_at_once() {
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn partition_and_heal() {
     let lab = pair("partition", "", "");
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     lab.cut(0);
     // The cut-off backup takes over after Master_Down_Interval; A, still
     // up, stays master on its side.
-    settle(&lab, &[0, 1], mdi_v2(90) + SLACK);
+    lab.settle(VIP, &[0, 1], mdi_v2(90) + SLACK);
     lab.heal(0);
     // After the heal the higher priority keeps it; B yields on A's advert.
-    settle(&lab, &[0], Duration::from_secs(1) + SLACK);
+    lab.settle(VIP, &[0], Duration::from_secs(1) + SLACK);
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn link_down_is_fault_and_recovers() {
     let lab = pair("linkdown", "", "");
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     lab.link(0, false);
-    settle(&lab, &[1], mdi_v2(90) + SLACK);
+    lab.settle(VIP, &[1], mdi_v2(90) + SLACK);
     assert!(lab.log(0).contains("(VI_1) Entering FAULT STATE"), "{}", lab.log(0));
     let j = lab.json(0);
     assert_eq!(j[0]["data"]["state"], 3, "FAULT");
     lab.link(0, true);
     // Back to BACKUP, then preempts after its Master_Down_Interval.
-    settle(&lab, &[0], mdi_v2(100) + SLACK + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK + SLACK);
     let log = lab.log(0);
     let fault = log.find("Entering FAULT STATE").unwrap_or(0);
     assert!(
@@ -182,23 +160,23 @@ fn link_down_is_fault_and_recovers() {
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn sigkill_leaves_a_stale_vip_that_the_next_start_removes() {
     let mut lab = pair("stale", "", "");
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     lab.kill(0);
-    settle(&lab, &[0, 1], mdi_v2(90) + SLACK);
+    lab.settle(VIP, &[0, 1], mdi_v2(90) + SLACK);
     // Restart A: it removes its leftover VIP at once, before it preempts.
     let t0 = Instant::now();
     lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), ""), &[]);
     let (t, _) = wait_for(Duration::from_secs(2), || !lab.has_addr(0, VIP)).expect("stale VIP removed");
     assert!(t < Duration::from_secs(2));
     assert!(t0.elapsed() < mdi_v2(100), "removed before preemption");
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
 fn reload_without_changes_keeps_state_and_with_changes_applies() {
     let lab = pair("reload", "    notify /bin/true", "");
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     let before = lab.log(0);
     lab.signal(0, Signal::SIGHUP);
     wait_for(Duration::from_secs(5), || lab.log(0).contains("Reload finished")).expect("reloaded");
@@ -229,7 +207,7 @@ fn reload_without_changes_keeps_state_and_with_changes_applies() {
         &instance("VI_1", 51, 110, &format!("{VIP}/24\n        10.99.0.101/24"), ""),
     );
     lab.signal(1, Signal::SIGHUP);
-    settle(&lab, &[1], mdi_v2(110) + SLACK + SLACK);
+    lab.settle(VIP, &[1], mdi_v2(110) + SLACK + SLACK);
     // An invalid configuration is reported and the running one kept.
     lab.write_config(
         1,
@@ -260,7 +238,7 @@ fn unicast_peers() {
     let cap = lab.capture_port(1, "vrrp");
     lab.start(0, &cfg(100, "10.99.0.1", "10.99.0.2"), &[]);
     lab.start(1, &cfg(90, "10.99.0.2", "10.99.0.1"), &[]);
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     lab.stop_captures();
     let frames = read_pcap(&cap);
     // Adverts go to the peer's address, not the multicast group.
@@ -271,7 +249,7 @@ fn unicast_peers() {
         .iter()
         .any(|(_, f)| f.len() > 34 && f[14 + 9] == 112 && f[30..34] == [224, 0, 0, 18]));
     lab.kill(0);
-    settle(&lab, &[0, 1], mdi_v2(90) + SLACK);
+    lab.settle(VIP, &[0, 1], mdi_v2(90) + SLACK);
 }
 
 #[test]
@@ -286,7 +264,7 @@ fn vrrpv3_at_100ms_fails_over_fast() {
     };
     lab.start(0, &cfg(200), &[]);
     lab.start(1, &cfg(100), &[]);
-    settle(&lab, &[0], Duration::from_secs(3));
+    lab.settle(VIP, &[0], Duration::from_secs(3));
     let t0 = Instant::now();
     lab.kill(0);
     // Master_Down_Interval = 3 × 0.1 + 0.1 × 156/256 ≈ 0.361 s.
@@ -326,7 +304,7 @@ fn use_vmac_creates_and_removes_the_virtual_mac_interface() {
     let cap = lab.capture("vrrp or arp");
     lab.start(0, &instance("VI_1", 51, 100, &format!("{VIP}/24"), "    use_vmac"), &[]);
     lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), "    use_vmac"), &[]);
-    settle(&lab, &[0], mdi_v2(100) + SLACK);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
     let links = String::from_utf8_lossy(&run("ip", &["-n", lab.ns(0), "link", "show", "vrrp.51"]).stdout).to_string();
     assert!(
         links.contains("00:00:5e:00:01:33"),
@@ -354,7 +332,7 @@ fn pass_auth_mismatch_is_ignored_and_counted() {
     let auth = |p: &str| format!("    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}");
     let lab = pair("authmm", &auth("right"), &auth("wrong"));
     // Each ignores the other: both become master.
-    settle(&lab, &[0, 1], mdi_v2(90) + SLACK + SLACK);
+    lab.settle(VIP, &[0, 1], mdi_v2(90) + SLACK + SLACK);
     let j = lab.json(1);
     assert!(j[0]["stats"]["auth_failure"].as_u64().unwrap_or(0) >= 1, "{j}");
 }

@@ -12,7 +12,9 @@ use super::{run, wait_for, Lab};
 
 /// The reference scenario in a lab: A and B the two servers (hosts 0 and
 /// 1), a client host, and the VIP.
-pub const VIP: &str = "10.99.0.100";
+pub use super::VIP;
+/// MariaDB scenarios add a check interval and a reconnect to every bound.
+pub const DB_SLACK: std::time::Duration = std::time::Duration::from_secs(3);
 pub const A: usize = 0;
 pub const B: usize = 1;
 pub const CLIENT: usize = 2;

@@ -17,6 +17,16 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rkeepalived");
 
+/// The VIP of the standard instance (VI_1, VRID 51, on every host's eth0).
+pub const VIP: &str = "10.99.0.100";
+/// Added to every RFC bound: scheduling, netlink and `ip` polling.
+pub const SLACK: Duration = Duration::from_millis(1500);
+
+/// keepalived's state codes in the JSON dump.
+pub const BACKUP: i64 = 1;
+pub const MASTER: i64 = 2;
+pub const FAULT: i64 = 3;
+
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub fn is_root() -> bool {
@@ -128,6 +138,83 @@ impl Lab {
             });
         }
         lab
+    }
+
+    /// Two hosts, started: host 0 runs `a` (VI_1 at priority 100 after
+    /// the definitions it needs, with `a_track` inside the instance), host
+    /// 1 runs VI_1 at 90 with `b_extra`; returns once host 0 holds the VIP.
+    pub fn pair(test: &str, a_defs: &str, a_track: &str, b_extra: &str) -> Lab {
+        let a = format!("{a_defs}{}", instance("VI_1", 51, 100, &format!("{VIP}/24"), a_track));
+        let lab = Lab::started(test, &[&a, &instance("VI_1", 51, 90, &format!("{VIP}/24"), b_extra)]);
+        lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
+        lab
+    }
+
+    /// One host per configuration, each running rkeepalived on it.
+    pub fn started(test: &str, configs: &[&str]) -> Lab {
+        let mut lab = Lab::new(test, configs.len());
+        for (i, c) in configs.iter().enumerate() {
+            lab.start(i, c, &[]);
+        }
+        lab
+    }
+
+    /// Exactly `expected` hold `vip` within `within`: returns how long it
+    /// took, or fails with every host's log.
+    pub fn settle(&self, vip: &str, expected: &[usize], within: Duration) -> Duration {
+        match wait_for(within, || self.holders(vip) == expected) {
+            Some((t, _)) => t,
+            None => {
+                let logs: String = (0..self.hosts.len())
+                    .map(|i| format!("--- h{i}:\n{}\n", self.log(i)))
+                    .collect();
+                panic!("{vip} held by {:?}, expected {expected:?}\n{logs}", self.holders(vip))
+            }
+        }
+    }
+
+    /// Adds interface `name` (one end of a veth pair, both ends up) to host i.
+    pub fn add_link(&self, i: usize, name: &str) {
+        let peer = format!("{name}p");
+        must(
+            "ip",
+            &[
+                "-n",
+                self.ns(i),
+                "link",
+                "add",
+                name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &peer,
+            ],
+        );
+        must("ip", &["-n", self.ns(i), "link", "set", name, "up"]);
+        must("ip", &["-n", self.ns(i), "link", "set", &peer, "up"]);
+    }
+
+    /// (state, effective priority) of host i's first instance, from its
+    /// JSON dump.
+    pub fn vrrp_state(&self, i: usize) -> (i64, i64) {
+        let j = self.json(i);
+        (
+            j[0]["data"]["state"].as_i64().unwrap_or(-1),
+            j[0]["data"]["effective_priority"].as_i64().unwrap_or(-1),
+        )
+    }
+
+    /// Kills every process of host i (keepalived has a parent and a VRRP
+    /// child): a crash, with no goodbye.
+    pub fn crash(&mut self, i: usize) {
+        let pids = run("ip", &["netns", "pids", self.ns(i)]).stdout;
+        for p in String::from_utf8_lossy(&pids).lines() {
+            if let Ok(pid) = p.trim().parse::<i32>() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        self.kill(i);
     }
 
     pub fn ns(&self, i: usize) -> &str {
@@ -410,6 +497,14 @@ where
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether a command is installed.
+pub fn which(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 pub trait Truthy {
