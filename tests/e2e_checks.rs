@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// keepalived's JSON state codes.
-
 /// The instance line that tracks `chk`.
 const TRACK_CHK: &str = "    track_script {\n        chk\n    }";
 

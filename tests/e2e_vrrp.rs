@@ -417,3 +417,70 @@ fn pid_files_and_signals() {
     lab.stop(0);
     assert!(!lab.dir(0).join("keepalived.pid").exists(), "pid file removed on stop");
 }
+
+/// A gratuitous-ARP burst belongs to its instance: a master that steps
+/// down in the middle of a slow burst (vrrp_garp_interval) announces its
+/// VIP no more.
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn a_garp_burst_stops_when_the_master_steps_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("fault");
+    let defs = format!(
+        "global_defs {{\n    vrrp_garp_interval 0.3\n    vrrp_garp_master_repeat 20\n}}\ntrack_file down {{\n    file {}\n}}\n",
+        flag.display()
+    );
+    let mut lab = Lab::new("garpstop", 2);
+    let pcap = lab.capture_port(0, "arp");
+    lab.start(
+        0,
+        &format!(
+            "{defs}{}",
+            instance(
+                "VI_1",
+                51,
+                100,
+                &format!("{VIP}/24"),
+                "    track_file {\n        down weight 0\n    }"
+            )
+        ),
+        &[],
+    );
+    lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
+    // One second into a six-second burst, A goes FAULT.
+    std::thread::sleep(Duration::from_secs(1));
+    std::fs::write(&flag, "1\n").unwrap();
+    wait_for(SLACK, || !lab.has_addr(0, VIP)).expect("A released the VIP");
+    let released = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    std::thread::sleep(Duration::from_secs(3));
+    lab.stop_captures();
+    let mac = String::from_utf8_lossy(&lab.exec(0, &["cat", "/sys/class/net/eth0/address"]).stdout)
+        .trim()
+        .to_string();
+    let vip: std::net::Ipv4Addr = VIP.parse().unwrap();
+    let garps: Vec<f64> = read_pcap(&pcap)
+        .into_iter()
+        .filter(|(_, f)| {
+            f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[28..32] == vip.octets() && f[38..42] == vip.octets()
+        })
+        .filter(|(_, f)| {
+            f[6..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+                == mac
+        })
+        .map(|(t, _)| t)
+        .collect();
+    assert!(garps.len() >= 3, "the burst had begun: {garps:?}");
+    let late: Vec<_> = garps.iter().filter(|t| **t > released).collect();
+    assert!(
+        late.is_empty(),
+        "gratuitous ARPs for a released VIP: {late:?} after {released}"
+    );
+}

@@ -23,7 +23,7 @@ fn render() -> String {
 const EXTRA: &str = r#".SH SIGNALS
 .TP
 \fBHUP\fR
-Reload the configuration. Unchanged instances keep their state (no flap, no notification); an invalid new configuration is reported and the running one kept.
+Reload the configuration. An instance keeps its identity by name: one whose interface, VRID, version, family and VMAC are unchanged keeps its state, timers, sockets and check results, and other changes apply in place (a MASTER whose addresses changed installs the difference and announces them again); an unchanged instance sends nothing extra and notifies nothing. A check whose settings are unchanged keeps running; a changed one starts anew from its last result. A removed MASTER sends priority 0 and releases its addresses; its generic notify hears FAULT, or DELETED and notify_deleted runs. An invalid new configuration is reported and the running one kept.
 .TP
 \fBTERM\fR, \fBINT\fR
 Stop: masters send a priority\-0 advertisement and remove their addresses; STOP notifications for every instance and sync group.

@@ -110,10 +110,17 @@ impl Checks {
                     }
                 }
                 CheckStep::Replace { obj, def } => {
+                    // A new check under the old name starts from the old
+                    // one's result, as keepalived keeps it by name.
+                    let was = tracker.status(obj);
                     self.stop(tracker, obj);
+                    if let Some(new) = self.start(tracker, config, verdicts, def) {
+                        tracker.inherit(new, was);
+                    }
+                }
+                CheckStep::Start { def } => {
                     self.start(tracker, config, verdicts, def);
                 }
-                CheckStep::Start { def } => self.start(tracker, config, verdicts, def),
                 CheckStep::Stop { obj } => self.stop(tracker, obj),
             }
         }
@@ -165,15 +172,15 @@ impl Checks {
         }
     }
 
-    fn start(&mut self, tracker: &mut Tracker, config: &Config, verdicts: &Verdicts, def: CheckDef) {
+    fn start(&mut self, tracker: &mut Tracker, config: &Config, verdicts: &Verdicts, def: CheckDef) -> Option<ObjId> {
         let name = def.name.clone();
         let (obj, check, mysql): (ObjId, Box<dyn Check>, Option<MysqlLink>) = match def.kind {
             CheckKind::Script => {
-                let Some(s) = config.script(&name) else { return };
+                let s = config.script(&name)?;
                 let role = format!("vrrp_script {name}");
                 let who = match verdicts.scripts.iter().find(|v| v.role == role).map(|v| &v.outcome) {
                     Some(Ok((who, _))) => who.clone(),
-                    _ => return,
+                    _ => return None,
                 };
                 let obj = tracker.add_check(&name, s.rise, s.fall, s.init_fail);
                 let check = ScriptCheck {
@@ -186,11 +193,9 @@ impl Checks {
                 (obj, Box::new(check), None)
             }
             CheckKind::Plugin => {
-                let Some(p) = config.check_plugins.iter().find(|p| p.name == name) else {
-                    return;
-                };
+                let p = config.check_plugins.iter().find(|p| p.name == name)?;
                 let Some(Ok((path, who))) = verdicts.plugins.get(&name).cloned() else {
-                    return;
+                    return None;
                 };
                 let c = &p.common;
                 let obj = tracker.add_check(&name, c.rise, c.fall, c.init_fail);
@@ -198,9 +203,7 @@ impl Checks {
                 (obj, Box::new(check), None)
             }
             CheckKind::Mysql => {
-                let Some(m) = config.check_mysql.iter().find(|m| m.name == name) else {
-                    return;
-                };
+                let m = config.check_mysql.iter().find(|m| m.name == name)?;
                 let c = &m.common;
                 let obj = tracker.add_check(&name, c.rise, c.fall, c.init_fail);
                 let (tx, rx) = watch::channel(Role::default());
@@ -219,9 +222,7 @@ impl Checks {
                 (obj, Box::new(check), Some(link))
             }
             CheckKind::File => {
-                let Some(f) = config.track_files.iter().find(|f| f.name == name) else {
-                    return;
-                };
+                let f = config.track_files.iter().find(|f| f.name == name)?;
                 if let Some((value, overwrite)) = f.init_file {
                     if let Err(e) = init_file(&f.path, value, overwrite) {
                         tracing::warn!("track_file {name}: cannot initialise {}: {e}", f.path.display());
@@ -231,9 +232,7 @@ impl Checks {
                 (obj, Box::new(FileCheck { path: f.path.clone() }), None)
             }
             CheckKind::Process => {
-                let Some(p) = config.track_processes.iter().find(|p| p.name == name) else {
-                    return;
-                };
+                let p = config.track_processes.iter().find(|p| p.name == name)?;
                 let obj = tracker.add_bool(Kind::Process, &name, None);
                 let check = ProcessCheck {
                     spec: p.clone(),
@@ -257,6 +256,7 @@ impl Checks {
                 mysql,
             },
         );
+        Some(obj)
     }
 
     /// Whether any check_mysql fences its server.

@@ -14,7 +14,7 @@ use crate::config::{self, LoadOptions, Loaded};
 use crate::track::{Kind, Reference, Tracker};
 use crate::vrrp::{Action, Event, Instance, InstanceId, Router, State};
 
-use super::apply::{self, Step};
+use super::apply::{self, Gaps, Step};
 use super::checks::Checks;
 use super::effects::{self, Effect};
 use super::fence::Deferral;
@@ -27,6 +27,9 @@ use super::run::{Daemon, Inputs, DRAIN};
 use super::slot::Slot;
 use super::sockets::Sockets;
 use super::tracking::{self, CheckDef, CheckKind, Want};
+
+/// Makes a reload's notifier, in the effects worker, in order.
+type MakeNotifier = Box<dyn FnOnce() -> Notifier + Send>;
 
 impl Daemon {
     /// Builds the daemon from a loaded configuration and starts its I/O.
@@ -62,7 +65,7 @@ impl Daemon {
             group_states: HashMap::new(),
             startup_at,
         };
-        d.realize(instances, &verdicts).await;
+        d.realize(instances, &verdicts, None).await;
         let inputs = Inputs {
             packets,
             net,
@@ -73,7 +76,9 @@ impl Daemon {
     }
 
     /// Makes the running instances those of `new`, by the reload plan.
-    async fn realize(&mut self, new: Vec<VrrpInstance>, verdicts: &Verdicts) {
+    /// A reload's `notifier` takes over once the retired instances have
+    /// notified through the old one (their scripts are not in the new).
+    async fn realize(&mut self, new: Vec<VrrpInstance>, verdicts: &Verdicts, notifier: Option<MakeNotifier>) {
         let old_router = std::mem::take(&mut self.router);
         let steps = {
             let old: Vec<(InstanceId, &VrrpInstance)> = old_router.iter().map(|(id, _, s)| (id, &s.cfg)).collect();
@@ -83,7 +88,13 @@ impl Daemon {
         let mut new: Vec<Option<VrrpInstance>> = new.into_iter().map(Some).collect();
         let mut router = Router::new();
         let default_if = self.config.global.default_interface.clone();
+        let mut notifier = notifier;
         for step in steps {
+            if !matches!(step, InstanceStep::Retire { .. }) {
+                if let Some(n) = notifier.take() {
+                    self.effect(Effect::SetNotifier(n));
+                }
+            }
             match step {
                 InstanceStep::Retire { old: id } => {
                     if let Some((inst, slot)) = old.get_mut(id.index()).and_then(Option::take) {
@@ -115,6 +126,9 @@ impl Daemon {
                 }
             }
         }
+        if let Some(n) = notifier.take() {
+            self.effect(Effect::SetNotifier(n));
+        }
         for g in &self.config.sync_groups {
             let members = g
                 .members
@@ -140,6 +154,7 @@ impl Daemon {
             slot.tx = None;
             slot.src = None;
         }
+        inst.reconfigure(params::engine_params(&slot.cfg));
         if inst.state() == State::Master {
             let (remove, add) = reload::address_diff(&before, &slot.addresses);
             if !remove.is_empty() {
@@ -149,8 +164,31 @@ impl Daemon {
             if !add.is_empty() {
                 self.effect(Effect::Install(add));
             }
+            if before.addrs != slot.addresses.addrs {
+                // keepalived announces all of a master's addresses again
+                // when a reload changed them (observed).
+                let repeat = inst.params().garp.master_repeat;
+                let gaps = Gaps {
+                    v4: self.config.global.garp.interval,
+                    v6: self.config.global.garp.na_interval,
+                };
+                for step in apply::action_steps(
+                    &Action::SendGratuitous { repeat },
+                    slot,
+                    inst.effective_priority(),
+                    gaps,
+                ) {
+                    match step {
+                        Step::Log(_, text) => tracing::info!("{text}"),
+                        Step::Gratuitous(burst) => self.effect(Effect::Gratuitous {
+                            owner: slot.cfg.name.clone(),
+                            burst,
+                        }),
+                        _ => {}
+                    }
+                }
+            }
         }
-        inst.reconfigure(params::engine_params(&slot.cfg));
     }
 
     /// An instance removed by a reload leaves as keepalived 2.2.7's do
@@ -297,9 +335,9 @@ impl Daemon {
         self.release_deferred(true);
         let instances = std::mem::take(&mut loaded.config.instances);
         let (config, scripts) = (loaded.config.clone(), verdicts.scripts.clone());
-        self.effect(Effect::SetNotifier(Box::new(move || Notifier::new(&config, &scripts))));
+        let notifier: MakeNotifier = Box::new(move || Notifier::new(&config, &scripts));
         self.config = loaded.config;
-        self.realize(instances, &verdicts).await;
+        self.realize(instances, &verdicts, Some(notifier)).await;
         if self.config.global.fifo_write_vrrp_states_on_reload {
             for (_, i, s) in self.router.iter() {
                 self.effect(Effect::Notify(Box::new(Notice {

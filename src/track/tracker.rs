@@ -188,6 +188,21 @@ impl Tracker {
             .map(|(i, _)| ObjId(i as u32))
     }
 
+    /// The status a check had (a reload replaced the check: the new one
+    /// starts from it, as keepalived's "considered successful on reload").
+    pub fn inherit(&mut self, obj: ObjId, status: Option<bool>) {
+        if let Some(ObjState::Counter(c)) = self.state_mut(obj) {
+            if status.is_some() {
+                c.status = status;
+            }
+        }
+        let (rise, fall) = match self.state_mut(obj) {
+            Some(ObjState::Counter(c)) => (c.rise, c.fall),
+            _ => return,
+        };
+        self.set_limits(obj, rise, fall);
+    }
+
     /// A check's new rise/fall limits (a reload changed them): its status
     /// is kept, its counter restarts at the new limits.
     pub fn set_limits(&mut self, obj: ObjId, rise: u32, fall: u32) {

@@ -457,7 +457,12 @@ fn zero_interval_adverts_never_flap_the_lan() {
     let mut bytes = vec![0u8; 64];
     let n = crate::vrrp::Instance::new(v3(200))
         .advert(200)
-        .emit(&mut bytes, rogue, ip("224.0.0.18"), crate::vrrp::ChecksumMode::PseudoHeader)
+        .emit(
+            &mut bytes,
+            rogue,
+            ip("224.0.0.18"),
+            crate::vrrp::ChecksumMode::PseudoHeader,
+        )
         .unwrap_or(0);
     bytes.truncate(n);
     bytes[4] &= 0xf0;

@@ -706,11 +706,13 @@ impl MysqlCheck {
             // session that read_only does not stop (SUPER, READ_ONLY ADMIN)
             // can keep it moving: then the handover times out.
             let mut target = peer.variables().await?;
-            while freeze {
+            // Unfrozen (the peer still serves), its position at the start will do.
+            let mut settled = !freeze;
+            while !settled {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let now = peer.variables().await?;
                 match policy::settle(&target.binlog_pos, &now.binlog_pos, Instant::now() >= deadline) {
-                    Settle::Settled => break,
+                    Settle::Settled => settled = true,
                     Settle::Again => target = now,
                     Settle::StillMoving => {
                         return Err(format!(
