@@ -1,7 +1,7 @@
 //! rkeepalived: a drop-in replacement for keepalived's VRRP side.
 //!
 //! Layers (dependencies point down only):
-//! - [`daemon`]: wiring, runtime, signals, reload, notify, dumps;
+//! - [`daemon`]: the daemon in rooms (its module comment draws the map);
 //! - [`net`]: Linux I/O (raw sockets, netlink, ARP/NA);
 //! - [`track`]: the check framework and its check kinds;
 //! - [`vrrp`]: the protocol core, without I/O;

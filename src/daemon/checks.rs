@@ -442,3 +442,79 @@ fn log_outcome(kind: CheckKind, name: &str, outcome: &Outcome) {
         CheckKind::File | CheckKind::Process => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+    use crate::daemon::tracking::{check_def, Want};
+
+    fn config(path: &str) -> Config {
+        load_str(
+            "t",
+            &format!("track_file tf {{\n file {path}\n}}\n"),
+            &LoadOptions::default(),
+        )
+        .config
+    }
+
+    fn defs(c: &Config) -> Vec<CheckDef> {
+        let w = Want::File {
+            name: "tf".into(),
+            weight: 1,
+            reverse: false,
+        };
+        check_def(c, &w).into_iter().collect()
+    }
+
+    fn report(obj: ObjId, generation: u64, v: i64) -> Report {
+        Report {
+            source: Source { obj, generation },
+            outcome: Outcome::Value(v),
+            detail: None,
+            hold: None,
+            writable: None,
+        }
+    }
+
+    /// A reload that changes a check starts a new run: what the old run
+    /// still reports is dropped and counted, the new run's is applied.
+    #[tokio::test]
+    async fn reports_of_a_replaced_run_are_stale() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let (mut checks, _rx) = Checks::new();
+        let mut t = Tracker::new();
+        let counters = Counters::default();
+        let v = Verdicts::default();
+        let first = config(&a.display().to_string());
+        checks.sync(&mut t, &first, &v, defs(&first));
+        let obj = checks
+            .lookup(CheckKind::File, "tf")
+            .unwrap_or_else(|| panic!("not started"));
+        let gen1 = checks.running[&obj].generation;
+        // Unchanged: kept, same run.
+        checks.sync(&mut t, &first, &v, defs(&first));
+        assert_eq!(checks.lookup(CheckKind::File, "tf"), Some(obj));
+        assert_eq!(checks.running[&obj].generation, gen1);
+        // Changed: a new object, a new run.
+        let second = config(&b.display().to_string());
+        checks.sync(&mut t, &second, &v, defs(&second));
+        let new = checks
+            .lookup(CheckKind::File, "tf")
+            .unwrap_or_else(|| panic!("not restarted"));
+        assert_ne!(new, obj);
+        let gen2 = checks.running[&new].generation;
+        assert_ne!(gen2, gen1);
+        assert_eq!(checks.apply(&mut t, report(obj, gen1, 5), &counters), None);
+        assert_eq!(checks.apply(&mut t, report(new, gen1, 5), &counters), None);
+        assert_eq!(counters.stale_check_reports.load(Ordering::Relaxed), 2);
+        assert_eq!(t.value(new), Some(0), "the stale value was not applied");
+        assert_eq!(checks.apply(&mut t, report(new, gen2, 5), &counters), Some(new));
+        assert_eq!(t.value(new), Some(5));
+        // Removed from the configuration: stopped, its object gone.
+        checks.sync(&mut t, &second, &v, Vec::new());
+        assert_eq!(checks.lookup(CheckKind::File, "tf"), None);
+        assert_eq!(t.kind(new), None);
+    }
+}

@@ -227,3 +227,46 @@ async fn read_loop(mut sock: RxSocket, tx: mpsc::Sender<Input>, counters: Arc<Co
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+    use crate::vrrp::Instance;
+
+    fn router(text: &str) -> Router<Slot> {
+        let mut r = Router::new();
+        for cfg in load_str("t", text, &LoadOptions::default()).config.instances {
+            let idx = if cfg.interface.as_deref() == Some("eth1") { 3 } else { 2 };
+            r.add(
+                Instance::new(super::super::params::engine_params(&cfg)),
+                Slot::for_test(cfg, idx),
+            );
+        }
+        r
+    }
+
+    fn inst(name: &str, ifname: &str, vrid: u8, extra: &str) -> String {
+        format!("vrrp_instance {name} {{\n interface {ifname}\n virtual_router_id {vrid}\n{extra}\n virtual_ipaddress {{\n 10.0.0.{vrid}/24\n }}\n}}\n")
+    }
+
+    /// One receive socket per (interface, family) with the groups its
+    /// multicast instances use; unicast instances join none.
+    #[test]
+    fn sockets_per_interface_and_family_with_their_groups() {
+        let r = router(
+            &(inst("A", "eth0", 1, "")
+                + &inst("B", "eth0", 2, " mcast_dst_ip 224.0.0.99")
+                + &inst("C", "eth1", 3, " unicast_peer {\n 10.0.0.9\n }")),
+        );
+        let w = wanted(&r);
+        let groups = |idx| w.get(&(idx, Family::V4)).map(|(_, g)| g.clone());
+        let g0 = groups(2).unwrap_or_default();
+        assert_eq!(g0.len(), 2, "{g0:?}");
+        assert_eq!(groups(3), Some(vec![]), "unicast: no group");
+        let t = dispatch_table(&r);
+        assert_eq!(t.get(&(2, Family::V4, 2)).map(Vec::len), Some(1));
+        assert_eq!(t.get(&(3, Family::V4, 3)).map(Vec::len), Some(1));
+        assert!(!t.contains_key(&(3, Family::V4, 1)), "VRID 1 is not heard on eth1");
+    }
+}
