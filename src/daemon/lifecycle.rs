@@ -311,7 +311,7 @@ impl Daemon {
     /// read leaves the running one in place.
     pub(super) async fn reload(&mut self) {
         tracing::info!("Reloading");
-        super::notify_systemd_reloading();
+        super::process::notify_systemd_reloading();
         let mut loaded = match config::load_file(&self.config_path, &self.load_opts) {
             Ok(l) => l,
             Err(e) => {
@@ -319,7 +319,7 @@ impl Daemon {
                     "reload: cannot read {}: {e}; keeping the running configuration",
                     self.config_path.display()
                 );
-                super::notify_systemd_ready();
+                super::process::notify_systemd_ready();
                 return;
             }
         };
@@ -328,7 +328,7 @@ impl Daemon {
         log_diagnostics(&diags, &loaded.sources);
         if diags.refuses_to_run() {
             tracing::error!("reload: the new configuration has errors; keeping the running configuration");
-            super::notify_systemd_ready();
+            super::process::notify_systemd_ready();
             return;
         }
         // Instance ids change below: nothing stays held across it.
@@ -352,13 +352,13 @@ impl Daemon {
         }
         tracing::info!("Reload finished");
         super::process::release_startup_memory();
-        super::notify_systemd_ready();
+        super::process::notify_systemd_ready();
     }
 
     /// SIGTERM/SIGINT: priority 0 from masters, VIPs removed, STOP
     /// notifications for every instance and group, VMACs removed.
     pub(super) async fn shutdown(&mut self) {
-        super::notify_systemd_stopping();
+        super::process::notify_systemd_stopping();
         self.checks.stop_all();
         let release = self.release_on_stop;
         let ids: Vec<InstanceId> = self.router.ids().collect();

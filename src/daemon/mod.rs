@@ -161,19 +161,6 @@ fn daemon(cli: Cli) -> i32 {
     lifecycle::run(&cli, opts, pid_paths)
 }
 
-/// Tells systemd (Type=notify) that start-up or a reload finished.
-pub fn notify_systemd_ready() {
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-}
-
-pub fn notify_systemd_reloading() {
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
-}
-
-pub fn notify_systemd_stopping() {
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-}
-
 /// `-t`: check the configuration as keepalived does and exit with its codes.
 fn config_test(cli: &Cli, log: &str) -> i32 {
     let mut out: Box<dyn Write> = if log.is_empty() {

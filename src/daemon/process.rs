@@ -189,3 +189,16 @@ mod tests {
         assert!(!stale.exists());
     }
 }
+
+/// Tells systemd (Type=notify) that start-up or a reload finished.
+pub fn notify_systemd_ready() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+}
+
+pub fn notify_systemd_reloading() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+}
+
+pub fn notify_systemd_stopping() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+}

@@ -63,7 +63,7 @@ impl Daemon {
         self.run_global_script("startup_script").await;
         tracing::info!("Startup complete");
         super::process::release_startup_memory();
-        super::notify_systemd_ready();
+        super::process::notify_systemd_ready();
         let timer = match crate::reactor::PreciseTimer::new() {
             Ok(t) => Some(t),
             Err(e) => {
