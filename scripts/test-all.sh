@@ -32,7 +32,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # Leftovers of an interrupted earlier run (only our own namespaces).
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0-9]*[0-9]+[sh][0-9]*|rkdemo_[a-z]+|rkbench_[0-9]+|rkcap_[0-9]+|rksamples_[0-9]+)$' || true); do
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0-9]*[0-9]+[sh][0-9]*|rkdemo_[a-z]+|rkbench_[0-9]+|rkcap_[0-9]+|rksamples_[0-9]+|rkverdict_[0-9]+)$' || true); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
 done
@@ -44,7 +44,7 @@ cargo build --release --quiet
 echo "== tests (unit, property, simulation, end-to-end in namespaces)"
 cargo test --workspace --no-fail-fast -- --include-ignored
 
-echo "== keepalived sample configurations: rkeepalived -t accepts what keepalived -t accepts"
-scripts/check-samples.sh
+echo "== -t verdicts: keepalived 2.2.7 against compat/expected.tsv, rkeepalived against keepalived"
+scripts/compat-verdicts.sh
 
 echo "== all tests passed"

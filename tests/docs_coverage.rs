@@ -33,6 +33,7 @@ fn all_keywords() -> Vec<&'static str> {
     v.extend(config::mysql::CHECK_MYSQL_KEYWORDS);
     v.extend(config::plugin::CHECK_PLUGIN_KEYWORDS);
     v.extend(config::ROOT_KEYWORDS);
+    v.extend(keywords::NEWER_KEYWORDS.iter().map(|n| n.keyword));
     for t in [
         keywords::GLOBAL_NO_EFFECT,
         keywords::GLOBAL_UNSUPPORTED,

@@ -208,18 +208,37 @@ fn reload_without_changes_keeps_state_and_with_changes_applies() {
     );
     lab.signal(1, Signal::SIGHUP);
     lab.settle(VIP, &[1], mdi_v2(110) + SLACK + SLACK);
-    // An invalid configuration is reported and the running one kept.
-    lab.write_config(
-        1,
-        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    priority 110\n    bogus_keyword 1\n",
-    );
+    let vips = format!("{VIP}/24\n        10.99.0.101/24");
+    // A file keepalived's daemon refuses (a keyword without its parameter,
+    // `-t` exit 2) is reported and the running configuration kept.
+    lab.write_config(1, &instance("VI_1", 51, 110, &vips, "    priority"));
     lab.signal(1, Signal::SIGHUP);
     wait_for(Duration::from_secs(5), || {
-        lab.log(1).contains("keeping the running configuration")
+        lab.log(1).contains("cannot be run; keeping the running configuration")
     })
-    .expect("bad reload refused");
+    .expect("unrunnable reload refused");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(lab.holders(VIP), [1]);
+    // A file `-t` fails with 5 (an unknown keyword) runs, as keepalived
+    // runs it: B's priority drops to 90 and A preempts.
+    let exit_5 = |prio| {
+        format!(
+            "global_defs {{\n    reload_check_config\n}}\n{}",
+            instance("VI_1", 51, prio, &vips, "    bogus_keyword 1")
+        )
+    };
+    lab.write_config(1, &exit_5(90));
+    lab.signal(1, Signal::SIGHUP);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK + SLACK);
+    // With reload_check_config now running, the same kind of file is refused.
+    lab.write_config(1, &exit_5(120));
+    lab.signal(1, Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || {
+        lab.log(1).contains("reload_check_config); keeping")
+    })
+    .expect("reload_check_config refuses a file -t fails");
+    std::thread::sleep(mdi_v2(120) + SLACK);
+    assert_eq!(lab.holders(VIP), [0], "B kept priority 90");
 }
 
 #[test]

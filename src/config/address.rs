@@ -1,13 +1,12 @@
-//! Lines of `virtual_ipaddress`, `virtual_routes` and `virtual_rules`
-//! (and their `static_*` forms), in keepalived's `ip addr` / `ip route` /
-//! `ip rule` inspired syntax.
+//! Lines of `virtual_ipaddress` (and `static_ipaddress`), in keepalived's
+//! `ip addr` inspired syntax; routes and rules are [`super::route`]'s.
 
 use std::net::IpAddr;
 
-use super::model::{AddressScope, Broadcast, RouteType, VirtualAddress, VirtualRoute, VirtualRule};
+use super::model::{AddressScope, Broadcast, VirtualAddress};
 use super::preprocess::Token;
 use super::tree::Node;
-use super::values::{parse_int, Ctx};
+use super::values::Ctx;
 
 /// The tokens of a value-block line: its "keyword" and its arguments.
 fn tokens(node: &Node) -> Vec<&Token> {
@@ -167,8 +166,29 @@ pub fn parse_vip(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualAddress> {
         }
         i += 1;
     }
-    if (vip.home || vip.nodad || vip.mngtmpaddr) && vip.addr.is_ipv4() {
+    if vip.brd.is_some() && vip.addr.is_ipv6() {
+        ctx.error(
+            vip.span,
+            format!(
+                "a broadcast address applies to IPv4 only; address {} skipped",
+                first.text
+            ),
+        );
+        return None;
+    }
+    if matches!(vip.brd, Some(Broadcast::Plus | Broadcast::Minus)) && vip.prefix >= 31 {
+        // keepalived 2.2.7 counts this as a configuration error (exit 5).
         ctx.warning(
+            vip.span,
+            format!(
+                "prefix length {} is too long for a computed broadcast; 'brd' ignored",
+                vip.prefix
+            ),
+        );
+        vip.brd = None;
+    }
+    if (vip.home || vip.nodad || vip.mngtmpaddr) && vip.addr.is_ipv4() {
+        ctx.note(
             vip.span,
             "'home', '-nodad' and 'mngtmpaddr' apply to IPv6 addresses only; ignored",
         );
@@ -177,322 +197,6 @@ pub fn parse_vip(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualAddress> {
         vip.mngtmpaddr = false;
     }
     Some(vip)
-}
-
-/// Route options rkeepalived parses but does not apply; each takes a value.
-const ROUTE_IGNORED_WITH_VALUE: &[&str] = &[
-    "mtu",
-    "advmss",
-    "rtt",
-    "rttvar",
-    "reordering",
-    "window",
-    "cwnd",
-    "ssthresh",
-    "realms",
-    "initcwnd",
-    "initrwnd",
-    "features",
-    "quickack",
-    "congctl",
-    "pref",
-    "tos",
-    "expires",
-    "fastopen_no_cookie",
-    "ttl-propagate",
-    "encap",
-    "nexthop",
-    "hoplimit",
-    "rto_min",
-];
-
-/// One `virtual_routes` line.
-pub fn parse_route(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualRoute> {
-    ctx.no_block(node);
-    let toks = tokens(node);
-    let mut r = VirtualRoute {
-        dst: IpAddr::from([0, 0, 0, 0]),
-        dst_prefix: 0,
-        src: None,
-        via: None,
-        dev: None,
-        scope: None,
-        table: None,
-        metric: None,
-        protocol: None,
-        route_type: RouteType::Unicast,
-        onlink: false,
-        no_track: false,
-        span: toks[0].span,
-    };
-    let mut have_dst = false;
-    let mut bad_dst = false;
-    let mut i = 0;
-    while i < toks.len() {
-        let t = toks[i];
-        let val = toks.get(i + 1).copied();
-        let mut take = |ctx: &mut Ctx<'_>, what: &str| -> Option<&Token> {
-            i += 1;
-            if val.is_none() {
-                ctx.error(t.span, format!("'{}' needs {what}", t.text));
-            }
-            val
-        };
-        match t.text.as_str() {
-            "src" => {
-                if let Some(v) = take(ctx, "an address") {
-                    r.src = ctx.ip(v);
-                }
-            }
-            "via" | "gw" => {
-                if t.text == "gw" {
-                    ctx.warning(t.span, "'gw' is deprecated; use 'via'");
-                }
-                if let Some(v) = take(ctx, "an address") {
-                    r.via = ctx.ip(v);
-                }
-            }
-            "or" => {
-                ctx.warning(
-                    t.span,
-                    "multipath 'or' routes are not supported by rkeepalived; the alternative gateway is ignored",
-                );
-                take(ctx, "an address");
-            }
-            "dev" | "oif" => r.dev = take(ctx, "an interface").map(|v| v.text.clone()),
-            "scope" => {
-                if let Some(v) = take(ctx, "a scope") {
-                    r.scope = scope(ctx, v);
-                }
-            }
-            "table" => {
-                if let Some(v) = take(ctx, "a table") {
-                    r.table = match v.text.as_str() {
-                        "main" => Some(254),
-                        "local" => Some(255),
-                        "default" => Some(253),
-                        _ => ctx.int(v, 0, i64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok()),
-                    };
-                }
-            }
-            "metric" | "priority" | "preference" => {
-                if let Some(v) = take(ctx, "a number") {
-                    r.metric = ctx.int(v, 0, i64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok());
-                }
-            }
-            "proto" | "protocol" => {
-                if let Some(v) = take(ctx, "a protocol") {
-                    r.protocol = match v.text.as_str() {
-                        "kernel" => Some(2),
-                        "boot" => Some(3),
-                        "static" => Some(4),
-                        "keepalived" => Some(18),
-                        _ => ctx.int(v, 0, 255).and_then(|n| u8::try_from(n).ok()),
-                    };
-                }
-            }
-            "onlink" => r.onlink = true,
-            "no_track" => r.no_track = true,
-            "unicast" => r.route_type = RouteType::Unicast,
-            "blackhole" => r.route_type = RouteType::Blackhole,
-            "unreachable" => r.route_type = RouteType::Unreachable,
-            "prohibit" => r.route_type = RouteType::Prohibit,
-            "throw" => r.route_type = RouteType::Throw,
-            "to" => {
-                if let Some(v) = take(ctx, "a destination") {
-                    have_dst = dst(ctx, v, &mut r);
-                    bad_dst |= !have_dst;
-                }
-            }
-            word if ROUTE_IGNORED_WITH_VALUE.contains(&word) => {
-                ctx.warning(
-                    t.span,
-                    format!("route option '{word}' is not supported by rkeepalived, ignored"),
-                );
-                take(ctx, "a value");
-            }
-            _ if !have_dst && !bad_dst => {
-                have_dst = dst(ctx, t, &mut r);
-                bad_dst = !have_dst;
-            }
-            other => ctx.error(t.span, format!("unknown route option '{other}'")),
-        }
-        i += 1;
-    }
-    if !have_dst {
-        if !bad_dst {
-            ctx.error(toks[0].span, "route has no destination");
-        }
-        return None;
-    }
-    if let Some(via) = r.via {
-        if via.is_ipv4() != r.dst.is_ipv4() {
-            ctx.error(
-                r.span,
-                "route gateway and destination are of different address families",
-            );
-            return None;
-        }
-    }
-    Some(r)
-}
-
-fn dst(ctx: &mut Ctx<'_>, t: &Token, r: &mut VirtualRoute) -> bool {
-    if t.text == "default" {
-        r.dst = IpAddr::from([0, 0, 0, 0]);
-        r.dst_prefix = 0;
-        return true;
-    }
-    match parse_prefix(&t.text) {
-        Some((a, p)) => {
-            r.dst = a;
-            r.dst_prefix = p;
-            true
-        }
-        None => {
-            ctx.error(
-                t.span,
-                format!("'{}' is not a route destination (ADDR[/PREFIX] or default)", t.text),
-            );
-            false
-        }
-    }
-}
-
-/// One `virtual_rules` line.
-pub fn parse_rule(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualRule> {
-    ctx.no_block(node);
-    let toks = tokens(node);
-    let mut r = VirtualRule {
-        family_v6: false,
-        from: None,
-        to: None,
-        table: None,
-        priority: None,
-        fwmark: None,
-        iif: None,
-        oif: None,
-        invert: false,
-        no_track: false,
-        span: toks[0].span,
-    };
-    let mut ok = true;
-    let mut i = 0;
-    while i < toks.len() {
-        let t = toks[i];
-        let val = toks.get(i + 1).copied();
-        let mut take = |ctx: &mut Ctx<'_>, what: &str| -> Option<&Token> {
-            i += 1;
-            if val.is_none() {
-                ctx.error(t.span, format!("'{}' needs {what}", t.text));
-            }
-            val
-        };
-        match t.text.as_str() {
-            "not" => r.invert = true,
-            "from" | "to" => {
-                if let Some(v) = take(ctx, "a prefix") {
-                    let p = if v.text == "all" {
-                        Some(None)
-                    } else {
-                        parse_prefix(&v.text).map(Some)
-                    };
-                    match p {
-                        Some(p) => {
-                            if t.text == "from" {
-                                r.from = p;
-                            } else {
-                                r.to = p;
-                            }
-                        }
-                        None => {
-                            ctx.error(v.span, format!("'{}' is not an address prefix", v.text));
-                            ok = false;
-                        }
-                    }
-                }
-            }
-            "table" | "lookup" => {
-                if let Some(v) = take(ctx, "a table") {
-                    r.table = match v.text.as_str() {
-                        "main" => Some(254),
-                        "local" => Some(255),
-                        "default" => Some(253),
-                        _ => ctx.int(v, 0, i64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok()),
-                    };
-                }
-            }
-            "preference" | "priority" | "pref" | "prio" => {
-                if let Some(v) = take(ctx, "a number") {
-                    r.priority = ctx.int(v, 0, i64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok());
-                }
-            }
-            "fwmark" => {
-                if let Some(v) = take(ctx, "a mark") {
-                    let (m, mask) = match v.text.split_once('/') {
-                        Some((m, k)) => (m, Some(k)),
-                        None => (v.text.as_str(), None),
-                    };
-                    match (parse_int(m), mask.map(parse_int)) {
-                        (Some(m), None) => r.fwmark = u32::try_from(m).ok().map(|m| (m, None)),
-                        (Some(m), Some(Some(k))) => {
-                            r.fwmark = u32::try_from(m)
-                                .ok()
-                                .zip(u32::try_from(k).ok())
-                                .map(|(m, k)| (m, Some(k)))
-                        }
-                        _ => ctx.error(v.span, format!("'{}' is not a fwmark[/mask]", v.text)),
-                    }
-                }
-            }
-            "iif" | "dev" => r.iif = take(ctx, "an interface").map(|v| v.text.clone()),
-            "oif" => r.oif = take(ctx, "an interface").map(|v| v.text.clone()),
-            "no_track" => r.no_track = true,
-            "goto"
-            | "realms"
-            | "tos"
-            | "dsfield"
-            | "suppress_prefixlength"
-            | "suppress_ifgroup"
-            | "uidrange"
-            | "ipproto"
-            | "sport"
-            | "dport"
-            | "l3mdev"
-            | "protocol" => {
-                ctx.warning(
-                    t.span,
-                    format!("rule option '{}' is not supported by rkeepalived, ignored", t.text),
-                );
-                if t.text != "l3mdev" {
-                    take(ctx, "a value");
-                }
-            }
-            other => {
-                ctx.error(t.span, format!("unknown rule option '{other}'"));
-                ok = false;
-            }
-        }
-        i += 1;
-    }
-    if !ok {
-        return None;
-    }
-    let fam = r.from.or(r.to).map(|(a, _)| a.is_ipv6());
-    r.family_v6 = fam.unwrap_or(false);
-    if let (Some((a, _)), Some((b, _))) = (r.from, r.to) {
-        if a.is_ipv6() != b.is_ipv6() {
-            ctx.error(r.span, "rule 'from' and 'to' are of different address families");
-            return None;
-        }
-    }
-    if r.priority.is_none() {
-        ctx.warning(
-            r.span,
-            "rule has no preference; the kernel will choose one (keepalived warns the same)",
-        );
-    }
-    Some(r)
 }
 
 #[cfg(test)]
@@ -538,30 +242,5 @@ mod tests {
             assert_eq!(e.len(), 1, "{line}");
             assert_eq!(e[0].span.map(|s| s.col), Some(col), "{line}");
         }
-    }
-
-    #[test]
-    fn routes_from_the_sample() {
-        let n = nodes("src 192.168.100.1 192.168.109.0/24 via 192.168.200.254 dev eth1\nblackhole 192.168.113.1/32\n0.0.0.0/0 gw 192.168.0.1 table 100\n");
-        let mut d = Diagnostics::default();
-        let mut ctx = Ctx::new(&mut d);
-        let r: Vec<_> = n.iter().filter_map(|n| parse_route(&mut ctx, n)).collect();
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[0].src.map(|a| a.to_string()).as_deref(), Some("192.168.100.1"));
-        assert_eq!(r[0].dst_prefix, 24);
-        assert_eq!(r[1].route_type, RouteType::Blackhole);
-        assert_eq!(r[2].table, Some(100));
-        assert!(!d.has_errors());
-    }
-
-    #[test]
-    fn rules_parse_and_reject_bad_prefixes() {
-        let n = nodes("from 192.168.100.0/24 table 1 preference 10\nto 192.168.100./24 table 1\n");
-        let mut d = Diagnostics::default();
-        let mut ctx = Ctx::new(&mut d);
-        let r0 = parse_rule(&mut ctx, &n[0]);
-        assert_eq!(r0.map(|r| (r.table, r.priority)), Some((Some(1), Some(10))));
-        assert!(parse_rule(&mut ctx, &n[1]).is_none());
-        assert!(d.has_errors());
     }
 }

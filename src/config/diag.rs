@@ -53,6 +53,11 @@ impl Span {
     pub fn new(file: FileId, line: u32, col: u32) -> Self {
         Span { file, line, col }
     }
+
+    /// The file as a whole (rendered as `FILE: …`).
+    pub fn whole(file: FileId) -> Self {
+        Span { file, line: 0, col: 0 }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,15 +66,23 @@ pub enum Severity {
     Error,
 }
 
-/// What a diagnostic means for `-t`'s exit status (keepalived 2.2.7's codes).
+/// What a diagnostic means for `-t`'s exit status, keepalived 2.2.7's
+/// verdict: the class decides, whatever the severity (keepalived's `-t`
+/// fails on many messages its daemon treats as warnings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
-    /// An ordinary configuration problem: exit 5 if an error.
+    /// A problem keepalived reports as a configuration error: exit 5.
     Config,
     /// The configuration cannot be run at all: exit 4.
     Fatal,
     /// Scripts would run insecurely, or a mandatory include is missing: exit 6.
     Security,
+    /// rkeepalived's own remark (an unsupported keyword keepalived accepts,
+    /// a footgun): never changes the exit status.
+    Note,
+    /// What makes keepalived's parser give up at once (a keyword without
+    /// its parameter): exit 2, whatever else the file holds.
+    Abort,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +105,14 @@ impl Diagnostics {
         self.push(Severity::Error, Class::Config, Some(span), message);
     }
 
+    /// A warning keepalived's `-t` counts as a configuration error.
     pub fn warning(&mut self, span: Span, message: impl Into<String>) {
         self.push(Severity::Warning, Class::Config, Some(span), message);
+    }
+
+    /// A remark of rkeepalived's own: shown, never counted.
+    pub fn note(&mut self, span: Span, message: impl Into<String>) {
+        self.push(Severity::Warning, Class::Note, Some(span), message);
     }
 
     pub fn push(&mut self, severity: Severity, class: Class, span: Option<Span>, message: impl Into<String>) {
@@ -121,11 +140,13 @@ impl Diagnostics {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
-    /// Whether a reload must keep the running configuration.
+    /// Whether the configuration cannot run at all: keepalived's parser
+    /// gave up, or nothing can run. keepalived's daemon runs anything else,
+    /// as it parsed it, and so does ours.
     pub fn refuses_to_run(&self) -> bool {
         self.items
             .iter()
-            .any(|d| d.severity == Severity::Error && d.class == Class::Config)
+            .any(|d| matches!(d.class, Class::Fatal | Class::Abort))
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
@@ -133,14 +154,17 @@ impl Diagnostics {
     }
 
     /// The exit status `-t` reports for these diagnostics, as keepalived
-    /// 2.2.7 does: 4 cannot run, 6 security violation, 5 errors, else 0.
+    /// 2.2.7 does: 2 its parser gave up, 4 cannot run, 6 security
+    /// violation, 5 configuration errors (warnings included), else 0.
     pub fn exit_code(&self) -> i32 {
-        let errors = || self.items.iter().filter(|d| d.severity == Severity::Error);
-        if errors().any(|d| d.class == Class::Fatal) {
+        let any = |c: Class| self.items.iter().any(|d| d.class == c);
+        if any(Class::Abort) {
+            2
+        } else if any(Class::Fatal) {
             4
-        } else if errors().any(|d| d.class == Class::Security) {
+        } else if any(Class::Security) {
             6
-        } else if errors().next().is_some() {
+        } else if any(Class::Config) {
             5
         } else {
             0
@@ -179,6 +203,14 @@ impl fmt::Display for Rendered<'_> {
             Severity::Error => "error",
         };
         match self.diag.span {
+            // Line 0: a message about the whole file.
+            Some(s) if s.line == 0 => write!(
+                f,
+                "{}: {}: {}",
+                self.sources.path(s.file).display(),
+                sev,
+                self.diag.message
+            ),
             Some(s) => write!(
                 f,
                 "{}:{}:{}: {}: {}",
@@ -215,14 +247,25 @@ mod tests {
         let span = Span::default();
         let mut d = Diagnostics::default();
         assert_eq!(d.exit_code(), 0);
+        d.note(span, "ours");
+        assert_eq!(d.exit_code(), 0, "rkeepalived's own remarks never count");
         d.warning(span, "w");
-        assert_eq!(d.exit_code(), 0);
+        assert_eq!(d.exit_code(), 5, "keepalived's warnings fail -t");
         d.error(span, "e");
         assert_eq!(d.exit_code(), 5);
         d.push(Severity::Error, Class::Security, None, "s");
         assert_eq!(d.exit_code(), 6);
+        assert!(
+            !d.refuses_to_run(),
+            "keepalived's daemon runs files -t fails with 5 or 6"
+        );
         d.push(Severity::Error, Class::Fatal, None, "f");
         assert_eq!(d.exit_code(), 4);
+        assert!(d.refuses_to_run());
+        let mut stop = Diagnostics::default();
+        stop.push(Severity::Error, Class::Abort, Some(span), "missing a parameter");
+        assert_eq!(stop.exit_code(), 2);
+        assert!(stop.refuses_to_run());
     }
 
     #[test]

@@ -72,73 +72,14 @@ pub fn vip_line(v: &VirtualAddress, default_dev: Option<&str>) -> String {
     s
 }
 
+/// A route as a line keepalived (and rkeepalived) parse back to it.
 pub fn route_line(r: &VirtualRoute) -> String {
-    let mut s = String::new();
-    match r.route_type {
-        RouteType::Unicast => {}
-        RouteType::Blackhole => s.push_str("blackhole "),
-        RouteType::Unreachable => s.push_str("unreachable "),
-        RouteType::Prohibit => s.push_str("prohibit "),
-        RouteType::Throw => s.push_str("throw "),
-    }
-    let _ = write!(s, "{}/{}", r.dst, r.dst_prefix);
-    if let Some(src) = r.src {
-        let _ = write!(s, " src {src}");
-    }
-    if let Some(v) = r.via {
-        let _ = write!(s, " via {v}");
-    }
-    if let Some(d) = &r.dev {
-        let _ = write!(s, " dev {d}");
-    }
-    if let Some(sc) = r.scope {
-        let _ = write!(s, " scope {}", sc.name());
-    }
-    if let Some(t) = r.table {
-        let _ = write!(s, " table {t}");
-    }
-    if let Some(m) = r.metric {
-        let _ = write!(s, " metric {m}");
-    }
-    if r.no_track {
-        s.push_str(" no_track");
-    }
-    s
+    r.to_string()
 }
 
+/// A rule as a line keepalived (and rkeepalived) parse back to it.
 pub fn rule_line(r: &VirtualRule) -> String {
-    let mut s = String::new();
-    if r.invert {
-        s.push_str("not ");
-    }
-    match r.from {
-        Some((a, p)) => {
-            let _ = write!(s, "from {a}/{p}");
-        }
-        None => s.push_str("from all"),
-    }
-    if let Some((a, p)) = r.to {
-        let _ = write!(s, " to {a}/{p}");
-    }
-    if let Some(t) = r.table {
-        let _ = write!(s, " table {t}");
-    }
-    if let Some(p) = r.priority {
-        let _ = write!(s, " preference {p}");
-    }
-    if let Some((m, k)) = r.fwmark {
-        let _ = write!(s, " fwmark {m}");
-        if let Some(k) = k {
-            let _ = write!(s, "/{k}");
-        }
-    }
-    if let Some(i) = &r.iif {
-        let _ = write!(s, " iif {i}");
-    }
-    if let Some(o) = &r.oif {
-        let _ = write!(s, " oif {o}");
-    }
-    s
+    r.to_string()
 }
 
 fn track_refs(out: &mut String, title: &str, refs: &[TrackRef]) {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::keywords::{lookup, GLOBAL_NO_EFFECT, GLOBAL_UNSUPPORTED};
+use super::keywords::{lookup, newer_ignored, GLOBAL_INERT_VALUES, GLOBAL_NO_EFFECT, GLOBAL_UNSUPPORTED};
 use super::model::{FifoSpec, GlobalDefs};
 use super::tree::Node;
 use super::values::Ctx;
@@ -17,6 +17,19 @@ pub struct GlobalRaw {
     pub lower_prio_repeat: Option<u32>,
     pub lower_prio_no_advert: Option<bool>,
 }
+
+/// Keywords whose missing value keepalived 2.2.7 reports and skips (exit 5)
+/// rather than stopping on (exit 2).
+const SKIPS_BARE: &[&str] = &[
+    "notify_fifo_script",
+    "vrrp_notify_fifo_script",
+    "startup_script",
+    "shutdown_script",
+    "startup_script_timeout",
+    "shutdown_script_timeout",
+    "default_interface",
+    "plugin_dir",
+];
 
 pub const KEYWORDS: &[&str] = &[
     "router_id",
@@ -58,25 +71,36 @@ pub const KEYWORDS: &[&str] = &[
     "shutdown_script",
     "shutdown_script_timeout",
     "data_use_instance",
+    "reload_check_config",
+    "json_file_location",
+    "state_file_location",
+    "stats_file_location",
+    "vrrp_owner_ignore_adverts",
+    "vrrp_delay_after_boot",
+    "iproute_etc_dir",
+    "iproute_usr_dir",
     "plugin_dir",
 ];
 
 /// Largest timer keepalived accepts for GARP settings (u32 microseconds).
 pub const MAX_TIMER_US: u64 = 4_294_967_295;
+/// Largest GARP delay keepalived accepts, in whole seconds.
+pub const MAX_GARP_SECS: u64 = 4_294;
 
 pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut GlobalRaw) {
     for n in block.children() {
         let kw = n.name();
         match kw {
-            "router_id" => g.router_id = ctx.string_arg(n, "a name"),
+            "router_id" => g.router_id = ctx.soft_string_arg(n, "a name"),
             "script_user" => {
-                if ctx.arg(n, 0, "a user name").is_some() {
+                if ctx.soft_arg(n, 0, "a user name").is_some() {
                     g.script_user = ctx.user_spec(n, 0);
                 }
             }
             "enable_script_security" => g.enable_script_security = ctx.flag(n),
             "notify_fifo" => g.notify_fifo = fifo(ctx, n),
             "vrrp_notify_fifo" => g.vrrp_notify_fifo = fifo(ctx, n),
+            _ if SKIPS_BARE.contains(&kw) && ctx.bare(n, "a value") => {}
             "notify_fifo_script" => g.notify_fifo_script = ctx.script(n, true),
             "vrrp_notify_fifo_script" => g.vrrp_notify_fifo_script = ctx.script(n, true),
             "vrrp_notify_priority_changes" => g.vrrp_notify_priority_changes = ctx.flag_or_bool(n),
@@ -103,22 +127,22 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
                 }
             }
             "vrrp_garp_master_delay" => {
-                raw.master_delay = ctx.timer_arg(n, 0, MAX_TIMER_US);
+                raw.master_delay = ctx.secs_arg(n, 0, MAX_GARP_SECS);
             }
             "vrrp_garp_master_repeat" => {
-                raw.master_repeat = ctx.u32_arg(n, 0, u32::MAX);
+                raw.master_repeat = ctx.repeat_arg(n);
             }
             "vrrp_garp_master_refresh" => {
-                if let Some(d) = ctx.timer_arg(n, 0, MAX_TIMER_US) {
+                if let Some(d) = ctx.secs_arg(n, 0, u64::from(u32::MAX)) {
                     g.garp.master_refresh = d;
                 }
             }
             "vrrp_garp_master_refresh_repeat" => {
-                if let Some(v) = ctx.u32_arg(n, 0, u32::MAX) {
+                if let Some(v) = ctx.repeat_arg(n) {
                     g.garp.master_refresh_repeat = v;
                 }
             }
-            "vrrp_garp_lower_prio_delay" => raw.lower_prio_delay = ctx.timer_arg(n, 0, MAX_TIMER_US),
+            "vrrp_garp_lower_prio_delay" => raw.lower_prio_delay = ctx.secs_arg(n, 0, MAX_GARP_SECS),
             "vrrp_garp_lower_prio_repeat" => raw.lower_prio_repeat = ctx.u32_arg(n, 0, u32::MAX),
             // keepalived 2.2.7 rejects an explicit 0 (its documented default);
             // rkeepalived accepts it as "no gap" (compat/DEVIATIONS.md).
@@ -134,11 +158,21 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
             }
             "vrrp_min_garp" => g.min_garp = ctx.flag_or_bool(n),
             "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => {
+                if kw == "vrrp_vmac_garp_intvl" {
+                    ctx.deprecated(n, "vrrp_garp_extra_if");
+                }
                 let all = n.args.first().is_some_and(|t| t.text == "all");
                 let idx = usize::from(all);
-                if let Some(t) = ctx.arg(n, idx, "an interval in seconds") {
-                    if let Some(d) = ctx.timer(t, 0, MAX_TIMER_US) {
-                        g.garp_extra_if = Some((d, all));
+                if let Some(t) = ctx.soft_arg(n, idx, "an interval in seconds") {
+                    match t.text.parse::<u64>() {
+                        Ok(v) if (1..=86_400).contains(&v) => g.garp_extra_if = Some((Duration::from_secs(v), all)),
+                        _ => ctx.error(
+                            t.span,
+                            format!(
+                                "'{}' is not a whole number of seconds in [1, 86400]; '{kw}' ignored",
+                                t.text
+                            ),
+                        ),
                     }
                 }
             }
@@ -159,7 +193,7 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
             "vrrp_strict" => g.strict = ctx.flag(n),
             "v3_checksum_as_v2" => g.v3_checksum_as_v2 = ctx.flag_or_bool(n),
             "vrrp_startup_delay" => {
-                if let Some(d) = ctx.timer_arg(n, 0, MAX_TIMER_US) {
+                if let Some(d) = ctx.timer_arg(n, 1_000, MAX_TIMER_US) {
                     g.startup_delay = d;
                 }
             }
@@ -192,6 +226,24 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
                 }
             }
             "data_use_instance" => g.data_use_instance = ctx.flag(n),
+            "reload_check_config" => {
+                g.reload_check_config = Some(n.args.first().map(|t| t.text.clone().into()));
+            }
+            "json_file_location" => g.json_file_location = ctx.soft_string_arg(n, "a path"),
+            "state_file_location" => g.state_file_location = ctx.soft_string_arg(n, "a path"),
+            "stats_file_location" => g.stats_file_location = ctx.soft_string_arg(n, "a path"),
+            "vrrp_owner_ignore_adverts" => g.owner_ignore_adverts = ctx.flag_or_bool(n),
+            "vrrp_delay_after_boot" => {
+                if let Some(d) = ctx.timer_arg(n, 0, MAX_TIMER_US) {
+                    g.delay_after_boot = d;
+                }
+            }
+            "iproute_etc_dir" | "iproute_usr_dir" => {
+                if let Some(dir) = ctx.soft_string_arg(n, "a directory") {
+                    let at = usize::from(kw == "iproute_usr_dir");
+                    ctx.iproute_dirs[at] = dir.into();
+                }
+            }
             "plugin_dir" => {
                 if let Some(s) = ctx.string_arg(n, "a directory") {
                     if !s.starts_with('/') {
@@ -204,10 +256,20 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
             "include" => {}
             _ => {
                 if lookup(GLOBAL_NO_EFFECT, kw).is_some() {
+                    if let Some((_, value)) = GLOBAL_INERT_VALUES.iter().find(|(k, _)| *k == kw) {
+                        let cpus = ctx.inert(n, *value);
+                        if !cpus.is_empty() {
+                            g.vrrp_cpu_affinity = cpus;
+                        }
+                    }
                     continue;
                 }
                 if let Some(what) = lookup(GLOBAL_UNSUPPORTED, kw) {
                     ctx.unsupported(n, what);
+                    continue;
+                }
+                if let Some(newer) = newer_ignored("global_defs", kw) {
+                    ctx.newer_ignored(n, newer);
                     continue;
                 }
                 let known: Vec<&str> = KEYWORDS
@@ -247,7 +309,7 @@ pub fn finish(g: &mut GlobalDefs, raw: &GlobalRaw) {
 }
 
 fn fifo(ctx: &mut Ctx<'_>, n: &Node) -> Option<FifoSpec> {
-    let path = ctx.arg(n, 0, "a FIFO path")?;
+    let path = ctx.soft_arg(n, 0, "a FIFO path")?;
     let spec = FifoSpec {
         path: path.text.clone().into(),
         user: ctx.user_spec(n, 1),

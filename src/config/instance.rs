@@ -4,13 +4,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::address::{parse_route, parse_rule, parse_vip};
+use super::address::parse_vip;
 use super::diag::Span;
-use super::keywords::{lookup, INSTANCE_NO_EFFECT, INSTANCE_UNSUPPORTED};
+use super::keywords::{lookup, newer_ignored, INSTANCE_NO_EFFECT, INSTANCE_UNSUPPORTED};
 use super::model::{
     Auth, AuthType, Family, GarpSettings, GlobalDefs, InitialState, Notifies, TrackInterface, TrackRef, UnicastPeer,
     VirtualAddress, VirtualRoute, VirtualRule, Vmac, VrrpInstance,
 };
+use super::route::{parse_route, parse_rule};
 use super::tracking::{block_name, notify_setting, read_track_interfaces, read_track_refs};
 use super::tree::Node;
 use super::values::{fmt_secs, Ctx};
@@ -70,6 +71,8 @@ pub const KEYWORDS: &[&str] = &[
     "strict_mode",
     "promote_secondaries",
     "v3_checksum_as_v2",
+    "no_virtual_ipaddress",
+    "owner_ignore_adverts",
 ];
 
 /// An instance as written, before defaults and global values apply.
@@ -110,9 +113,13 @@ struct Raw {
     unicast_src_ip: Option<(IpAddr, Span)>,
     unicast_peers: Vec<(UnicastPeer, Span)>,
     unicast_peer_block: Option<Span>,
-    unicast_ttl: Option<u8>,
+    unicast_ttl: Option<(u8, Span)>,
     unicast_fault_no_peer: bool,
     check_unicast_src: bool,
+    /// Where `check_unicast_src` was set: a unicast keyword.
+    check_unicast_src_span: Option<Span>,
+    /// Where `unicast_src_ip` (not its alias `mcast_src_ip`) was set.
+    unicast_keyword: Option<Span>,
     mcast_dst_ip: Option<(IpAddr, Span)>,
     track_src_ip: bool,
     use_vmac: Option<(Option<String>, Option<[u8; 6]>, Span)>,
@@ -120,11 +127,16 @@ struct Raw {
     accept: Option<bool>,
     skip_check_adv_addr: Option<bool>,
     strict_mode: Option<bool>,
-    promote_secondaries: bool,
+    promote_secondaries: Option<Span>,
     v3_checksum_as_v2: Option<bool>,
+    no_virtual_ipaddress: bool,
+    owner_ignore_adverts: Option<bool>,
 }
 
-const MAX_GARP_US: u64 = super::global::MAX_TIMER_US;
+use super::global::MAX_GARP_SECS;
+
+/// Addresses one advert can carry (an 8-bit count).
+const MAX_ADVERTISED: usize = 255;
 
 pub fn read(ctx: &mut Ctx<'_>, n: &Node, g: &GlobalDefs) -> Option<VrrpInstance> {
     let name = block_name(ctx, n, "vrrp_instance")?;
@@ -259,14 +271,25 @@ fn read_keyword(ctx: &mut Ctx<'_>, c: &Node, name: &str, r: &mut Raw) {
                 r.preempt_delay = Some((d, c.span()));
             }
         }
-        "garp_master_delay" => r.garp_master_delay = ctx.timer_arg(c, 0, MAX_GARP_US),
-        "garp_master_repeat" => r.garp_master_repeat = ctx.u32_arg(c, 0, u32::MAX),
-        "garp_master_refresh" => r.garp_master_refresh = ctx.timer_arg(c, 0, MAX_GARP_US),
-        "garp_master_refresh_repeat" => r.garp_master_refresh_repeat = ctx.u32_arg(c, 0, u32::MAX),
-        "garp_lower_prio_delay" => r.garp_lower_prio_delay = ctx.timer_arg(c, 0, MAX_GARP_US),
+        "garp_master_delay" => r.garp_master_delay = ctx.secs_arg(c, 0, MAX_GARP_SECS),
+        "garp_master_repeat" => r.garp_master_repeat = ctx.repeat_arg(c),
+        "garp_master_refresh" => r.garp_master_refresh = ctx.secs_arg(c, 0, u64::from(u32::MAX)),
+        "garp_master_refresh_repeat" => r.garp_master_refresh_repeat = ctx.repeat_arg(c),
+        "garp_lower_prio_delay" => r.garp_lower_prio_delay = ctx.secs_arg(c, 0, MAX_GARP_SECS),
         "garp_lower_prio_repeat" => r.garp_lower_prio_repeat = ctx.u32_arg(c, 0, u32::MAX),
         "garp_extra_if" | "vmac_garp_intvl" => {
-            // Accepted; the global vrrp_garp_extra_if drives extra GARPs.
+            if c.name() == "vmac_garp_intvl" {
+                ctx.deprecated(c, "garp_extra_if");
+            }
+            // Checked as keepalived checks it; the global vrrp_garp_extra_if
+            // drives extra GARPs.
+            let idx = usize::from(c.args.first().is_some_and(|t| t.text == "all"));
+            if let Some(t) = ctx.soft_arg(c, idx, "an interval in seconds") {
+                if !t.text.parse::<u64>().is_ok_and(|v| v <= 86_400) {
+                    let msg = format!("'{}' is not a whole number of seconds in [0, 86400]; ignored", t.text);
+                    ctx.error(t.span, msg);
+                }
+            }
         }
         "down_timer_adverts" => {
             if let Some(v) = ctx.u32_arg(c, 1, 100) {
@@ -281,6 +304,9 @@ fn read_keyword(ctx: &mut Ctx<'_>, c: &Node, name: &str, r: &mut Raw) {
                 if let Some(a) = ctx.ip(t) {
                     r.unicast_src_ip = Some((a, t.span));
                 }
+                if c.name() == "unicast_src_ip" {
+                    r.unicast_keyword = Some(c.span());
+                }
             }
         }
         "unicast_peer" => {
@@ -290,9 +316,12 @@ fn read_keyword(ctx: &mut Ctx<'_>, c: &Node, name: &str, r: &mut Raw) {
                 read_peer(ctx, p, r);
             }
         }
-        "unicast_ttl" => r.unicast_ttl = ctx.int_arg(c, 0, 255).map(|v| v as u8),
+        "unicast_ttl" => r.unicast_ttl = ctx.int_arg(c, 0, 255).map(|v| (v as u8, c.span())),
         "unicast_fault_no_peer" => r.unicast_fault_no_peer = ctx.flag(c),
-        "check_unicast_src" => r.check_unicast_src = ctx.flag(c),
+        "check_unicast_src" => {
+            r.check_unicast_src = ctx.flag(c);
+            r.check_unicast_src_span = Some(c.span());
+        }
         "mcast_dst_ip" => {
             if let Some(t) = ctx.arg(c, 0, "a multicast address") {
                 match ctx.ip(t) {
@@ -334,15 +363,27 @@ fn read_keyword(ctx: &mut Ctx<'_>, c: &Node, name: &str, r: &mut Raw) {
         "accept" => r.accept = Some(ctx.flag(c)),
         "skip_check_adv_addr" => r.skip_check_adv_addr = Some(ctx.flag_or_bool(c)),
         "strict_mode" => r.strict_mode = Some(ctx.flag_or_bool(c)),
-        "promote_secondaries" => r.promote_secondaries = ctx.flag(c),
+        "promote_secondaries" => {
+            ctx.flag(c);
+            r.promote_secondaries = Some(c.span());
+        }
         "v3_checksum_as_v2" => r.v3_checksum_as_v2 = Some(ctx.flag_or_bool(c)),
+        "no_virtual_ipaddress" => r.no_virtual_ipaddress = ctx.flag(c),
+        "owner_ignore_adverts" => r.owner_ignore_adverts = Some(ctx.flag_or_bool(c)),
         "include" => {}
         _ => {
             if lookup(INSTANCE_NO_EFFECT, kw).is_some() {
+                if kw == "linkbeat_use_polling" {
+                    ctx.deprecated(c, "a linkbeat_interfaces block");
+                }
                 return;
             }
             if let Some(what) = lookup(INSTANCE_UNSUPPORTED, kw) {
                 ctx.unsupported(c, what);
+                return;
+            }
+            if let Some(newer) = newer_ignored("vrrp_instance", kw) {
+                ctx.newer_ignored(c, newer);
                 return;
             }
             let known: Vec<&str> = KEYWORDS
@@ -488,10 +529,24 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         }
     }
 
+    // An advert carries 255 addresses at most: keepalived moves the rest
+    // to the excluded ones (installed, not advertised).
+    let mut excluded = r.excluded;
+    if vips.len() > MAX_ADVERTISED {
+        ctx.warning(
+            r.vips_span.unwrap_or(span),
+            format!(
+                "({name}) {} VIPs exceed the 255 an advert carries; the excess become excluded addresses",
+                vips.len()
+            ),
+        );
+        excluded.splice(0..0, vips.split_off(MAX_ADVERTISED));
+    }
+
     let mut version = r.version.map(|(v, _)| v).unwrap_or(g.vrrp_version);
     if family == Family::V6 && version == 2 {
         if let Some((_, s)) = r.version {
-            ctx.warning(s, format!("({name}) IPv6 requires VRRPv3; using version 3"));
+            ctx.note(s, format!("({name}) IPv6 requires VRRPv3; using version 3"));
         }
         version = 3;
     }
@@ -576,7 +631,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
             );
             auth = None;
         } else if a.auth_type == AuthType::Ah {
-            ctx.warning(s, format!("({name}) auth_type AH is not supported by rkeepalived; adverts will carry AH type but no IPsec header"));
+            ctx.note(s, format!("({name}) auth_type AH is not supported by rkeepalived; adverts will carry AH type but no IPsec header"));
             if state == InitialState::Master {
                 ctx.warning(
                     s,
@@ -604,7 +659,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         );
     }
 
-    if vips.is_empty() {
+    if vips.is_empty() && !r.no_virtual_ipaddress {
         let at = r.vips_span.unwrap_or(span);
         if version == 3 || strict {
             ctx.error(
@@ -690,15 +745,20 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
             );
         }
     }
-    if peers.is_empty() && !had_peers {
-        if let Some(s) = r.unicast_peer_block {
-            if !r.unicast_fault_no_peer {
-                ctx.warning(s, format!("({name}) unicast_peer is empty: using multicast (set unicast_fault_no_peer to stay in FAULT instead)"));
-            }
+    if peers.is_empty() && !had_peers && !r.unicast_fault_no_peer {
+        // keepalived counts any unicast keyword without a peer as an error.
+        let unicast_keyword = r.unicast_peer_block.or(r.unicast_keyword).or(r.check_unicast_src_span);
+        if let Some(s) = unicast_keyword {
+            ctx.warning(s, format!("({name}) a unicast keyword without unicast peers: using multicast (set unicast_fault_no_peer to stay in FAULT instead)"));
         }
     }
     if strict && !peers.is_empty() {
-        ctx.warning(span, format!("({name}) strict mode: unicast peers are outside the RFC"));
+        ctx.note(span, format!("({name}) strict mode: unicast peers are outside the RFC"));
+    }
+    let mut unicast_ttl = r.unicast_ttl.map(|(t, _)| t).unwrap_or(255);
+    if let (Some((_, s)), true) = (r.unicast_ttl, peers.is_empty()) {
+        ctx.warning(s, format!("({name}) unicast_ttl needs unicast peers; reset"));
+        unicast_ttl = 255;
     }
     let check_unicast_src =
         r.check_unicast_src || g.check_unicast_src || peers.iter().any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
@@ -747,6 +807,14 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         mac,
         xmit_base: r.vmac_xmit_base.is_some(),
     });
+    let mut promote_secondaries = r.promote_secondaries.is_some();
+    if let (Some(s), true) = (r.promote_secondaries, vmac.is_some()) {
+        ctx.warning(
+            s,
+            format!("({name}) promote_secondaries is set automatically for VMACs; ignored"),
+        );
+        promote_secondaries = false;
+    }
     if let Some(s) = r.vmac_xmit_base {
         if vmac.is_none() {
             ctx.warning(s, format!("({name}) vmac_xmit_base without use_vmac; ignored"));
@@ -773,7 +841,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         advert_int,
         auth,
         vips,
-        excluded_vips: r.excluded,
+        excluded_vips: excluded,
         routes: r.routes,
         rules: r.rules,
         track_interfaces,
@@ -791,7 +859,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         notify_priority_changes: r.notify_priority_changes.unwrap_or(g.vrrp_notify_priority_changes),
         unicast_src_ip: r.unicast_src_ip.map(|(a, _)| a),
         unicast_peers: peers,
-        unicast_ttl: r.unicast_ttl.unwrap_or(255),
+        unicast_ttl,
         unicast_fault_no_peer: r.unicast_fault_no_peer,
         check_unicast_src,
         mcast_dst,
@@ -800,8 +868,9 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         accept: r.accept.unwrap_or(!strict || priority == 255),
         skip_check_adv_addr: r.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
         strict,
-        promote_secondaries: r.promote_secondaries,
+        promote_secondaries,
         v3_checksum_as_v2: r.v3_checksum_as_v2.unwrap_or(g.v3_checksum_as_v2),
+        owner_ignore_adverts: r.owner_ignore_adverts.unwrap_or(g.owner_ignore_adverts),
         sync_group: None,
     })
 }

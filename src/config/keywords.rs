@@ -44,10 +44,6 @@ pub const GLOBAL_NO_EFFECT: &[(&str, &str)] = &[
         "VMAC addresses follow the RFC (00:00:5e:00:01|02:VRID)",
     ),
     ("random_seed", "no randomness affects the protocol"),
-    (
-        "reload_check_config",
-        "a reload always validates the new file first and keeps the running one if it is invalid",
-    ),
     ("reload_time_file", "scheduled reloads are not supported; send SIGHUP"),
     ("reload_repeat", "scheduled reloads are not supported; send SIGHUP"),
     ("reload_file", "reloads are signalled with SIGHUP"),
@@ -166,4 +162,212 @@ pub const ROOT_UNSUPPORTED: &[(&str, &str)] = &[
 
 pub fn lookup<'a>(table: &'a [(&'a str, &'a str)], kw: &str) -> Option<&'a str> {
     table.iter().find(|(k, _)| *k == kw).map(|(_, why)| *why)
+}
+
+/// What keepalived 2.2.7 checks in the value of a keyword that has no
+/// effect here: an accepted-but-ignored setting still gets keepalived's
+/// verdict (observed by feeding each keyword bare, 0, -1, a word, a
+/// fraction and an overlarge number to `keepalived -t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inert {
+    /// A whole number in `[lo, hi]`; `bare` says what a missing value is.
+    Int { lo: i64, hi: i64, bare: Bare },
+    /// Any text, which must be present.
+    Text(Bare),
+    /// Nothing, or a boolean.
+    OptionalBool,
+    /// CPU numbers of this machine.
+    Cpus,
+    /// `MTU`, `ADVERT` or a size.
+    RxBufsPolicy,
+    /// An octal, hex or decimal mode up to 0777, or `IRUSR|IWGRP|…`.
+    Umask,
+    /// Include checks: `[+|-]match|wildcard_match|brace_match` …
+    IncludeCheck,
+    /// keepalived counts the keyword itself as a configuration error.
+    Refused(&'static str),
+}
+
+/// What a missing value means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bare {
+    Ok,
+    /// keepalived reports it and goes on (exit 5).
+    Error,
+    /// keepalived stops reading (exit 2).
+    Abort,
+}
+
+const U32: i64 = u32::MAX as i64;
+const I32: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+
+pub const GLOBAL_INERT_VALUES: &[(&str, Inert)] = &[
+    (
+        "max_auto_priority",
+        Inert::Int {
+            lo: -1,
+            hi: 99,
+            bare: Bare::Ok,
+        },
+    ),
+    (
+        "min_auto_priority_delay",
+        Inert::Int {
+            lo: 1,
+            hi: 10_000_000,
+            bare: Bare::Error,
+        },
+    ),
+    (
+        "nftables_priority",
+        Inert::Int {
+            lo: I32.0,
+            hi: I32.1,
+            bare: Bare::Abort,
+        },
+    ),
+    (
+        "process_monitor_rcv_bufs",
+        Inert::Int {
+            lo: 0,
+            hi: U32,
+            bare: Bare::Error,
+        },
+    ),
+    (
+        "vrrp_netlink_cmd_rcv_bufs",
+        Inert::Int {
+            lo: 0,
+            hi: U32,
+            bare: Bare::Error,
+        },
+    ),
+    (
+        "vrrp_netlink_monitor_rcv_bufs",
+        Inert::Int {
+            lo: 0,
+            hi: U32,
+            bare: Bare::Error,
+        },
+    ),
+    ("process_monitor_rcv_bufs_force", Inert::OptionalBool),
+    ("vrrp_netlink_cmd_rcv_bufs_force", Inert::OptionalBool),
+    ("vrrp_netlink_monitor_rcv_bufs_force", Inert::OptionalBool),
+    (
+        "random_seed",
+        Inert::Int {
+            lo: 0,
+            hi: U32,
+            bare: Bare::Abort,
+        },
+    ),
+    (
+        "vrrp_priority",
+        Inert::Int {
+            lo: -20,
+            hi: 19,
+            bare: Bare::Error,
+        },
+    ),
+    (
+        "vrrp_rt_priority",
+        Inert::Int {
+            lo: 1,
+            hi: 99,
+            bare: Bare::Error,
+        },
+    ),
+    (
+        "vrrp_rlimit_rtime",
+        Inert::Int {
+            lo: 1,
+            hi: U32,
+            bare: Bare::Abort,
+        },
+    ),
+    (
+        "vrrp_rlimit_rttime",
+        Inert::Int {
+            lo: 1,
+            hi: U32,
+            bare: Bare::Abort,
+        },
+    ),
+    (
+        "vrrp_rx_bufs_multiplier",
+        Inert::Int {
+            lo: 1,
+            hi: U32,
+            bare: Bare::Error,
+        },
+    ),
+    ("vrrp_rx_bufs_policy", Inert::RxBufsPolicy),
+    ("vrrp_cpu_affinity", Inert::Cpus),
+    ("umask", Inert::Umask),
+    ("include_check", Inert::IncludeCheck),
+    ("config_save_dir", Inert::Text(Bare::Abort)),
+    ("process_name", Inert::Text(Bare::Abort)),
+    ("vrrp_process_name", Inert::Text(Bare::Abort)),
+    ("vmac_addr_prefix", Inert::Text(Bare::Abort)),
+    ("reload_time_file", Inert::Text(Bare::Error)),
+    ("tmp_config_directory", Inert::Text(Bare::Error)),
+    (
+        "vrrp_iptables",
+        Inert::Refused("Debian's keepalived 2.2.7 has no iptables support and counts this as an error"),
+    ),
+    (
+        "vrrp_ipsets",
+        Inert::Refused("Debian's keepalived 2.2.7 does not know this keyword and counts it as an error"),
+    ),
+];
+
+/// Keywords keepalived added after 2.2.7 (which calls them unknown), with
+/// the first version that has them ("later" where the version was not
+/// checked) and whether rkeepalived implements them. The others get
+/// "keepalived 2.x keyword, not supported by rkeepalived, ignored", a
+/// warning that leaves `-t`'s verdict alone, since newer configurations
+/// carry them. The README's table is kept in step by a test.
+pub struct Newer {
+    pub keyword: &'static str,
+    pub block: &'static str,
+    pub since: &'static str,
+    pub implemented: bool,
+}
+
+const fn newer(keyword: &'static str, block: &'static str, since: &'static str, implemented: bool) -> Newer {
+    Newer {
+        keyword,
+        block,
+        since,
+        implemented,
+    }
+}
+
+pub const NEWER_KEYWORDS: &[Newer] = &[
+    newer("v3_checksum_as_v2", "global_defs", "2.2.8", true),
+    newer("v3_checksum_as_v2", "vrrp_instance", "2.2.8", true),
+    newer("no_virtual_ipaddress", "vrrp_instance", "2.2.8", true),
+    newer("json_file_location", "global_defs", "2.2.8", true),
+    newer("state_file_location", "global_defs", "later", true),
+    newer("stats_file_location", "global_defs", "later", true),
+    newer("vrrp_owner_ignore_adverts", "global_defs", "2.3.3", true),
+    newer("owner_ignore_adverts", "vrrp_instance", "2.3.3", true),
+    newer("vrrp_delay_after_boot", "global_defs", "2.4.0", true),
+    newer("iproute_etc_dir", "global_defs", "later", true),
+    newer("iproute_usr_dir", "global_defs", "later", true),
+    newer("json_version", "global_defs", "2.2.8", false),
+    newer("timer_expired_backup", "vrrp_instance", "2.2.8", false),
+    newer("use_symlink_paths", "global_defs", "2.3.0", false),
+    newer("auth_hmac", "vrrp_instance", "2.4.0", false),
+    newer("set_supplementary_groups", "global_defs", "later", false),
+    newer("dbus_no_interface_name", "global_defs", "later", false),
+    newer("snmp_vs_stats_update_interval", "global_defs", "later", false),
+    newer("snmp_rs_stats_update_interval", "global_defs", "later", false),
+];
+
+/// A newer keyword rkeepalived does not implement, in `block`.
+pub fn newer_ignored(block: &str, kw: &str) -> Option<&'static Newer> {
+    NEWER_KEYWORDS
+        .iter()
+        .find(|n| n.block == block && n.keyword == kw && !n.implemented)
 }

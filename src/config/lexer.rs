@@ -132,6 +132,24 @@ fn unescape_comment_chars(w: &str) -> String {
 ///
 /// A quoted command may contain `\"` (keepalived reads script strings with
 /// their own reader). Returns the command text and the byte length consumed.
+/// Whether a command line that starts with a quote also closes it.
+pub fn quote_closed(rest: &str) -> bool {
+    let Some(body) = rest.trim_start().strip_prefix('"') else {
+        return true;
+    };
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '"' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 pub fn command_string(rest: &str) -> Option<(String, usize)> {
     let trimmed = rest.trim_start();
     let lead = rest.len() - trimmed.len();

@@ -16,6 +16,7 @@ pub mod model;
 pub mod mysql;
 pub mod plugin;
 pub mod preprocess;
+pub mod route;
 pub mod tracking;
 pub mod tree;
 pub mod values;
@@ -159,16 +160,16 @@ fn read_root(ctx: &mut Ctx<'_>, n: &Node, config: &mut Config) {
         }
         "static_routes" => {
             for a in n.children() {
-                config.static_routes.extend(address::parse_route(ctx, a));
+                config.static_routes.extend(route::parse_route(ctx, a));
             }
         }
         "static_rules" => {
             for a in n.children() {
-                config.static_rules.extend(address::parse_rule(ctx, a));
+                config.static_rules.extend(route::parse_rule(ctx, a));
             }
         }
-        "net_namespace" => config.net_namespace = ctx.string_arg(n, "a namespace name"),
-        "instance" => config.instance_name = ctx.string_arg(n, "an instance name"),
+        "net_namespace" => config.net_namespace = ctx.soft_string_arg(n, "a namespace name"),
+        "instance" => config.instance_name = ctx.soft_string_arg(n, "an instance name"),
         "use_pid_dir" => config.use_pid_dir = ctx.flag(n),
         _ => {
             if lookup(ROOT_NO_EFFECT, kw).is_some() {
@@ -219,6 +220,25 @@ fn validate(ctx: &mut Ctx<'_>, c: &mut Config) {
         if inst.is_owner() {
             owner_rules(ctx, inst);
         }
+    }
+
+    // A VMAC name belongs to one instance: keepalived gives a later one
+    // the default name (vmac_prefix.VRID).
+    let mut vmac_names: HashMap<String, String> = HashMap::new();
+    let prefix = c.global.vmac_prefix.clone();
+    for inst in &mut c.instances {
+        let Some(v) = inst.vmac.as_mut() else { continue };
+        if let Some(owner) = vmac_names.get(&v.name) {
+            ctx.warning(
+                inst.span,
+                format!(
+                    "({}) VRRP instance {owner} is already using {}; using {prefix}.{} instead",
+                    inst.name, v.name, inst.vrid
+                ),
+            );
+            v.name = format!("{prefix}.{}", inst.vrid);
+        }
+        vmac_names.insert(v.name.clone(), inst.name.clone());
     }
 
     // One VRID per interface, family and multicast group.

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::diag::Span;
+pub use super::route::{VirtualRoute, VirtualRule};
 
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -128,6 +129,8 @@ impl Default for GarpSettings {
 #[derive(Debug, Clone)]
 pub struct GlobalDefs {
     pub router_id: Option<String>,
+    /// `vrrp_cpu_affinity`: no effect, but `-t` checks the CPUs exist.
+    pub vrrp_cpu_affinity: Vec<(u32, Span)>,
     pub script_user: Option<UserSpec>,
     pub enable_script_security: bool,
     pub notify_fifo: Option<FifoSpec>,
@@ -160,6 +163,17 @@ pub struct GlobalDefs {
     pub shutdown_script_timeout: Duration,
     /// `data_use_instance`: dump files carry the instance name.
     pub data_use_instance: bool,
+    /// `reload_check_config [LOG_FILE]`: a reload whose file `-t` would
+    /// fail is refused (the findings go to LOG_FILE if given).
+    pub reload_check_config: Option<Option<std::path::PathBuf>>,
+    /// Where the dump files go (a directory if it ends in `/`).
+    pub json_file_location: Option<String>,
+    pub state_file_location: Option<String>,
+    pub stats_file_location: Option<String>,
+    /// `vrrp_owner_ignore_adverts`: the address owner drops adverts (RFC 5798 §7.1).
+    pub owner_ignore_adverts: bool,
+    /// `vrrp_delay_after_boot`: instances start no sooner than this after boot.
+    pub delay_after_boot: Duration,
     /// rkeepalived: where bare `check_plugin` names are looked up.
     pub plugin_dir: PathBuf,
 }
@@ -168,6 +182,7 @@ impl Default for GlobalDefs {
     fn default() -> Self {
         GlobalDefs {
             router_id: None,
+            vrrp_cpu_affinity: Vec::new(),
             script_user: None,
             enable_script_security: false,
             notify_fifo: None,
@@ -198,6 +213,12 @@ impl Default for GlobalDefs {
             shutdown_script: None,
             shutdown_script_timeout: Duration::from_secs(10),
             data_use_instance: false,
+            reload_check_config: None,
+            json_file_location: None,
+            state_file_location: None,
+            stats_file_location: None,
+            owner_ignore_adverts: false,
+            delay_after_boot: Duration::ZERO,
             plugin_dir: PathBuf::from("/usr/lib/rkeepalived/plugins"),
         }
     }
@@ -450,49 +471,6 @@ pub struct VirtualAddress {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteType {
-    Unicast,
-    Blackhole,
-    Unreachable,
-    Prohibit,
-    Throw,
-}
-
-/// One line of `virtual_routes` / `static_routes`, in `ip route` syntax.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VirtualRoute {
-    pub dst: IpAddr,
-    pub dst_prefix: u8,
-    pub src: Option<IpAddr>,
-    pub via: Option<IpAddr>,
-    pub dev: Option<String>,
-    pub scope: Option<AddressScope>,
-    pub table: Option<u32>,
-    pub metric: Option<u32>,
-    pub protocol: Option<u8>,
-    pub route_type: RouteType,
-    pub onlink: bool,
-    pub no_track: bool,
-    pub span: Span,
-}
-
-/// One line of `virtual_rules` / `static_rules`, in `ip rule` syntax.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VirtualRule {
-    pub family_v6: bool,
-    pub from: Option<(IpAddr, u8)>,
-    pub to: Option<(IpAddr, u8)>,
-    pub table: Option<u32>,
-    pub priority: Option<u32>,
-    pub fwmark: Option<(u32, Option<u32>)>,
-    pub iif: Option<String>,
-    pub oif: Option<String>,
-    pub invert: bool,
-    pub no_track: bool,
-    pub span: Span,
-}
-
 /// A reference from an instance or group to a tracked object, with the
 /// overrides written on the reference line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -518,6 +496,8 @@ pub struct Notifies {
     pub fault: Option<ScriptSpec>,
     pub stop: Option<ScriptSpec>,
     pub deleted: Option<ScriptSpec>,
+    /// A bare `notify_deleted`: report DELETED rather than FAULT on removal.
+    pub deleted_state: bool,
     /// The generic `notify`, which gets `TYPE NAME STATE PRIORITY` appended.
     pub generic: Option<ScriptSpec>,
     pub master_rx_lower_pri: Option<ScriptSpec>,
@@ -610,6 +590,8 @@ pub struct VrrpInstance {
     pub strict: bool,
     pub promote_secondaries: bool,
     pub v3_checksum_as_v2: bool,
+    /// `owner_ignore_adverts` (or the global one): as owner, drop adverts.
+    pub owner_ignore_adverts: bool,
     /// Name of the sync group, filled in when groups are resolved.
     pub sync_group: Option<String>,
 }

@@ -55,22 +55,22 @@ pub fn read_check_mysql(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckMysql> {
         }
         ctx.no_block(c);
         match c.name() {
-            "host" => s.host = ctx.string_arg(c, "a host name or address"),
-            "socket" => s.socket = ctx.string_arg(c, "a socket path").map(PathBuf::from),
+            "host" => s.host = ctx.soft_string_arg(c, "a host name or address"),
+            "socket" => s.socket = ctx.soft_string_arg(c, "a socket path").map(PathBuf::from),
             "port" => s.port = port(ctx, c).unwrap_or(s.port),
-            "user" => s.user = ctx.string_arg(c, "a user name"),
-            "password" => s.password = ctx.string_arg(c, "a password"),
-            "defaults_file" => s.defaults_file = ctx.string_arg(c, "an option file path").map(PathBuf::from),
+            "user" => s.user = ctx.soft_string_arg(c, "a user name"),
+            "password" => s.password = ctx.soft_string_arg(c, "a password"),
+            "defaults_file" => s.defaults_file = ctx.soft_string_arg(c, "an option file path").map(PathBuf::from),
             "ssl" => s.ssl = ctx.flag_or_bool(c),
-            "ssl_ca" => s.ssl_ca = ctx.string_arg(c, "a CA file").map(PathBuf::from),
-            "ssl_cert" => s.ssl_cert = ctx.string_arg(c, "a certificate file").map(PathBuf::from),
-            "ssl_key" => s.ssl_key = ctx.string_arg(c, "a key file").map(PathBuf::from),
+            "ssl_ca" => s.ssl_ca = ctx.soft_string_arg(c, "a CA file").map(PathBuf::from),
+            "ssl_cert" => s.ssl_cert = ctx.soft_string_arg(c, "a certificate file").map(PathBuf::from),
+            "ssl_key" => s.ssl_key = ctx.soft_string_arg(c, "a key file").map(PathBuf::from),
             "require_replication" => s.require_replication = ctx.flag_or_bool(c),
             "max_lag" => s.max_lag = ctx.timer_arg(c, 0, DAY_US),
-            "peer_host" => s.peer_host = ctx.string_arg(c, "a host name or address"),
+            "peer_host" => s.peer_host = ctx.soft_string_arg(c, "a host name or address"),
             "peer_port" => s.peer_port = port(ctx, c).unwrap_or(s.peer_port),
-            "peer_user" => s.peer_user = ctx.string_arg(c, "a user name"),
-            "peer_password" => s.peer_password = ctx.string_arg(c, "a password"),
+            "peer_user" => s.peer_user = ctx.soft_string_arg(c, "a user name"),
+            "peer_password" => s.peer_password = ctx.soft_string_arg(c, "a password"),
             "catch_up_timeout" => {
                 if let Some(d) = ctx.timer_arg(c, 0, DAY_US) {
                     s.catch_up_timeout = d;

@@ -37,7 +37,7 @@ pub fn read_check_plugin(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckPlugin> {
         match c.name() {
             "plugin" => {
                 ctx.no_block(c);
-                if let Some(p) = ctx.string_arg(c, "a plugin path or name") {
+                if let Some(p) = ctx.soft_string_arg(c, "a plugin path or name") {
                     if p.contains('/') && !p.starts_with('/') {
                         ctx.error(
                             c.args[0].span,

@@ -24,6 +24,9 @@ use super::lexer::{self, strip_comment, TokenKind};
 /// Files bigger than this are refused: no keepalived.conf is near it, and it
 /// keeps binary garbage from eating memory.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Patterns one include may expand to, and files it may read.
+pub const MAX_INCLUDE_PATTERNS: usize = 65_536;
+pub const MAX_INCLUDE_FILES: usize = 1_024;
 /// Deepest include nesting accepted (keepalived has no documented limit).
 pub const MAX_INCLUDE_DEPTH: usize = 32;
 /// Deepest parameter substitution; a self-referencing parameter stops here.
@@ -206,6 +209,16 @@ impl<'a> Preprocessor<'a> {
     pub fn run_file(mut self, path: &Path) -> Result<Output, std::io::Error> {
         let text = read_text(path)?;
         let file = self.sources.add(path);
+        if is_executable(path) {
+            // As keepalived: an executable main file is skipped, nothing runs.
+            self.diags.push(
+                Severity::Warning,
+                Class::Note,
+                Some(Span::whole(file)),
+                "configuration file is not a regular non-executable file; skipped",
+            );
+            return Ok(Output { lines: self.lines });
+        }
         self.process_file_text(path, file, &text);
         Ok(Output { lines: self.lines })
     }
@@ -295,8 +308,19 @@ impl<'a> Preprocessor<'a> {
             return;
         }
         let strict = keyword != "include" && keyword != "includer";
+        let alternatives = match expand_braces_bounded(pattern, MAX_INCLUDE_PATTERNS) {
+            Some(a) => a,
+            None => {
+                self.diags.error(
+                    span,
+                    format!("'{pattern}' expands to more than {MAX_INCLUDE_PATTERNS} patterns; not read"),
+                );
+                return;
+            }
+        };
         let mut matched = false;
-        for alt in expand_braces(pattern) {
+        let mut files = 0usize;
+        for alt in alternatives {
             let full = if Path::new(&alt).is_absolute() {
                 PathBuf::from(&alt)
             } else {
@@ -312,7 +336,15 @@ impl<'a> Preprocessor<'a> {
             };
             for p in paths {
                 matched = true;
-                self.include_one(&p, span);
+                files += 1;
+                if files > MAX_INCLUDE_FILES {
+                    self.diags.error(
+                        span,
+                        format!("'{pattern}' matches more than {MAX_INCLUDE_FILES} files; the rest are not read"),
+                    );
+                    return;
+                }
+                self.include_one(keyword, &p, span);
             }
         }
         if !matched {
@@ -320,12 +352,27 @@ impl<'a> Preprocessor<'a> {
             if strict {
                 self.diags.push(Severity::Error, Class::Security, Some(span), msg);
             } else {
-                self.diags.warning(span, msg);
+                // keepalived says "Config files missing" and does not count it.
+                self.diags.note(span, msg);
             }
         }
     }
 
-    fn include_one(&mut self, path: &Path, span: Span) {
+    fn include_one(&mut self, keyword: &str, path: &Path, span: Span) {
+        if is_executable(path) {
+            // keepalived reads no executable file as configuration; the
+            // checking include variants count it as a violation.
+            let msg = format!(
+                "configuration file '{}' is not a regular non-executable file; skipped",
+                path.display()
+            );
+            if keyword == "include" {
+                self.diags.note(span, msg);
+            } else {
+                self.diags.push(Severity::Error, Class::Security, Some(span), msg);
+            }
+            return;
+        }
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if self.stack.contains(&canonical) {
             self.diags.error(
@@ -574,6 +621,8 @@ impl<'a> Preprocessor<'a> {
                 "_INSTANCE" => vec![self.opts.config_id.clone()],
                 "_HASH" => vec!["#".to_string()],
                 "_BANG" => vec!["!".to_string()],
+                // keepalived 2.4: an environment variable, empty when unset.
+                "_ENV" => vec![words.next().and_then(|v| std::env::var(v).ok()).unwrap_or_default()],
                 "_RANDOM" => {
                     let min: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
                     let max: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(32767);
@@ -822,6 +871,96 @@ fn seq_values(args: &[String]) -> Result<Vec<i64>, String> {
     Ok(values)
 }
 
+/// Any execute bit set: keepalived refuses such a file as configuration.
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// [`expand_braces`] with duplicates removed as it goes (`{,,,}` repeated
+/// is one pattern, not 4ⁿ), giving up past `limit` distinct patterns.
+pub fn expand_braces_bounded(pattern: &str, limit: usize) -> Option<Vec<String>> {
+    let Some(open) = pattern.find('{') else {
+        return Some(vec![pattern.to_string()]);
+    };
+    // Expand the first group, then each result again; every pattern is
+    // kept once, in the order csh gives.
+    let _ = open;
+    let mut done: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut todo: Vec<String> = vec![pattern.to_string()];
+    while let Some(p) = todo.pop() {
+        let step = expand_first_group(&p);
+        if step.len() == 1 && step[0] == p {
+            done.push(p);
+            if done.len() > limit {
+                return None;
+            }
+            continue;
+        }
+        for s in step.into_iter().rev() {
+            if seen.insert(s.clone()) {
+                todo.push(s);
+            }
+        }
+        if seen.len() > 4 * limit {
+            return None;
+        }
+    }
+    Some(done)
+}
+
+/// Expands the first `{…,…}` group of a pattern (the literal `{x}` and
+/// unclosed groups stay as they are).
+fn expand_first_group(pattern: &str) -> Vec<String> {
+    let bytes = pattern.as_bytes();
+    let mut from = 0;
+    while let Some(rel) = pattern[from..].find('{') {
+        let open = from + rel;
+        let mut depth = 0;
+        let mut close = None;
+        let mut commas = Vec::new();
+        for (i, &b) in bytes.iter().enumerate().skip(open) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(i);
+                        break;
+                    }
+                }
+                b',' if depth == 1 => commas.push(i),
+                _ => {}
+            }
+        }
+        let Some(close) = close else {
+            return vec![pattern.to_string()];
+        };
+        if commas.is_empty() {
+            from = close + 1;
+            continue;
+        }
+        let mut bounds = vec![open];
+        bounds.extend(&commas);
+        bounds.push(close);
+        let mut out: Vec<String> = Vec::new();
+        for w in bounds.windows(2) {
+            let s = format!(
+                "{}{}{}",
+                &pattern[..open],
+                &pattern[w[0] + 1..w[1]],
+                &pattern[close + 1..]
+            );
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        return out;
+    }
+    vec![pattern.to_string()]
+}
+
 /// csh-style brace expansion: `a{b,c{d,e}}f` → `abf acdf acef`.
 pub fn expand_braces(pattern: &str) -> Vec<String> {
     let bytes = pattern.as_bytes();
@@ -978,6 +1117,13 @@ mod tests {
     fn predefined_parameters() {
         assert_eq!(joined("router_id a${_HASH}b${_BANG}c\n", "x"), ["router_id a#b!c"]);
         assert_eq!(joined("router_id ${_INSTANCE}\n", "nodeA"), ["router_id nodeA"]);
+        // cargo runs tests with CARGO_MANIFEST_DIR set, as at build time.
+        let dir = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(
+            joined("plugin_dir ${_ENV CARGO_MANIFEST_DIR}\n", "x"),
+            [format!("plugin_dir {dir}")]
+        );
+        assert_eq!(joined("a${_ENV RKEEPALIVED_SURELY_UNSET_VARIABLE}b\n", "x"), ["ab"]);
         let r: u64 = joined("${_RANDOM 5 7}\n", "x")[0].parse().unwrap_or(0);
         assert!((5..=7).contains(&r));
     }
@@ -1002,6 +1148,21 @@ mod tests {
     #[test]
     fn brace_expansion() {
         assert_eq!(expand_braces("a{b,c{d,e}}f"), ["abf", "acdf", "acef"]);
+        assert_eq!(
+            expand_braces_bounded("a{b,c{d,e}}f", 10),
+            Some(vec!["abf".into(), "acdf".into(), "acef".into()])
+        );
+        assert_eq!(
+            expand_braces_bounded("x/{,cat,dog}", 10),
+            Some(vec!["x/".into(), "x/cat".into(), "x/dog".into()])
+        );
+        // The fuzzer's case: repeated empty groups are one pattern, at once.
+        let bomb = format!("/x{}", "{,,,,,,,}".repeat(8));
+        let t = std::time::Instant::now();
+        assert_eq!(expand_braces_bounded(&bomb, 10), Some(vec!["/x".into()]));
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        // Distinct alternatives that multiply past the bound are refused.
+        assert_eq!(expand_braces_bounded(&"{a,b,c,d}".repeat(9), 65_536), None);
         assert_eq!(expand_braces("x/{,cat,dog}"), ["x/", "x/cat", "x/dog"]);
         assert_eq!(expand_braces("plain"), ["plain"]);
     }

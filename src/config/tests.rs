@@ -68,7 +68,7 @@ fn auth_pass_is_truncated_to_eight_with_a_warning() {
     let m = messages(&l);
     assert_eq!(m.len(), 1);
     assert!(m[0].starts_with("test.conf:8:12: warning:"), "{m:?}");
-    assert_eq!(l.diags.exit_code(), 0);
+    assert_eq!(l.diags.exit_code(), 5, "keepalived 2.2.7's -t fails it");
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn bad_priority_uses_100() {
 fn v2_intervals_round_to_whole_seconds_v3_keep_centiseconds() {
     let l = one_instance(&format!("advert_int 1.5\n{BASE}"));
     assert_eq!(l.config.instances[0].advert_int, Duration::from_secs(2));
-    assert_eq!(l.diags.exit_code(), 0);
+    assert_eq!(l.diags.exit_code(), 5, "rounded, and counted as keepalived counts it");
     let l = one_instance(&format!("advert_int 0.5\n{BASE}"));
     assert_eq!(l.config.instances[0].advert_int, Duration::from_secs(1));
     let l = one_instance(&format!("version 3\nadvert_int 0.1\n{BASE}"));
@@ -145,7 +145,7 @@ fn missing_vrid_removes_the_instance() {
 #[test]
 fn no_vip_is_a_warning_in_v2_and_an_error_in_v3() {
     let l = one_instance("interface eth0\nvirtual_router_id 1");
-    assert_eq!(l.diags.exit_code(), 0);
+    assert_eq!(l.diags.exit_code(), 5, "a warning keepalived's -t counts");
     assert_eq!(l.diags.len(), 1);
     let l = one_instance("version 3\ninterface eth0\nvirtual_router_id 1");
     assert_eq!(l.diags.exit_code(), 5);
@@ -254,9 +254,37 @@ fn unsupported_blocks_warn_once_and_the_rest_loads() {
 #[test]
 fn accepted_keywords_without_effect_are_silent() {
     let l = load(&format!(
-        "global_defs {{\n max_auto_priority -1\n vrrp_iptables\n}}\nvrrp_instance V {{\n{BASE}\n debug 2\n}}\n"
+        "global_defs {{\n max_auto_priority -1\n vrrp_rx_bufs_policy MTU\n umask IWGRP|IWOTH\n}}\nvrrp_instance V {{\n{BASE}\n debug 2\n}}\n"
     ));
     assert!(l.diags.is_empty(), "{:?}", messages(&l));
+}
+
+#[test]
+fn keywords_without_effect_get_keepalived_s_value_checks() {
+    // Each (line, exit status) as keepalived 2.2.7's -t judges it.
+    for (line, exit) in [
+        ("min_auto_priority_delay 0", 5),
+        ("min_auto_priority_delay 1", 0),
+        ("max_auto_priority 100", 5),
+        ("vrrp_priority -21", 5),
+        ("vrrp_rt_priority 0", 5),
+        ("random_seed", 2),
+        ("random_seed 4294967296", 5),
+        ("vrrp_netlink_cmd_rcv_bufs_force 1", 5),
+        ("vrrp_rx_bufs_policy MTU ADVERT", 5),
+        ("umask 01000", 5),
+        ("umask 0x10", 0),
+        ("include_check readable", 5),
+        ("include_check +match -wildcard_match", 0),
+        ("vrrp_iptables", 5),
+        ("config_save_dir", 2),
+        ("tmp_config_directory", 5),
+    ] {
+        let l = load(&format!(
+            "global_defs {{\n {line}\n}}\nvrrp_instance V {{\n{BASE}\n}}\n"
+        ));
+        assert_eq!(l.diags.exit_code(), exit, "{line}: {:?}", messages(&l));
+    }
 }
 
 #[test]
@@ -345,4 +373,43 @@ fn conditional_config_selects_by_id() {
         },
     );
     assert_eq!(l.config.instances[0].priority, 99);
+}
+
+#[test]
+fn newer_keepalived_keywords_implemented_or_warned() {
+    // Implemented: no finding, and their effect is in the model.
+    let l = load(&format!(
+        "global_defs {{\n vrrp_owner_ignore_adverts\n vrrp_delay_after_boot 30\n json_file_location /run/ka/\n}}\nvrrp_instance V {{\n{BASE}\n v3_checksum_as_v2\n}}\nvrrp_instance W {{\n interface eth0\n virtual_router_id 2\n version 3\n no_virtual_ipaddress\n owner_ignore_adverts off\n}}\n"
+    ));
+    assert_eq!(l.diags.exit_code(), 0, "{:?}", messages(&l));
+    assert!(l.diags.is_empty(), "{:?}", messages(&l));
+    assert_eq!(l.config.global.delay_after_boot, std::time::Duration::from_secs(30));
+    assert_eq!(l.config.global.json_file_location.as_deref(), Some("/run/ka/"));
+    assert!(
+        l.config.instances[0].owner_ignore_adverts,
+        "inherited from vrrp_owner_ignore_adverts"
+    );
+    assert!(!l.config.instances[1].owner_ignore_adverts);
+    assert!(l.config.instances[0].v3_checksum_as_v2);
+    assert_eq!(
+        l.config.instances.len(),
+        2,
+        "a v3 instance without VIPs runs with no_virtual_ipaddress"
+    );
+    // Without no_virtual_ipaddress, keepalived's error.
+    let l = load("vrrp_instance W {\n interface eth0\n virtual_router_id 2\n version 3\n}\n");
+    assert_eq!(l.diags.exit_code(), 5);
+    // Not implemented: a warning that leaves the verdict alone.
+    let l = load(&format!(
+        "global_defs {{\n json_version 2\n use_symlink_paths\n}}\nvrrp_instance V {{\n{BASE}\n auth_hmac {{\n  key 1 abc\n }}\n timer_expired_backup\n}}\n"
+    ));
+    let m = messages(&l);
+    assert_eq!(m.len(), 4, "{m:?}");
+    assert!(
+        m.iter()
+            .all(|x| x.contains("keyword, not supported by rkeepalived, ignored")),
+        "{m:?}"
+    );
+    assert!(m[0].contains("keepalived 2.2.8 keyword"), "{m:?}");
+    assert_eq!(l.diags.exit_code(), 0);
 }

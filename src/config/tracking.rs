@@ -18,7 +18,16 @@ const MAX_INTERVAL_US: u64 = 86_400_000_000;
 
 /// The block's name argument, or an error.
 pub fn block_name(ctx: &mut Ctx<'_>, n: &Node, what: &str) -> Option<String> {
-    let name = ctx.arg(n, 0, &format!("a {what} name"))?.text.clone();
+    let what = format!("a {what} name");
+    // keepalived skips a nameless instance or sync group, and our own
+    // blocks; it stops on the other nameless blocks.
+    let name = if matches!(n.name(), "vrrp_script" | "track_file" | "vrrp_track_process") {
+        ctx.arg(n, 0, &what)
+    } else {
+        ctx.soft_arg(n, 0, &what)
+    }?
+    .text
+    .clone();
     ctx.extra_args(n, 1);
     if n.block.is_none() {
         ctx.error(n.end_span(), format!("'{}' needs a '{{ … }}' block", n.name()));
@@ -103,6 +112,10 @@ pub fn read_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
             continue;
         }
         match c.name() {
+            "script" if c.args.is_empty() => {
+                // keepalived 2.2.7 passes over a bare `script` line.
+                ctx.note(c.span(), "'script' without a command ignored");
+            }
             "script" => {
                 if c.args.first().is_some_and(|t| t.kind == super::lexer::TokenKind::Word) && c.args.len() > 1 {
                     ctx.warning(
@@ -153,7 +166,8 @@ pub fn read_track_file(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackFile> {
     for c in n.children() {
         ctx.no_block(c);
         match c.name() {
-            "file" => path = ctx.string_arg(c, "a file path"),
+            "file" => path = ctx.soft_string_arg(c, "a file path"),
+            "weight" if ctx.bare(c, "a number") => {}
             "weight" => {
                 if let Some(t) = ctx.arg(c, 0, "a number") {
                     if let Some(w) = ctx.int(t, -254, 254) {
@@ -239,8 +253,10 @@ pub fn read_track_process(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcess> {
                 Some("initial") => p.param_match = ParamMatch::Initial,
                 Some("partial") => p.param_match = ParamMatch::Partial,
                 Some(_) => ctx.error(c.args[0].span, "param_match takes 'initial' or 'partial'"),
-                None => ctx.error(c.end_span(), "param_match needs 'initial' or 'partial'"),
+                // Bare, as keepalived takes it: the parameters must match exactly.
+                None => p.param_match = ParamMatch::Exact,
             },
+            "weight" if ctx.bare(c, "a number") => {}
             "weight" => {
                 if let Some(t) = ctx.arg(c, 0, "a number") {
                     if let Some(w) = ctx.int(t, -254, 254) {
@@ -332,6 +348,11 @@ pub fn notify_setting(ctx: &mut Ctx<'_>, c: &Node, notify: &mut Notifies) -> boo
         _ => return false,
     };
     ctx.no_block(c);
+    if c.name() == "notify_deleted" && c.args.is_empty() {
+        // Bare: deleted instances report DELETED, with no script of their own.
+        notify.deleted_state = true;
+        return true;
+    }
     *slot = ctx.script(c, true);
     true
 }
@@ -370,7 +391,21 @@ pub fn read_sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
         if c.name() != "notify_deleted" && notify_setting(ctx, c, &mut g.notify) {
             continue;
         }
+        if matches!(
+            c.name(),
+            "group" | "track_interface" | "track_script" | "track_file" | "track_process"
+        ) && c.block.is_none()
+        {
+            ctx.error(c.end_span(), format!("'{}' needs a '{{ … }}' block", c.name()));
+            continue;
+        }
         match c.name() {
+            "group" if !g.members.is_empty() => {
+                ctx.warning(
+                    c.span(),
+                    format!("the group list of sync group {name} is already given; ignored"),
+                );
+            }
             "group" => {
                 for m in c.children() {
                     ctx.no_block(m);

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::diag::{suggest, Diagnostics, Span};
+use super::keywords::{Bare, Inert};
 use super::lexer::{command_string, split_command};
 use super::model::{ScriptSpec, UserSpec};
 use super::preprocess::Token;
@@ -15,6 +16,11 @@ use super::tree::Node;
 pub struct Ctx<'a> {
     pub diags: &'a mut Diagnostics,
     unsupported_seen: HashSet<String>,
+    /// keepalived's preferences for rules that give none, in file order.
+    pub rule_prefs: super::route::RulePreferences,
+    /// Where iproute2's name files (rt_tables, rt_protos, …) are read:
+    /// `iproute_etc_dir` overriding `iproute_usr_dir`.
+    pub iproute_dirs: [std::path::PathBuf; 2],
 }
 
 impl<'a> Ctx<'a> {
@@ -22,6 +28,8 @@ impl<'a> Ctx<'a> {
         Ctx {
             diags,
             unsupported_seen: HashSet::new(),
+            rule_prefs: Default::default(),
+            iproute_dirs: ["/etc/iproute2".into(), "/usr/share/iproute2".into()],
         }
     }
 
@@ -33,15 +41,47 @@ impl<'a> Ctx<'a> {
         self.diags.warning(span, msg);
     }
 
+    /// Where keepalived's parser gives up (exit 2).
+    pub fn abort(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags
+            .push(super::diag::Severity::Error, super::diag::Class::Abort, Some(span), msg);
+    }
+
+    /// rkeepalived's own remark: never changes `-t`'s verdict.
+    pub fn note(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.note(span, msg);
+    }
+
     /// A keyword or block keepalived knows but rkeepalived does not run:
     /// one warning per keyword, the rest of the file still loads.
     pub fn unsupported(&mut self, node: &Node, what: &str) {
         if self.unsupported_seen.insert(node.name().to_string()) {
-            self.warning(
+            self.note(
                 node.span(),
                 format!("'{}' ({what}) is not supported by rkeepalived, ignored", node.name()),
             );
         }
+    }
+
+    /// A deprecated keyword, still applied; keepalived 2.2.7 counts it.
+    pub fn deprecated(&mut self, node: &Node, instead: &str) {
+        self.warning(node.span(), format!("'{}' is deprecated; use {instead}", node.name()));
+    }
+
+    /// A keyword of a newer keepalived that rkeepalived does not implement.
+    pub fn newer_ignored(&mut self, node: &Node, n: &super::keywords::Newer) {
+        let version = if n.since == "later" {
+            "2.x".to_string()
+        } else {
+            n.since.to_string()
+        };
+        self.note(
+            node.span(),
+            format!(
+                "'{}': keepalived {version} keyword, not supported by rkeepalived, ignored",
+                n.keyword
+            ),
+        );
     }
 
     /// An unknown keyword: name it and suggest the nearest known one.
@@ -53,11 +93,29 @@ impl<'a> Ctx<'a> {
         self.error(node.span(), msg);
     }
 
-    /// The `i`-th argument, or an error saying what is missing.
+    /// The `i`-th argument of a keyword that requires it. keepalived 2.2.7
+    /// stops reading the configuration when it is missing ("missing a
+    /// parameter after keyword"): `-t` exits 2 and the daemon refuses it.
     pub fn arg<'n>(&mut self, node: &'n Node, i: usize, what: &str) -> Option<&'n Token> {
         let t = node.args.get(i);
         if t.is_none() {
-            self.error(node.end_span(), format!("'{}' needs {what}", node.name()));
+            self.abort(
+                node.end_span(),
+                format!(
+                    "'{}' is missing a parameter ({what}); keepalived stops here",
+                    node.name()
+                ),
+            );
+        }
+        t
+    }
+
+    /// The `i`-th argument of a keyword whose absence keepalived reports
+    /// and skips (a configuration error, exit 5) instead of stopping.
+    pub fn soft_arg<'n>(&mut self, node: &'n Node, i: usize, what: &str) -> Option<&'n Token> {
+        let t = node.args.get(i);
+        if t.is_none() {
+            self.error(node.end_span(), format!("'{}' needs {what}; ignored", node.name()));
         }
         t
     }
@@ -167,6 +225,48 @@ impl<'a> Ctx<'a> {
         v
     }
 
+    /// Whole seconds in [lo, hi] (keepalived's GARP delays and refresh
+    /// take no fractions: "1.5" is an invalid number and the setting keeps
+    /// its default, as keepalived keeps it).
+    pub fn secs_arg(&mut self, node: &Node, lo: u64, hi: u64) -> Option<Duration> {
+        let t = self.arg(node, 0, "a whole number of seconds")?;
+        self.extra_args(node, 1);
+        let text = t.text.as_str();
+        let v = match text.parse::<i64>() {
+            Ok(v) if v < 0 => {
+                self.error(t.span, format!("negative number '{text}'; '{}' ignored", node.name()));
+                return None;
+            }
+            Ok(v) => v as u64,
+            Err(_) => {
+                self.error(
+                    t.span,
+                    format!("invalid number '{text}' (whole seconds); '{}' ignored", node.name()),
+                );
+                return None;
+            }
+        };
+        if !(lo..=hi).contains(&v) {
+            self.error(
+                t.span,
+                format!("number '{text}' outside range [{lo}, {hi}]; '{}' ignored", node.name()),
+            );
+            return None;
+        }
+        Some(Duration::from_secs(v))
+    }
+
+    /// A GARP repeat count: 0 is raised to 1, as keepalived does.
+    pub fn repeat_arg(&mut self, node: &Node) -> Option<u32> {
+        let v = self.u32_arg(node, 0, u32::MAX)?;
+        if v == 0 {
+            let span = node.args.first().map(|t| t.span).unwrap_or(node.span());
+            self.warning(span, format!("{} must be greater than 0; set to 1", node.name()));
+            return Some(1);
+        }
+        Some(v)
+    }
+
     pub fn ip(&mut self, tok: &Token) -> Option<IpAddr> {
         match tok.text.parse::<IpAddr>() {
             Ok(a) => Some(a),
@@ -179,6 +279,21 @@ impl<'a> Ctx<'a> {
 
     pub fn string_arg(&mut self, node: &Node, what: &str) -> Option<String> {
         let t = self.arg(node, 0, what)?;
+        let s = t.text.clone();
+        self.extra_args(node, 1);
+        Some(s)
+    }
+
+    /// True (with the error keepalived reports and skips) when a keyword
+    /// that needs a value has none; keepalived stops on most such lines
+    /// ([`Self::arg`]) but skips these.
+    pub fn bare(&mut self, node: &Node, what: &str) -> bool {
+        self.soft_arg(node, 0, what).is_none()
+    }
+
+    /// As [`Self::string_arg`], for keywords whose missing value keepalived skips.
+    pub fn soft_string_arg(&mut self, node: &Node, what: &str) -> Option<String> {
+        let t = self.soft_arg(node, 0, what)?;
         let s = t.text.clone();
         self.extra_args(node, 1);
         Some(s)
@@ -206,6 +321,14 @@ impl<'a> Ctx<'a> {
     pub fn script(&mut self, node: &Node, allow_user: bool) -> Option<ScriptSpec> {
         let first = self.arg(node, 0, "a command")?;
         let span = first.span;
+        if !super::lexer::quote_closed(&node.rest) {
+            // keepalived sets no script from an unterminated quote.
+            self.error(
+                span,
+                format!("'{}' has an unterminated quote; no script set", node.name()),
+            );
+            return None;
+        }
         let (command, _) = command_string(&node.rest).unwrap_or_default();
         let argv = split_command(&command);
         if argv.is_empty() {
@@ -276,6 +399,126 @@ impl<'a> Ctx<'a> {
             }
         }
         (weight, reverse)
+    }
+}
+
+impl Ctx<'_> {
+    /// Checks the value of a keyword that has no effect here as keepalived
+    /// 2.2.7 checks it, so `-t` gives its verdict; the value is not kept
+    /// (CPU numbers excepted: they depend on the machine, see precheck).
+    pub fn inert(&mut self, node: &Node, value: Inert) -> Vec<(u32, Span)> {
+        let kw = node.name();
+        let first = node.args.first();
+        let bare = |ctx: &mut Self, b: Bare| match b {
+            Bare::Ok => {}
+            Bare::Error => ctx.error(node.end_span(), format!("'{kw}' needs a value; ignored")),
+            Bare::Abort => {
+                ctx.arg(node, 0, "a value");
+            }
+        };
+        match value {
+            Inert::Int { lo, hi, bare: b } => match first {
+                None => bare(self, b),
+                Some(t) => match parse_decimal(&t.text) {
+                    Some(v) if (lo..=hi).contains(&v) => {}
+                    Some(_) => self.error(t.span, format!("'{kw}' {} outside range [{lo}, {hi}]; ignored", t.text)),
+                    None => self.error(t.span, format!("invalid number '{}'; '{kw}' ignored", t.text)),
+                },
+            },
+            Inert::Text(b) => {
+                if first.is_none() {
+                    bare(self, b);
+                }
+            }
+            Inert::OptionalBool => {
+                if let Some(t) = first {
+                    if !matches!(
+                        t.text.to_ascii_lowercase().as_str(),
+                        "on" | "true" | "yes" | "off" | "false" | "no"
+                    ) {
+                        self.error(t.span, format!("invalid value '{}' for '{kw}'; ignored", t.text));
+                    }
+                }
+            }
+            Inert::Cpus => {
+                if first.is_none() {
+                    bare(self, Bare::Error);
+                }
+                let mut cpus = Vec::new();
+                for t in &node.args {
+                    match t.text.parse::<u32>() {
+                        Ok(c) => cpus.push((c, t.span)),
+                        Err(_) => self.error(t.span, format!("invalid CPU number '{}' for '{kw}'; ignored", t.text)),
+                    }
+                }
+                return cpus;
+            }
+            Inert::RxBufsPolicy => {
+                let words: Vec<&str> = node.args.iter().map(|t| t.text.as_str()).collect();
+                if words.is_empty() {
+                    bare(self, Bare::Error);
+                } else if words.contains(&"MTU") && words.contains(&"ADVERT") {
+                    self.error(
+                        node.args[0].span,
+                        "'vrrp_rx_bufs_policy' cannot be both MTU and ADVERT; ADVERT ignored",
+                    );
+                } else if let Some(t) = node
+                    .args
+                    .iter()
+                    .find(|t| !matches!(t.text.as_str(), "MTU" | "ADVERT") && t.text.parse::<u32>().is_err())
+                {
+                    self.error(t.span, format!("invalid vrrp_rx_bufs_policy '{}'; ignored", t.text));
+                }
+            }
+            Inert::Umask => match first {
+                None => bare(self, Bare::Abort),
+                Some(_) => {
+                    let text: String = node.args.iter().map(|t| t.text.as_str()).collect();
+                    if !umask_valid(&text) {
+                        self.error(node.args[0].span, format!("invalid umask value {text}; ignored"));
+                    }
+                }
+            },
+            Inert::IncludeCheck => {
+                for t in &node.args {
+                    let name = t.text.trim_start_matches(['+', '-']);
+                    if !matches!(name, "match" | "wildcard_match" | "brace_match") {
+                        // keepalived 2.2.7 rejects 'readable' too, although its man page lists it.
+                        self.error(t.span, format!("unknown include_check type '{name}'; ignored"));
+                    }
+                }
+            }
+            Inert::Refused(why) => self.warning(node.span(), format!("'{kw}': {why}; ignored")),
+        }
+        Vec::new()
+    }
+}
+
+/// A decimal integer as keepalived reads one (no hex, no fraction).
+fn parse_decimal(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `umask`: a number (octal with a leading 0, hex with 0x) up to 0777, or
+/// permission names joined by `|`.
+fn umask_valid(text: &str) -> bool {
+    const BITS: [&str; 9] = [
+        "IRUSR", "IWUSR", "IXUSR", "IRGRP", "IWGRP", "IXGRP", "IROTH", "IWOTH", "IXOTH",
+    ];
+    let number = if let Some(h) = text.strip_prefix("0x") {
+        u32::from_str_radix(h, 16).ok()
+    } else if text.len() > 1 && text.starts_with('0') {
+        u32::from_str_radix(&text[1..], 8).ok()
+    } else {
+        text.parse::<u32>().ok()
+    };
+    match number {
+        Some(n) => n <= 0o777,
+        None => text.split('|').all(|b| BITS.contains(&b)),
     }
 }
 

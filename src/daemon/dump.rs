@@ -39,13 +39,19 @@ pub fn dump_dir() -> PathBuf {
     }
 }
 
-/// `keepalived.json` or, with `data_use_instance`, `keepalived_NAME.json`.
-pub fn dump_path(stem: &str, ext: &str, instance: Option<&str>) -> PathBuf {
+/// `keepalived.json` or, with `data_use_instance`, `keepalived_NAME.json`,
+/// in the dump directory or in `location` (`json_file_location` and the
+/// like): a directory if it ends in `/`, else the file itself.
+pub fn dump_path(stem: &str, ext: &str, instance: Option<&str>, location: Option<&str>) -> PathBuf {
     let name = match instance {
         Some(i) => format!("{stem}_{i}.{ext}"),
         None => format!("{stem}.{ext}"),
     };
-    dump_dir().join(name)
+    match location {
+        Some(dir) if dir.ends_with('/') => PathBuf::from(dir).join(name),
+        Some(file) => PathBuf::from(file),
+        None => dump_dir().join(name),
+    }
 }
 
 /// Writes `text` to `path` with mode 0600, replacing it.
@@ -276,6 +282,21 @@ pub fn data(config: &Config, views: &[InstanceView<'_>]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dump_files_go_where_the_location_keywords_say() {
+        let p = |loc| super::dump_path("keepalived", "json", Some("lb"), loc);
+        assert_eq!(
+            p(Some("/run/ka/")),
+            std::path::PathBuf::from("/run/ka/keepalived_lb.json")
+        );
+        assert_eq!(
+            p(Some("/run/ka/state.json")),
+            std::path::PathBuf::from("/run/ka/state.json")
+        );
+        assert!(p(None).ends_with("keepalived_lb.json"));
+    }
+
     use super::*;
     use crate::config::{load_str, LoadOptions};
 

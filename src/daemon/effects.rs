@@ -200,12 +200,12 @@ async fn install(nl: &Netlink, a: &Addresses) {
     }
     for r in &a.routes {
         if let Err(e) = nl.add_route(r).await {
-            tracing::error!("cannot add route {}/{}: {e}", r.dst, r.dst_prefix);
+            tracing::error!("cannot add route {}: {e}", r.route);
         }
     }
     for r in &a.rules {
         if let Err(e) = nl.add_rule(r).await {
-            tracing::error!("cannot add rule: {e}");
+            tracing::error!("cannot add rule {}: {e}", r.rule);
         }
     }
 }
@@ -213,12 +213,12 @@ async fn install(nl: &Netlink, a: &Addresses) {
 async fn remove(nl: &Netlink, a: &Addresses) {
     for r in &a.rules {
         if let Err(e) = nl.del_rule(r).await {
-            tracing::warn!("cannot remove rule: {e}");
+            tracing::warn!("cannot remove rule {}: {e}", r.rule);
         }
     }
     for r in &a.routes {
         if let Err(e) = nl.del_route(r).await {
-            tracing::warn!("cannot remove route {}/{}: {e}", r.dst, r.dst_prefix);
+            tracing::warn!("cannot remove route {}: {e}", r.route);
         }
     }
     for (ifindex, spec) in &a.addrs {

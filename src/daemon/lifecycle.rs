@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cli::Cli;
 use crate::config::model::VrrpInstance;
@@ -48,7 +48,8 @@ impl Daemon {
         let (checks, check_rx) = Checks::new();
         // The instances' settings move into their slots: one copy kept.
         let instances = std::mem::take(&mut loaded.config.instances);
-        let startup_at = Instant::now() + loaded.config.global.startup_delay;
+        let g = &loaded.config.global;
+        let startup_at = Instant::now() + startup_wait(g.startup_delay, g.delay_after_boot, super::process::uptime());
         let mut d = Daemon {
             config: loaded.config,
             load_opts,
@@ -218,6 +219,7 @@ impl Daemon {
         let n = &slot.cfg.notify;
         let (state, specific) = match &n.deleted {
             Some(s) => ("DELETED", Some(s.clone())),
+            None if n.deleted_state => ("DELETED", None),
             None => ("FAULT", None),
         };
         self.effect(Effect::Notify(Box::new(Notice {
@@ -327,9 +329,26 @@ impl Daemon {
         let verdicts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
         log_diagnostics(&diags, &loaded.sources);
         if diags.refuses_to_run() {
-            tracing::error!("reload: the new configuration has errors; keeping the running configuration");
+            tracing::error!("reload: the new configuration cannot be run; keeping the running configuration");
             super::process::notify_systemd_ready();
             return;
+        }
+        if let Some(log) = &self.config.global.reload_check_config {
+            // keepalived's reload_check_config: reload only what -t passes.
+            let code = diags.exit_code();
+            if let Some(path) = log {
+                let report = format!("{}exit status {code}\n", diags.render(&loaded.sources));
+                if let Err(e) = std::fs::write(path, report) {
+                    tracing::warn!("reload_check_config: cannot write {}: {e}", path.display());
+                }
+            }
+            if code != 0 {
+                tracing::error!(
+                    "reload: the new configuration fails the check (exit status {code}, reload_check_config); keeping the running configuration"
+                );
+                super::process::notify_systemd_ready();
+                return;
+            }
         }
         // Instance ids change below: nothing stays held across it.
         self.release_deferred(true);
@@ -391,6 +410,12 @@ pub fn log_diagnostics(diags: &config::Diagnostics, sources: &config::SourceMap)
     }
 }
 
+/// How long instances wait before starting: `vrrp_startup_delay`, or
+/// longer if the machine booted less than `vrrp_delay_after_boot` ago.
+fn startup_wait(startup_delay: Duration, after_boot: Duration, uptime: Duration) -> Duration {
+    startup_delay.max(after_boot.saturating_sub(uptime))
+}
+
 /// Entry point of the daemon mode. Pid files are written once signals are
 /// handled and removed when the daemon ends.
 pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
@@ -411,6 +436,11 @@ pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
     let mut diags = loaded.diags.clone();
     let verdicts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
     log_diagnostics(&diags, &loaded.sources);
+    if diags.refuses_to_run() {
+        // As keepalived 2.2.7: a keyword missing its parameter stops it.
+        tracing::error!("the configuration cannot be run; exiting");
+        return diags.exit_code();
+    }
     if cli.dump_conf {
         for line in config::dump::dump(&loaded.config).lines() {
             tracing::info!("{line}");
@@ -453,4 +483,23 @@ pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::startup_wait;
+    use std::time::Duration;
+
+    #[test]
+    fn delay_after_boot_counts_from_boot_and_the_longer_delay_wins() {
+        let s = Duration::from_secs;
+        assert_eq!(startup_wait(s(0), s(0), s(100)), s(0));
+        assert_eq!(startup_wait(s(0), s(30), s(10)), s(20), "booted 10 s ago: 20 s to go");
+        assert_eq!(
+            startup_wait(s(0), s(30), s(300)),
+            s(0),
+            "a restart long after boot waits not"
+        );
+        assert_eq!(startup_wait(s(5), s(30), s(28)), s(5), "vrrp_startup_delay is longer");
+    }
 }

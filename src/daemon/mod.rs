@@ -174,24 +174,10 @@ fn config_test(cli: &Cli, log: &str) -> i32 {
             }
         }
     };
-    let loaded = match config::load_file(&cli.use_file, &load_options(cli)) {
-        Ok(l) => l,
-        Err(e) => {
-            let sev = if cli.all_config { "error" } else { "warning" };
-            let _ = writeln!(
-                out,
-                "{}: {sev}: configuration file missing or unreadable: {e}",
-                cli.use_file.display()
-            );
-            // keepalived exits 0 for a missing main file unless -e is given.
-            return if cli.all_config { 4 } else { 0 };
-        }
-    };
-    let mut diags = loaded.diags.clone();
-    precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
-    let _ = write!(out, "{}", diags.render(&loaded.sources));
-    if cli.dump_conf {
-        let _ = write!(out, "{}", config::dump::dump(&loaded.config));
+    let verdict = precheck::verdict(&cli.use_file, &load_options(cli), cli.all_config, &precheck::SystemHost);
+    let _ = write!(out, "{}", verdict.report);
+    if let (true, Some(c)) = (cli.dump_conf, &verdict.config) {
+        let _ = write!(out, "{}", config::dump::dump(c));
     }
-    diags.exit_code()
+    verdict.exit_code
 }

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::model::{
-    AuthType, Broadcast, Family, InitialState, RouteType, VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance,
+    AuthType, Broadcast, Family, InitialState, VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance,
 };
 use crate::net::netlink::{AddressSpec, RouteSpec, RuleSpec};
 use crate::vrrp::packet::{self, ChecksumMode, Version};
@@ -45,6 +45,7 @@ pub fn engine_params(i: &VrrpInstance) -> Params {
         }),
         vips: i.vips.iter().map(|v| v.addr).collect(),
         strict: i.strict,
+        owner_ignores_adverts: i.strict || i.owner_ignore_adverts,
         skip_check_adv_addr: i.skip_check_adv_addr,
         checksum_mode: if i.v3_checksum_as_v2 {
             ChecksumMode::MessageOnly
@@ -98,40 +99,22 @@ pub fn address_spec(v: &VirtualAddress) -> AddressSpec {
     }
 }
 
-pub fn route_spec(r: &VirtualRoute, oif: Option<u32>) -> RouteSpec {
+/// A route as netlink takes it: its interfaces resolved, its span blanked
+/// (two lines that say the same install the same route).
+pub fn route_spec(r: &VirtualRoute, index_of: &impl Fn(&str) -> Option<u32>) -> RouteSpec {
+    let mut route = r.clone();
+    route.span = Default::default();
     RouteSpec {
-        dst: r.dst,
-        dst_prefix: r.dst_prefix,
-        src: r.src,
-        via: r.via,
-        oif,
-        scope: r.scope.map(|s| s.as_u8()),
-        table: r.table,
-        metric: r.metric,
-        protocol: r.protocol,
-        kind: match r.route_type {
-            RouteType::Unicast => 1,
-            RouteType::Blackhole => 6,
-            RouteType::Unreachable => 7,
-            RouteType::Prohibit => 8,
-            RouteType::Throw => 9,
-        },
-        onlink: r.onlink,
+        oif: r.dev.as_deref().and_then(index_of),
+        nexthop_oifs: r.nexthops.iter().map(|n| n.dev.as_deref().and_then(index_of)).collect(),
+        route,
     }
 }
 
 pub fn rule_spec(r: &VirtualRule) -> RuleSpec {
-    RuleSpec {
-        v6: r.family_v6,
-        from: r.from,
-        to: r.to,
-        table: r.table,
-        priority: r.priority,
-        fwmark: r.fwmark.map(|(m, _)| m),
-        iif: r.iif.clone(),
-        oif: r.oif.clone(),
-        invert: r.invert,
-    }
+    let mut rule = r.clone();
+    rule.span = Default::default();
+    RuleSpec { rule }
 }
 
 /// An instance's VIPs, excluded VIPs, routes and rules, resolved to
@@ -147,11 +130,7 @@ pub fn addresses(cfg: &VrrpInstance, vip_ifindex: u32, index_of: impl Fn(&str) -
                 (idx, address_spec(v))
             })
             .collect(),
-        routes: cfg
-            .routes
-            .iter()
-            .map(|r| route_spec(r, r.dev.as_deref().and_then(&index_of)))
-            .collect(),
+        routes: cfg.routes.iter().map(|r| route_spec(r, &index_of)).collect(),
         rules: cfg.rules.iter().map(rule_spec).collect(),
     }
 }
@@ -179,6 +158,18 @@ mod tests {
         let a = address_spec(&i.vips[0]);
         assert_eq!(a.broadcast, Some(Ipv4Addr::new(10, 0, 0, 255)));
         assert!(!a.nodad);
+        assert!(
+            !p.owner_ignores_adverts,
+            "keepalived's owner processes adverts by default"
+        );
+        for extra in ["strict_mode", "owner_ignore_adverts"] {
+            let l = load_str(
+                "t",
+                &format!("vrrp_instance V {{\n interface eth0\n virtual_router_id 9\n priority 255\n {extra}\n virtual_ipaddress {{\n 10.0.0.1/24\n }}\n}}\n"),
+                &LoadOptions::default(),
+            );
+            assert!(engine_params(&l.config.instances[0]).owner_ignores_adverts, "{extra}");
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@ use crate::track::security::{self, RunAs, Verdict};
 /// What the host offers; a trait so tests can describe a host.
 pub trait Host {
     fn interface_exists(&self, name: &str) -> bool;
+    /// How many CPUs the machine has (for `vrrp_cpu_affinity`).
+    fn cpu_count(&self) -> u32;
 }
 
 /// The machine (network namespace) this process runs in.
@@ -20,6 +22,14 @@ pub struct SystemHost;
 impl Host for SystemHost {
     fn interface_exists(&self, name: &str) -> bool {
         nix::net::if_::if_nametoindex(name).is_ok()
+    }
+
+    fn cpu_count(&self) -> u32 {
+        nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_CONF)
+            .ok()
+            .flatten()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1)
     }
 }
 
@@ -42,6 +52,12 @@ pub struct ScriptCheck {
     pub spec: ScriptSpec,
     /// How to run it, or why it is disabled.
     pub outcome: Result<(RunAs, Option<PathBuf>), String>,
+    /// It would run as root although it is not runnable (it exists but is
+    /// not executable): keepalived's `-t` counts it as a script run as root.
+    pub root_but_unrunnable: bool,
+    /// Its default user could not be set: keepalived's `-t` counts this
+    /// for every kind of script, notifiers included.
+    pub user_unset: bool,
 }
 
 impl ScriptCheck {
@@ -64,6 +80,10 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
         let user = own_user.or(spec.user.as_ref());
         let key = user.map(|u| (u.user.clone(), u.group.clone()));
         let who = users.entry(key).or_insert_with(|| security::run_as(user, g)).clone();
+        let mut root_but_unrunnable = false;
+        // keepalived's -t counts a default user it cannot set, not a
+        // notifier's own unknown user.
+        let user_unset = who.is_err() && user.is_none();
         let outcome = match who {
             Err(e) => Err(format!("cannot set the user for {role}: {e}; removed")),
             Ok(who) => {
@@ -74,10 +94,13 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
                 match verdict {
                     Verdict::Ok(path) => Ok((who, path)),
                     Verdict::NotFound(cmd) => Err(format!("{role}: cannot find script '{cmd}'; disabled")),
-                    Verdict::NotExecutable { path, uid, gid } => Err(format!(
-                        "{role}: '{}' is not executable for uid:gid {uid}:{gid}; disabled",
-                        path.display()
-                    )),
+                    Verdict::NotExecutable { path, uid, gid } => {
+                        root_but_unrunnable = uid == 0 || gid == 0;
+                        Err(format!(
+                            "{role}: '{}' is not executable for uid:gid {uid}:{gid}; disabled",
+                            path.display()
+                        ))
+                    }
                     Verdict::Insecure { path, reason } => {
                         if g.enable_script_security {
                             Err(format!(
@@ -97,6 +120,8 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
             tracked,
             spec: spec.clone(),
             outcome,
+            root_but_unrunnable,
+            user_unset,
         }
     };
     let mut out = Vec::new();
@@ -148,6 +173,14 @@ fn notify_list(n: &crate::config::model::Notifies) -> Vec<(&'static str, &Script
 
 /// Adds host diagnostics to `diags`; returns the script verdicts.
 pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
+    if let Some(u) = &c.global.script_user {
+        if let Err(e) = security::lookup_user(u) {
+            diags.error(
+                u.span,
+                format!("script_user: {e}; scripts without a user of their own cannot run"),
+            );
+        }
+    }
     if !c.global.dynamic_interfaces {
         let mut reported = HashSet::new();
         for i in &c.instances {
@@ -169,6 +202,23 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
                     }
                 }
             }
+            let mut named = |what: &str, dev: Option<&String>, span| {
+                if let Some(dev) = dev {
+                    if !host.interface_exists(dev) && reported.insert(dev.clone()) {
+                        diags.error(span, format!("interface {dev} for {what} doesn't exist"));
+                    }
+                }
+            };
+            for r in i.routes.iter().chain(&c.static_routes) {
+                named("route", r.dev.as_ref(), r.span);
+                for n in &r.nexthops {
+                    named("route nexthop", n.dev.as_ref(), r.span);
+                }
+            }
+            for r in i.rules.iter().chain(&c.static_rules) {
+                named("rule", r.iif.as_ref(), r.span);
+                named("rule", r.oif.as_ref(), r.span);
+            }
             for t in &i.track_interfaces {
                 if !host.interface_exists(&t.name) && reported.insert(t.name.clone()) {
                     diags.error(
@@ -177,6 +227,18 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
                     );
                 }
             }
+        }
+    }
+    let cpus = host.cpu_count();
+    for (cpu, span) in &c.global.vrrp_cpu_affinity {
+        if *cpu >= cpus {
+            diags.error(
+                *span,
+                format!(
+                    "vrrp_cpu_affinity: CPU {cpu} outside range [0, {}]; ignored",
+                    cpus.saturating_sub(1)
+                ),
+            );
         }
     }
     let mut plugins = HashMap::new();
@@ -200,10 +262,15 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
     let mut insecure = false;
     for s in &scripts {
         match &s.outcome {
-            // keepalived's -t says nothing of a missing notify script; it
-            // only fails when run. A missing tracked script is an error.
-            Err(msg) if s.tracked => diags.error(s.spec.span, msg.clone()),
-            Err(msg) => diags.warning(s.spec.span, msg.clone()),
+            // keepalived's -t says nothing of a missing notify script (it
+            // only fails when run), but counts one that exists, unrunnable,
+            // among the scripts run as root. A missing tracked script is an
+            // error.
+            Err(msg) if s.tracked || s.user_unset => diags.error(s.spec.span, msg.clone()),
+            Err(msg) => {
+                diags.note(s.spec.span, msg.clone());
+                root_without_security |= s.root_but_unrunnable && !c.global.enable_script_security;
+            }
             Ok((who, path)) => {
                 if !c.global.enable_script_security && (who.uid == 0 || who.gid == 0) {
                     root_without_security = true;
@@ -237,6 +304,48 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
     Verdicts { scripts, plugins }
 }
 
+/// What `-t` concludes about a configuration file.
+pub struct TestVerdict {
+    /// keepalived 2.2.7's exit status for it.
+    pub exit_code: i32,
+    /// Every finding, one `FILE:LINE:COL: severity: message` per line.
+    pub report: String,
+    /// The configuration as read (none when the file cannot be read).
+    pub config: Option<Config>,
+}
+
+/// `-t`: reads `path`, checks it against `host`, and judges it as
+/// keepalived 2.2.7 does. A missing main file is 0 unless `all_config`
+/// (`-e`), as keepalived has it.
+pub fn verdict(
+    path: &std::path::Path,
+    opts: &crate::config::LoadOptions,
+    all_config: bool,
+    host: &dyn Host,
+) -> TestVerdict {
+    let loaded = match crate::config::load_file(path, opts) {
+        Ok(l) => l,
+        Err(e) => {
+            let sev = if all_config { "error" } else { "warning" };
+            return TestVerdict {
+                exit_code: if all_config { 4 } else { 0 },
+                report: format!(
+                    "{}: {sev}: configuration file missing or unreadable: {e}\n",
+                    path.display()
+                ),
+                config: None,
+            };
+        }
+    };
+    let mut diags = loaded.diags.clone();
+    check(&loaded.config, host, &mut diags);
+    TestVerdict {
+        exit_code: diags.exit_code(),
+        report: diags.render(&loaded.sources),
+        config: Some(loaded.config),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +355,9 @@ mod tests {
     impl Host for FakeHost {
         fn interface_exists(&self, name: &str) -> bool {
             self.0.contains(&name)
+        }
+        fn cpu_count(&self) -> u32 {
+            2
         }
     }
 

@@ -147,6 +147,26 @@ pub fn release_startup_memory() {
     }
 }
 
+/// Tells systemd (Type=notify) that start-up or a reload finished.
+pub fn notify_systemd_ready() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+}
+
+pub fn notify_systemd_reloading() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+}
+
+pub fn notify_systemd_stopping() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+}
+
+/// Time since the machine booted (`vrrp_delay_after_boot`).
+pub fn uptime() -> std::time::Duration {
+    nix::sys::sysinfo::sysinfo()
+        .map(|i| i.uptime())
+        .unwrap_or(std::time::Duration::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,17 +208,4 @@ mod tests {
         drop(held);
         assert!(!stale.exists());
     }
-}
-
-/// Tells systemd (Type=notify) that start-up or a reload finished.
-pub fn notify_systemd_ready() {
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-}
-
-pub fn notify_systemd_reloading() {
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
-}
-
-pub fn notify_systemd_stopping() {
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
 }

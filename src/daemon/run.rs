@@ -413,7 +413,12 @@ impl Daemon {
     fn write_dump(&self, ext: &str) {
         let g = &self.config.global;
         let instance = g.data_use_instance.then(|| self.config.instance_name.clone()).flatten();
-        let path = dump::dump_path("keepalived", ext, instance.as_deref());
+        let location = match ext {
+            "json" => &g.json_file_location,
+            "stats" => &g.stats_file_location,
+            _ => &g.state_file_location,
+        };
+        let path = dump::dump_path("keepalived", ext, instance.as_deref(), location.as_deref());
         let views = self.views();
         let text = match ext {
             "json" => dump::json(&views),

@@ -9,12 +9,20 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use futures::stream::TryStreamExt;
 use futures::StreamExt;
+use rtnetlink::packet_core::DefaultNla;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo};
 use rtnetlink::packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode};
-use rtnetlink::packet_route::route::{RouteProtocol, RouteScope, RouteType};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, MulticastGroup, RouteMessageBuilder};
+use rtnetlink::packet_route::route::{
+    MplsLabel, RouteAddress, RouteAttribute, RouteFlags, RouteIp6Tunnel, RouteIpTunnel, RouteLwEnCapType,
+    RouteLwTunnelEncap, RouteMessage, RouteMetric, RouteMplsIpTunnel, RouteMplsTtlPropagation, RouteNextHop,
+    RouteNextHopFlags, RoutePreference, RouteProtocol, RouteRealm, RouteScope, RouteType, RouteVia,
+};
+use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleFlags, RuleMessage, RulePortRange, RuleUidRange};
+use rtnetlink::packet_route::{AddressFamily, IpProtocol, RouteNetlinkMessage};
+use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, MulticastGroup};
+
+use crate::config::route::{Encap, InstallMode, Metric, VirtualRoute, VirtualRule};
 use tokio::sync::mpsc;
 
 /// A network interface as netlink reports it.
@@ -99,35 +107,22 @@ impl AddressSpec {
     }
 }
 
-/// A route to install (`virtual_routes`, `static_routes`).
+/// A route to install (`virtual_routes`, `static_routes`): the route as
+/// configured (span blanked, so specs compare by what they install) and
+/// the interfaces it names, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSpec {
-    pub dst: IpAddr,
-    pub dst_prefix: u8,
-    pub src: Option<IpAddr>,
-    pub via: Option<IpAddr>,
+    pub route: VirtualRoute,
     pub oif: Option<u32>,
-    pub scope: Option<u8>,
-    pub table: Option<u32>,
-    pub metric: Option<u32>,
-    pub protocol: Option<u8>,
-    /// RTN_* type: 1 unicast, 6 blackhole, 7 unreachable, 8 prohibit, 9 throw.
-    pub kind: u8,
-    pub onlink: bool,
+    /// The interface of each nexthop, in order.
+    pub nexthop_oifs: Vec<Option<u32>>,
 }
 
-/// A policy rule to install (`virtual_rules`, `static_rules`).
+/// A policy rule to install (`virtual_rules`, `static_rules`); rules name
+/// their interfaces, the kernel resolves them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSpec {
-    pub v6: bool,
-    pub from: Option<(IpAddr, u8)>,
-    pub to: Option<(IpAddr, u8)>,
-    pub table: Option<u32>,
-    pub priority: Option<u32>,
-    pub fwmark: Option<u32>,
-    pub iif: Option<String>,
-    pub oif: Option<String>,
-    pub invert: bool,
+    pub rule: VirtualRule,
 }
 
 fn nl_err(e: rtnetlink::Error) -> io::Error {
@@ -223,11 +218,30 @@ impl Netlink {
     }
 
     pub async fn add_route(&self, r: &RouteSpec) -> io::Result<()> {
-        let msg = route_message(r)?;
-        match self.handle.route().add(msg).execute().await.map_err(nl_err) {
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
-            other => other,
+        use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewRoute(route_message(r)?));
+        // `ip route prepend|add|append`: rtnetlink's own request only adds.
+        let mode = match r.route.mode {
+            InstallMode::Prepend => 0,
+            InstallMode::Add => NLM_F_EXCL,
+            InstallMode::Append => NLM_F_APPEND,
+        };
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | mode;
+        let mut handle = self.handle.clone();
+        let mut replies = handle.request(req).map_err(nl_err)?;
+        while let Some(reply) = replies.next().await {
+            if let NetlinkPayload::Error(e) = reply.payload {
+                if e.code.is_none() {
+                    break; // the acknowledgement
+                }
+                let e = e.to_io();
+                if e.raw_os_error() == Some(libc::EEXIST) {
+                    return Ok(());
+                }
+                return Err(e);
+            }
         }
+        Ok(())
     }
 
     pub async fn del_route(&self, r: &RouteSpec) -> io::Result<()> {
@@ -238,55 +252,9 @@ impl Netlink {
         }
     }
 
-    /// The netlink message of a rule, the same for adding and deleting it
-    /// (so a delete matches exactly the rule that was added).
-    fn rule_message(&self, r: &RuleSpec) -> rtnetlink::packet_route::rule::RuleMessage {
-        use rtnetlink::packet_route::rule::{RuleAction, RuleFlags};
-        let mut req = self.handle.rule().add();
-        if let Some(p) = r.priority {
-            req = req.priority(p);
-        }
-        if let Some(t) = r.table {
-            req = req.table_id(t);
-        }
-        if let Some(m) = r.fwmark {
-            req = req.fw_mark(m);
-        }
-        if let Some(i) = &r.iif {
-            req = req.input_interface(i.clone());
-        }
-        if let Some(o) = &r.oif {
-            req = req.output_interface(o.clone());
-        }
-        req = req.action(RuleAction::ToTable);
-        let mut msg = if r.v6 {
-            let mut q = req.v6();
-            if let Some((IpAddr::V6(a), p)) = r.from {
-                q = q.source_prefix(a, p);
-            }
-            if let Some((IpAddr::V6(a), p)) = r.to {
-                q = q.destination_prefix(a, p);
-            }
-            q.message_mut().clone()
-        } else {
-            let mut q = req.v4();
-            if let Some((IpAddr::V4(a), p)) = r.from {
-                q = q.source_prefix(a, p);
-            }
-            if let Some((IpAddr::V4(a), p)) = r.to {
-                q = q.destination_prefix(a, p);
-            }
-            q.message_mut().clone()
-        };
-        if r.invert {
-            msg.header.flags |= RuleFlags::Invert;
-        }
-        msg
-    }
-
     pub async fn add_rule(&self, r: &RuleSpec) -> io::Result<()> {
         let mut req = self.handle.rule().add().v4();
-        *req.message_mut() = self.rule_message(r);
+        *req.message_mut() = rule_message(&r.rule);
         match req.execute().await.map_err(nl_err) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             other => other,
@@ -297,7 +265,7 @@ impl Netlink {
         match self
             .handle
             .rule()
-            .del(self.rule_message(r))
+            .del(rule_message(&r.rule))
             .execute()
             .await
             .map_err(nl_err)
@@ -377,39 +345,268 @@ fn fill_address(m: &mut AddressMessage, spec: &AddressSpec) {
     }
 }
 
-fn route_message(r: &RouteSpec) -> io::Result<rtnetlink::packet_route::route::RouteMessage> {
-    fn bad(e: impl std::fmt::Display) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+fn route_address(a: IpAddr) -> RouteAddress {
+    match a {
+        IpAddr::V4(v4) => RouteAddress::Inet(v4),
+        IpAddr::V6(v6) => RouteAddress::Inet6(v6),
     }
-    let mut b = RouteMessageBuilder::<IpAddr>::new()
-        .destination_prefix(r.dst, r.dst_prefix)
-        .map_err(bad)?;
+}
+
+fn family_of(v6: bool) -> AddressFamily {
+    if v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    }
+}
+
+/// The netlink message of a route, the same for adding and deleting it:
+/// every attribute keepalived sends (its scope is universe unless given).
+fn route_message(spec: &RouteSpec) -> io::Result<RouteMessage> {
+    let r = &spec.route;
+    let mut m = RouteMessage::default();
+    let h = &mut m.header;
+    h.address_family = family_of(r.v6);
+    h.destination_prefix_length = r.dst_prefix;
+    h.tos = r.tos.unwrap_or(0);
+    h.protocol = RouteProtocol::from(r.protocol);
+    h.scope = RouteScope::from(r.scope.unwrap_or(0));
+    h.kind = RouteType::from(r.route_type);
+    let table = r.table.unwrap_or(254);
+    h.table = u8::try_from(table).unwrap_or(0);
+    if r.onlink {
+        h.flags |= RouteFlags::Onlink;
+    }
+    let a = &mut m.attributes;
+    if r.dst_prefix > 0 || !r.dst.is_unspecified() {
+        a.push(RouteAttribute::Destination(route_address(r.dst)));
+    }
+    if let Some((src, len)) = r.from {
+        m.header.source_prefix_length = len;
+        a.push(RouteAttribute::Source(route_address(src)));
+    }
     if let Some(s) = r.src {
-        b = b.pref_source(s).map_err(bad)?;
+        a.push(RouteAttribute::PrefSource(route_address(s)));
     }
     if let Some(g) = r.via {
-        b = b.gateway(g).map_err(bad)?;
+        if g.is_ipv6() == r.v6 {
+            a.push(RouteAttribute::Gateway(route_address(g)));
+        } else {
+            a.push(RouteAttribute::Via(match g {
+                IpAddr::V4(v4) => RouteVia::Inet(v4),
+                IpAddr::V6(v6) => RouteVia::Inet6(v6),
+            }));
+        }
     }
-    if let Some(o) = r.oif {
-        b = b.output_interface(o);
+    if let Some(o) = spec.oif {
+        a.push(RouteAttribute::Oif(o));
     }
-    if let Some(t) = r.table {
-        b = b.table_id(t);
+    if table > 255 {
+        a.push(RouteAttribute::Table(table));
     }
-    if let Some(m) = r.metric {
-        b = b.priority(m);
+    if let Some(p) = r.metric {
+        a.push(RouteAttribute::Priority(p));
     }
-    b = b.protocol(RouteProtocol::from(r.protocol.unwrap_or(18)));
-    if let Some(s) = r.scope {
-        b = b.scope(RouteScope::from(s));
-    } else if r.via.is_none() && r.kind == 1 && r.oif.is_some() {
-        b = b.scope(RouteScope::Link);
+    if let Some(x) = r.realms {
+        a.push(RouteAttribute::Realm(RouteRealm {
+            source: (x >> 16) as u16,
+            destination: (x & 0xffff) as u16,
+        }));
     }
-    b = b.kind(RouteType::from(r.kind));
-    if r.onlink {
-        b = b.onlink();
+    if !r.metrics.is_empty() {
+        let mut metrics = Vec::new();
+        if r.metrics.lock != 0 {
+            metrics.push(RouteMetric::Lock(r.metrics.lock));
+        }
+        for (k, v) in &r.metrics.values {
+            metrics.push(match k {
+                Metric::Mtu => RouteMetric::Mtu(*v),
+                Metric::Window => RouteMetric::Window(*v),
+                Metric::Rtt => RouteMetric::Rtt(*v),
+                Metric::RttVar => RouteMetric::RttVar(*v),
+                Metric::SsThresh => RouteMetric::SsThresh(*v),
+                Metric::Cwnd => RouteMetric::Cwnd(*v),
+                Metric::AdvMss => RouteMetric::Advmss(*v),
+                Metric::Reordering => RouteMetric::Reordering(*v),
+                Metric::Hoplimit => RouteMetric::Hoplimit(*v),
+                Metric::InitCwnd => RouteMetric::InitCwnd(*v),
+                Metric::Features => RouteMetric::Features(*v),
+                Metric::RtoMin => RouteMetric::RtoMin(*v),
+                Metric::InitRwnd => RouteMetric::InitRwnd(*v),
+                Metric::QuickAck => RouteMetric::QuickAck(*v),
+                Metric::FastopenNoCookie => RouteMetric::FastopenNoCookie(*v),
+            });
+        }
+        if let Some(c) = &r.metrics.congctl {
+            metrics.push(RouteMetric::CcAlgo(c.clone()));
+        }
+        a.push(RouteAttribute::Metrics(metrics));
     }
-    Ok(b.build())
+    if let Some(p) = r.pref {
+        a.push(RouteAttribute::Preference(RoutePreference::from(p)));
+    }
+    if let Some(e) = r.expires {
+        a.push(RouteAttribute::Expires(e));
+    }
+    if let Some(e) = &r.encap {
+        let (kind, nested) = encap_attrs(e);
+        a.push(RouteAttribute::EncapType(kind));
+        a.push(RouteAttribute::Encap(nested));
+    }
+    if let Some(t) = r.ttl_propagate {
+        a.push(RouteAttribute::TtlPropagate(if t {
+            RouteMplsTtlPropagation::Enabled
+        } else {
+            RouteMplsTtlPropagation::Disabled
+        }));
+    }
+    if !r.nexthops.is_empty() {
+        let hops = r
+            .nexthops
+            .iter()
+            .zip(spec.nexthop_oifs.iter().chain(std::iter::repeat(&None)))
+            .map(|(n, oif)| {
+                let mut attributes = Vec::new();
+                if let Some(g) = n.via {
+                    attributes.push(RouteAttribute::Gateway(route_address(g)));
+                }
+                if let Some(x) = n.realms {
+                    attributes.push(RouteAttribute::Realm(RouteRealm {
+                        source: (x >> 16) as u16,
+                        destination: (x & 0xffff) as u16,
+                    }));
+                }
+                let mut hop = RouteNextHop::default();
+                hop.flags = if n.onlink {
+                    RouteNextHopFlags::Onlink
+                } else {
+                    RouteNextHopFlags::empty()
+                };
+                hop.hops = u8::try_from(n.weight.saturating_sub(1)).unwrap_or(255);
+                hop.interface_index = oif.unwrap_or(0);
+                hop.attributes = attributes;
+                hop
+            })
+            .collect();
+        a.push(RouteAttribute::MultiPath(hops));
+    }
+    Ok(m)
+}
+
+fn encap_attrs(e: &Encap) -> (RouteLwEnCapType, Vec<RouteLwTunnelEncap>) {
+    match e {
+        Encap::Mpls { labels } => {
+            let n = labels.len();
+            let stack = labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| MplsLabel {
+                    label: *l,
+                    traffic_class: 0,
+                    bottom_of_stack: i + 1 == n,
+                    ttl: 0,
+                })
+                .collect();
+            (
+                RouteLwEnCapType::Mpls,
+                vec![RouteLwTunnelEncap::Mpls(RouteMplsIpTunnel::Destination(stack))],
+            )
+        }
+        Encap::Ip { id, dst, ttl, tos } => {
+            let mut v = Vec::new();
+            v.extend(id.map(|x| RouteLwTunnelEncap::Ip(RouteIpTunnel::Id(x))));
+            v.extend(dst.map(|x| RouteLwTunnelEncap::Ip(RouteIpTunnel::Destination(x))));
+            v.extend(ttl.map(|x| RouteLwTunnelEncap::Ip(RouteIpTunnel::Ttl(x))));
+            v.extend(tos.map(|x| RouteLwTunnelEncap::Ip(RouteIpTunnel::Tos(x))));
+            (RouteLwEnCapType::Ip, v)
+        }
+        Encap::Ip6 { id, dst, hoplimit, tc } => {
+            let mut v = Vec::new();
+            v.extend(id.map(|x| RouteLwTunnelEncap::Ip6(RouteIp6Tunnel::Id(x))));
+            v.extend(dst.map(|x| RouteLwTunnelEncap::Ip6(RouteIp6Tunnel::Destination(x))));
+            v.extend(hoplimit.map(|x| RouteLwTunnelEncap::Ip6(RouteIp6Tunnel::Hoplimit(x))));
+            v.extend(tc.map(|x| RouteLwTunnelEncap::Ip6(RouteIp6Tunnel::Tc(x))));
+            (RouteLwEnCapType::Ip6, v)
+        }
+        Encap::Ila { locator } => {
+            // ILA_ATTR_LOCATOR (1), a u64 in host order.
+            let nla = DefaultNla::new(1, locator.to_ne_bytes().to_vec());
+            (RouteLwEnCapType::Ila, vec![RouteLwTunnelEncap::Other(nla)])
+        }
+    }
+}
+
+/// The netlink message of a rule, the same for adding and deleting it (so
+/// a delete matches exactly the rule that was added).
+fn rule_message(r: &VirtualRule) -> RuleMessage {
+    let mut m = RuleMessage::default();
+    m.header.family = family_of(r.v6);
+    m.header.tos = r.tos.unwrap_or(0);
+    m.header.action = RuleAction::from(r.action);
+    let table = r.table.unwrap_or(0);
+    m.header.table = u8::try_from(table).unwrap_or(0);
+    if r.invert {
+        m.header.flags |= RuleFlags::Invert;
+    }
+    let a = &mut m.attributes;
+    if let Some((addr, len)) = r.from {
+        m.header.src_len = len;
+        a.push(RuleAttribute::Source(addr));
+    }
+    if let Some((addr, len)) = r.to {
+        m.header.dst_len = len;
+        a.push(RuleAttribute::Destination(addr));
+    }
+    a.push(RuleAttribute::Priority(r.priority));
+    if table > 255 {
+        a.push(RuleAttribute::Table(table));
+    }
+    if let Some((mark, mask)) = r.fwmark {
+        a.push(RuleAttribute::FwMark(mark));
+        if let Some(k) = mask {
+            a.push(RuleAttribute::FwMask(k));
+        }
+    }
+    if let Some(i) = &r.iif {
+        a.push(RuleAttribute::Iifname(i.clone()));
+    }
+    if let Some(o) = &r.oif {
+        a.push(RuleAttribute::Oifname(o.clone()));
+    }
+    if let Some(g) = r.goto {
+        a.push(RuleAttribute::Goto(g));
+    }
+    if let Some(x) = r.realms {
+        a.push(RuleAttribute::Realm(RouteRealm {
+            source: (x >> 16) as u16,
+            destination: (x & 0xffff) as u16,
+        }));
+    }
+    if let Some(n) = r.suppress_prefixlength {
+        a.push(RuleAttribute::SuppressPrefixLen(n));
+    }
+    if let Some(n) = r.suppress_ifgroup {
+        a.push(RuleAttribute::SuppressIfGroup(n));
+    }
+    if r.l3mdev {
+        a.push(RuleAttribute::L3MDev(true));
+    }
+    if let Some((start, end)) = r.uidrange {
+        a.push(RuleAttribute::UidRange(RuleUidRange { start, end }));
+    }
+    if let Some((start, end)) = r.sport {
+        a.push(RuleAttribute::SourcePortRange(RulePortRange { start, end }));
+    }
+    if let Some((start, end)) = r.dport {
+        a.push(RuleAttribute::DestinationPortRange(RulePortRange { start, end }));
+    }
+    if let Some(p) = r.ipproto {
+        a.push(RuleAttribute::IpProtocol(IpProtocol::from(p)));
+    }
+    if r.protocol != 0 {
+        a.push(RuleAttribute::Protocol(RouteProtocol::from(r.protocol)));
+    }
+    m
 }
 
 fn link_from(m: &LinkMessage) -> Link {

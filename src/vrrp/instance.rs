@@ -104,6 +104,9 @@ pub struct Params {
     /// The addresses advertised (and checked in received adverts).
     pub vips: Vec<IpAddr>,
     pub strict: bool,
+    /// The address owner drops received adverts (RFC 5798 §7.1 (5));
+    /// keepalived does so in strict mode or with `owner_ignore_adverts`.
+    pub owner_ignores_adverts: bool,
     pub skip_check_adv_addr: bool,
     pub checksum_mode: ChecksumMode,
     pub unicast_peers: Vec<UnicastPeer>,
@@ -131,6 +134,7 @@ impl Params {
             auth: None,
             vips,
             strict: false,
+            owner_ignores_adverts: false,
             skip_check_adv_addr: false,
             checksum_mode: ChecksumMode::PseudoHeader,
             unicast_peers: Vec::new(),
@@ -732,7 +736,7 @@ impl Instance {
         if pkt.vrid() != p.vrid {
             return Err(RxError::Vrid(pkt.vrid()));
         }
-        if p.strict && self.effective_priority == 255 {
+        if p.owner_ignores_adverts && self.effective_priority == 255 {
             return Err(RxError::OwnerIgnores);
         }
         // (6) type.

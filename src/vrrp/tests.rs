@@ -469,11 +469,12 @@ fn two_owners_one_yields() {
     assert_eq!(t.i.effective_priority(), 254);
 }
 
-/// RFC 5798 §7.1 (5): the owner ignores adverts — keepalived only in strict mode.
+/// RFC 5798 §7.1 (5): the owner ignores adverts — keepalived only in strict
+/// mode or with `owner_ignore_adverts` (2.3.3).
 #[test]
-fn strict_owner_ignores_adverts() {
+fn owner_ignores_adverts_when_told_to() {
     let mut t = T::master(Params {
-        strict: true,
+        owner_ignores_adverts: true,
         ..params(255)
     });
     let a = t.rx(secs(1.0), 255, "10.0.0.3");

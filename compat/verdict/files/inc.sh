@@ -1,0 +1,3 @@
+#!/bin/sh
+echo hello
+vrrp_instance X {
