@@ -21,7 +21,7 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust stable with
 
 # Debian packages the tests use.
 need=()
-for p in keepalived mariadb-server mariadb-client iproute2 tcpdump python3 gcc procps psmisc; do
+for p in keepalived mariadb-server mariadb-client iproute2 tcpdump python3 gcc g++ procps psmisc; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

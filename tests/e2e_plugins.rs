@@ -244,6 +244,57 @@ fn unknown_abi_and_insecure_plugins_are_refused() {
     assert!(err.contains("writable by everyone"), "{err}");
 }
 
+/// `-t` checks what the daemon would: the plugin's create() gets the
+/// block's configuration (then destroy()), and a configuration it refuses
+/// fails `-t` with 5, naming the block and the plugin's message.
+#[test]
+#[ignore = "needs root (plugins must be root-owned); run by the full test command (scripts/test-all.sh)"]
+fn config_test_runs_the_plugin_s_create_on_the_block_s_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let so = c_plugin(tmp.path(), "check_pidfile", &pidfile_plugin_source());
+    let cfg = tmp.path().join("k.conf");
+    let check = |config: &str| {
+        let text = format!(
+            "global_defs {{\n    enable_script_security\n    script_user root\n}}\n{}",
+            plugin_block("chk", &so, 0, true, config)
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let o = Command::new(BIN).args(["-t", "-f"]).arg(&cfg).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (code, err) = check("        wrong_key x\n");
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        err.contains(
+            "k.conf:5:1: error: check_plugin chk: the plugin refuses its configuration: config needs 'pidfile'"
+        ),
+        "{err}"
+    );
+    // The same plugin, given a pid file of a live process, passes.
+    let pidfile = tmp.path().join("self.pid");
+    std::fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
+    let (code, err) = check(&format!("        pidfile {}\n", pidfile.display()));
+    assert_eq!(code, Some(0), "{err}");
+    // Run by a user who cannot switch to script_user, -t skips create()
+    // with a warning and judges the rest.
+    check("        wrong_key x\n");
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // A copy of the binary, reachable by nobody wherever the checkout is.
+    let bin = tmp.path().join("rkeepalived");
+    std::fs::copy(BIN, &bin).unwrap();
+    let o = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(&bin)
+        .args(["-t", "-f"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("check_plugin chk: create() not tried"), "{err}");
+}
+
 /// The daemon loads a plugin once to verify it (in a helper) and once to
 /// run it; a reload verifies it again, keeps the running helper of an
 /// unchanged check, and restarts it only when its settings changed.

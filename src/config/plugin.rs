@@ -137,6 +137,24 @@ mod tests {
         );
     }
 
+    /// The header's text-level promises: compact, keys in byte order,
+    /// quotes group words and are not part of the value, JSON escaping,
+    /// and `{}` for a missing or empty block.
+    #[test]
+    fn config_json_text_is_compact_sorted_escaped_and_never_empty() {
+        let text = |config: &str| {
+            let l = load(&format!("check_plugin chk {{\n plugin /x.so\n{config}}}\n"));
+            assert!(!l.diags.has_errors(), "{}", l.render_diagnostics());
+            l.config.check_plugins[0].config_json.clone()
+        };
+        assert_eq!(text(""), "{}");
+        assert_eq!(text(" config {\n }\n"), "{}");
+        assert_eq!(
+            text(" config {\n  zeta 1\n  alpha \"two words\"\n  path C:\\dir\\x\n  q café\n }\n"),
+            r#"{"alpha":"two words","path":"C:\\dir\\x","q":"café","zeta":"1"}"#
+        );
+    }
+
     #[test]
     fn relative_paths_and_missing_plugin_are_errors() {
         let l = load("check_plugin c {\n plugin lib/x.so\n}\n");

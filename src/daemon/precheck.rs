@@ -304,6 +304,40 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
     Verdicts { scripts, plugins }
 }
 
+/// `-t` only: each plugin that may run gets its block's configuration,
+/// as the check would (create, then destroy), so a configuration the
+/// plugin refuses fails `-t` instead of the check at run time.
+fn try_plugin_configs(c: &Config, verdicts: &Verdicts, diags: &mut Diagnostics) {
+    let root = nix::unistd::Uid::effective().is_root();
+    let me = nix::unistd::Uid::effective().as_raw();
+    for p in &c.check_plugins {
+        let Some(Ok((path, who))) = verdicts.plugins.get(&p.name) else {
+            continue;
+        };
+        if !root && who.uid != me {
+            diags.note(
+                p.span,
+                format!(
+                    "check_plugin {}: create() not tried: -t runs without root and cannot switch to uid {}",
+                    p.name, who.uid
+                ),
+            );
+            continue;
+        }
+        if let Err(m) = crate::track::plugin::try_create(
+            path,
+            who,
+            &p.config_json,
+            p.common.timeout.max(std::time::Duration::from_secs(1)),
+        ) {
+            diags.error(
+                p.span,
+                format!("check_plugin {}: the plugin refuses its configuration: {m}", p.name),
+            );
+        }
+    }
+}
+
 /// What `-t` concludes about a configuration file.
 pub struct TestVerdict {
     /// keepalived 2.2.7's exit status for it.
@@ -338,7 +372,8 @@ pub fn verdict(
         }
     };
     let mut diags = loaded.diags.clone();
-    check(&loaded.config, host, &mut diags);
+    let verdicts = check(&loaded.config, host, &mut diags);
+    try_plugin_configs(&loaded.config, &verdicts, &mut diags);
     TestVerdict {
         exit_code: diags.exit_code(),
         report: diags.render(&loaded.sources),

@@ -251,6 +251,27 @@ mod tests {
         ));
     }
 
+    /// A root-owned sticky directory (like /tmp) may be world-writable:
+    /// others cannot replace what is in it. Without the sticky bit it is unsafe.
+    #[test]
+    fn sticky_directories_are_the_one_exception() {
+        if !root_only() {
+            return; // files owned by root are needed; the full test command runs as root
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).unwrap_or_else(|e| panic!("{e}"));
+        let file = shared.join("libx.so");
+        fs::write(&file, "x").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(unsafe_component(&file), None);
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(unsafe_component(&file)
+            .unwrap_or_default()
+            .contains("writable by everyone"));
+    }
+
     #[test]
     fn system_binaries_are_secure_for_root() {
         // /usr/bin/true: every component owned by root, none writable by others.

@@ -121,6 +121,43 @@ pub fn verify(p: &CheckPlugin, g: &GlobalDefs) -> Result<(PathBuf, RunAs), Refus
     }
 }
 
+/// What `-t` adds to [`verify`]: the plugin's `create()` with the block's
+/// configuration, then `destroy()`, in a helper as the check would run it.
+/// `Err` carries the plugin's message when it refuses the configuration,
+/// or why the helper failed (a crash, no answer within `timeout`).
+pub fn try_create(path: &Path, who: &RunAs, config_json: &str, timeout: Duration) -> Result<(), String> {
+    use std::io::{BufRead, Write};
+    let mut child = helper_command(path, who, false)
+        .and_then(|mut c| c.spawn())
+        .map_err(|e| format!("cannot run the plugin helper: {e}"))?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err("plugin helper without pipes".into());
+    };
+    let _ = writeln!(stdin, "{}", json!({ "config": config_json }));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let answer = rx.recv_timeout(timeout);
+    // Closing stdin ends the helper, which destroys the handle.
+    drop(stdin);
+    let result = match answer {
+        Err(_) => {
+            let _ = child.kill();
+            Err(format!("create() did not return within {timeout:?}"))
+        }
+        Ok(line) => match serde_json::from_str::<Value>(&line) {
+            Ok(v) if v["ok"] == json!(true) => Ok(()),
+            Ok(v) => Err(v["message"].as_str().unwrap_or("create() failed").to_string()),
+            Err(_) => Err("the plugin crashed in create()".to_string()),
+        },
+    };
+    let _ = child.wait();
+    result
+}
+
 pub struct PluginCheck {
     pub name: String,
     pub path: PathBuf,
@@ -258,16 +295,65 @@ impl PluginCheck {
 
     /// `isolate no`: the plugin lives on a thread of the daemon that owns
     /// its library and handle; a check still running at the next interval
-    /// counts as failed and is not doubled.
+    /// counts as failed and is not doubled. A `create()` that fails is
+    /// retried with the same backoff as an isolated helper, and every
+    /// answer's message goes to the dump's `detail`, as for `isolate yes`.
     async fn run_in_process(&self, reporter: Reporter) {
-        type Ask = (Duration, oneshot::Sender<(bool, Option<String>)>);
-        let (tx, mut rx) = mpsc::channel::<Ask>(1);
+        let interval = self.common.interval;
+        let timeout = self.common.effective_timeout();
+        let mut backoff = BACKOFF_START;
+        let (tx, busy) = loop {
+            match self.start_thread().await {
+                Ok(t) => break t,
+                Err(e) => {
+                    if !reporter.report_with(Outcome::Failure(e.clone()), json!({ "message": e })) {
+                        return;
+                    }
+                    tokio::time::sleep(backoff.max(interval)).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        };
+        let mut next = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep_until(next).await;
+            let started = tokio::time::Instant::now();
+            let (outcome, message) = if busy.swap(true, Ordering::SeqCst) {
+                (Outcome::Failure("the previous check is still running".into()), None)
+            } else {
+                let (answer, got) = oneshot::channel();
+                if tx.send((timeout, answer)).await.is_err() {
+                    (Outcome::Failure("the plugin thread ended".into()), None)
+                } else {
+                    match tokio::time::timeout(timeout, got).await {
+                        Ok(Ok((true, m))) => (Outcome::Success, m),
+                        Ok(Ok((false, m))) => (Outcome::Failure(m.clone().unwrap_or_else(|| "failed".into())), m),
+                        Ok(Err(_)) => (Outcome::Failure("the plugin thread ended".into()), None),
+                        Err(_) => (Outcome::Failure(format!("timed out after {timeout:?}")), None),
+                    }
+                }
+            };
+            let message = message.or_else(|| match &outcome {
+                Outcome::Failure(why) => Some(why.clone()),
+                _ => None,
+            });
+            if !reporter.report_with(outcome, json!({ "message": message })) {
+                return;
+            }
+            next = (started + interval).max(tokio::time::Instant::now());
+        }
+    }
+
+    /// Starts the thread that owns the library and the handle; ready once
+    /// `create()` has returned a handle.
+    async fn start_thread(&self) -> Result<(mpsc::Sender<InProcessAsk>, Arc<AtomicBool>), String> {
+        let (tx, mut rx) = mpsc::channel::<InProcessAsk>(1);
         let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
         let path = self.path.clone();
         let config = self.config_json.clone();
         let busy = Arc::new(AtomicBool::new(false));
         let busy_thread = busy.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("plugin-{}", self.name))
             .spawn(move || {
                 let lib = match abi::Library::open(&path) {
@@ -290,45 +376,19 @@ impl PluginCheck {
                     busy_thread.store(false, Ordering::SeqCst);
                     let _ = answer.send(r);
                 }
-            });
-        if let Err(e) = spawned {
-            reporter.report(Outcome::Failure(format!("cannot start the plugin thread: {e}")));
-            return;
-        }
+            })
+            .map_err(|e| format!("cannot start the plugin thread: {e}"))?;
         match ready_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                reporter.report(Outcome::Failure(e));
-                return;
-            }
-            Err(_) => {
-                reporter.report(Outcome::Failure("the plugin thread ended".into()));
-                return;
-            }
+            Ok(Ok(())) => Ok((tx, busy)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the plugin thread ended".into()),
         }
-        let timeout = self.common.effective_timeout();
-        super::check::periodic(self.common.interval, reporter, || {
-            let tx = tx.clone();
-            let busy = busy.clone();
-            async move {
-                if busy.swap(true, Ordering::SeqCst) {
-                    return Outcome::Failure("the previous check is still running".into());
-                }
-                let (answer, got) = oneshot::channel();
-                if tx.send((timeout, answer)).await.is_err() {
-                    return Outcome::Failure("the plugin thread ended".into());
-                }
-                match tokio::time::timeout(timeout, got).await {
-                    Ok(Ok((true, _))) => Outcome::Success,
-                    Ok(Ok((false, m))) => Outcome::Failure(m.unwrap_or_else(|| "failed".into())),
-                    Ok(Err(_)) => Outcome::Failure("the plugin thread ended".into()),
-                    Err(_) => Outcome::Failure(format!("timed out after {timeout:?}")),
-                }
-            }
-        })
-        .await;
     }
 }
+
+/// A check asked of the in-process plugin thread: its timeout, and where
+/// the answer (healthy, message) goes.
+type InProcessAsk = (Duration, oneshot::Sender<(bool, Option<String>)>);
 
 #[cfg(test)]
 mod tests {
@@ -370,6 +430,150 @@ mod tests {
         assert!(msg.unwrap_or_default().contains("is gone"));
         drop(h);
         assert!(lib.create("{}").err().unwrap_or_default().contains("needs 'pidfile'"));
+    }
+
+    /// The header's declaration keeps the symbol exported under
+    /// `-fvisibility=hidden`, in C and in C++ (whose `const` objects would
+    /// otherwise have internal linkage and a mangled name).
+    #[test]
+    fn plugins_built_with_hidden_visibility_in_c_and_cpp_load() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let include = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/include");
+        let build = |compiler: &str, file: &str, src: &str| {
+            let f = dir.path().join(file);
+            std::fs::write(&f, src).unwrap_or_else(|e| panic!("{e}"));
+            let so = dir.path().join(format!("{file}.so"));
+            let ok = std::process::Command::new(compiler)
+                .args([
+                    "-shared",
+                    "-fPIC",
+                    "-fvisibility=hidden",
+                    "-Wall",
+                    "-Werror",
+                    "-I",
+                    include,
+                    "-o",
+                ])
+                .arg(&so)
+                .arg(&f)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(
+                ok,
+                "{compiler} failed for {file} (the full test command installs gcc and g++)"
+            );
+            so
+        };
+        let c_src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = build("cc", "pidfile.c", &c_src);
+        assert_eq!(
+            abi::Library::open(&c).map(|l| l.name).unwrap_or_default(),
+            "check_pidfile"
+        );
+        let cpp_src = r#"#include "rkeepalived_plugin.h"
+#include <string>
+#include <cstring>
+#include <cstdlib>
+namespace {
+struct State { std::string word; };
+void *create(const char *config_json, char **message) {
+    std::string c(config_json);
+    if (c.find("\"word\":") == std::string::npos) { *message = strdup("config needs 'word'"); return nullptr; }
+    return new State{c};
+}
+int32_t check(void *h, uint32_t, char **message) {
+    *message = strdup(static_cast<State *>(h)->word.c_str());
+    return RKEEPALIVED_CHECK_OK;
+}
+void destroy(void *h) { delete static_cast<State *>(h); }
+void free_message(char *m) { free(m); }
+}
+extern "C" const struct rkeepalived_plugin rkeepalived_plugin = {
+    RKEEPALIVED_PLUGIN_ABI_VERSION, "cpp", create, check, destroy, free_message,
+};
+"#;
+        let cpp = build("c++", "cpp.cc", cpp_src);
+        let lib = abi::Library::open(&cpp).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(lib.name, "cpp");
+        assert!(lib.create("{}").err().unwrap_or_default().contains("needs 'word'"));
+        let mut h = lib.create(r#"{"word":"x"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            h.check(Duration::from_secs(1)),
+            (true, Some(r#"{"word":"x"}"#.to_string()))
+        );
+    }
+
+    /// `isolate no` behaves as `isolate yes` does: a failing create() is
+    /// retried with backoff, and every answer's message is the check's
+    /// `detail` (it used to reach only the log).
+    #[tokio::test]
+    async fn in_process_plugins_retry_create_and_report_their_messages() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let so = build_c(dir.path(), "check_pidfile", &src);
+        let pidfile = dir.path().join("later.pid");
+        let check = Box::new(PluginCheck {
+            name: "chk".into(),
+            path: so,
+            config_json: json!({ "pidfile": pidfile.to_string_lossy() }).to_string(),
+            common: CheckCommon {
+                interval: Duration::from_millis(50),
+                timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+            isolate: false,
+            who: RunAs::root(),
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = check.start(Reporter::new(super::super::check::Source::test(), tx));
+        let next = |rx: &mut mpsc::UnboundedReceiver<super::super::check::Report>| {
+            let r = rx.try_recv().ok();
+            r.map(|r| (r.outcome, r.detail))
+        };
+        // No pid file yet: create() refuses, and says why.
+        let first = loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Some(r) = next(&mut rx) {
+                break r;
+            }
+        };
+        assert!(
+            matches!(&first.0, Outcome::Failure(m) if m.contains("cannot open")),
+            "{first:?}"
+        );
+        assert!(first.1.unwrap_or_default()["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot open"));
+        // The file appears: a retried create() succeeds, checks pass.
+        std::fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap_or_else(|e| panic!("{e}"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut passed = false;
+        while !passed && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            while let Some((o, _)) = next(&mut rx) {
+                passed |= o == Outcome::Success;
+            }
+        }
+        assert!(passed, "create() was retried after it failed");
+        // A failing check's message is its detail.
+        std::fs::write(&pidfile, "999999999\n").unwrap_or_else(|e| panic!("{e}"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut detail = None;
+        while detail.is_none() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            while let Some((o, d)) = next(&mut rx) {
+                if o != Outcome::Success {
+                    detail = d;
+                }
+            }
+        }
+        let detail = detail.unwrap_or_default();
+        assert!(detail["message"].as_str().unwrap_or("").contains("is gone"), "{detail}");
+        task.abort();
     }
 
     #[test]
