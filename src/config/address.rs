@@ -9,7 +9,7 @@ use super::tree::Node;
 use super::values::Ctx;
 
 /// The tokens of a value-block line: its "keyword" and its arguments.
-fn tokens(node: &Node) -> Vec<&Token> {
+pub(super) fn tokens(node: &Node) -> Vec<&Token> {
     std::iter::once(&node.keyword).chain(node.args.iter()).collect()
 }
 
@@ -22,13 +22,7 @@ pub fn parse_prefix(text: &str) -> Option<(IpAddr, u8)> {
     let addr: IpAddr = addr.parse().ok()?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix {
-        Some(p) => {
-            let v: u8 = p.parse().ok()?;
-            if v > max {
-                return None;
-            }
-            v
-        }
+        Some(p) => p.parse::<u8>().ok().filter(|v| *v <= max)?,
         None => max,
     };
     Some((addr, prefix))

@@ -913,28 +913,9 @@ pub fn expand_braces_bounded(pattern: &str, limit: usize) -> Option<Vec<String>>
 /// Expands the first `{…,…}` group of a pattern (the literal `{x}` and
 /// unclosed groups stay as they are).
 fn expand_first_group(pattern: &str) -> Vec<String> {
-    let bytes = pattern.as_bytes();
     let mut from = 0;
     while let Some(rel) = pattern[from..].find('{') {
-        let open = from + rel;
-        let mut depth = 0;
-        let mut close = None;
-        let mut commas = Vec::new();
-        for (i, &b) in bytes.iter().enumerate().skip(open) {
-            match b {
-                b'{' => depth += 1,
-                b'}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        close = Some(i);
-                        break;
-                    }
-                }
-                b',' if depth == 1 => commas.push(i),
-                _ => {}
-            }
-        }
-        let Some(close) = close else {
+        let Some((open, commas, close)) = brace_group(pattern, from + rel) else {
             return vec![pattern.to_string()];
         };
         if commas.is_empty() {
@@ -961,30 +942,30 @@ fn expand_first_group(pattern: &str) -> Vec<String> {
     vec![pattern.to_string()]
 }
 
-/// csh-style brace expansion: `a{b,c{d,e}}f` → `abf acdf acef`.
-pub fn expand_braces(pattern: &str) -> Vec<String> {
-    let bytes = pattern.as_bytes();
-    let Some(open) = pattern.find('{') else {
-        return vec![pattern.to_string()];
-    };
+/// The brace group opening at byte `open`: its top-level commas and its
+/// closing brace, or `None` if it never closes.
+fn brace_group(pattern: &str, open: usize) -> Option<(usize, Vec<usize>, usize)> {
     let mut depth = 0;
-    let mut close = None;
     let mut commas = Vec::new();
-    for (i, &b) in bytes.iter().enumerate().skip(open) {
+    for (i, &b) in pattern.as_bytes().iter().enumerate().skip(open) {
         match b {
             b'{' => depth += 1,
             b'}' => {
                 depth -= 1;
                 if depth == 0 {
-                    close = Some(i);
-                    break;
+                    return Some((open, commas, i));
                 }
             }
             b',' if depth == 1 => commas.push(i),
             _ => {}
         }
     }
-    let Some(close) = close else {
+    None
+}
+
+/// csh-style brace expansion: `a{b,c{d,e}}f` → `abf acdf acef`.
+pub fn expand_braces(pattern: &str) -> Vec<String> {
+    let Some((open, commas, close)) = pattern.find('{').and_then(|open| brace_group(pattern, open)) else {
         return vec![pattern.to_string()];
     };
     if commas.is_empty() {

@@ -9,6 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
+use super::address::{parse_prefix, tokens};
 use super::diag::Span;
 use super::preprocess::Token;
 use super::tree::Node;
@@ -430,26 +431,6 @@ impl std::fmt::Display for VirtualRule {
         }
         Ok(())
     }
-}
-
-/// The tokens of a value-block line: its "keyword" and its arguments.
-fn tokens(node: &Node) -> Vec<&Token> {
-    std::iter::once(&node.keyword).chain(node.args.iter()).collect()
-}
-
-/// `ADDR[/PREFIX]` in canonical form; the default prefix is the full length.
-pub fn parse_prefix(text: &str) -> Option<(IpAddr, u8)> {
-    let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (text, None),
-    };
-    let addr: IpAddr = addr.parse().ok()?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        Some(p) => p.parse::<u8>().ok().filter(|v| *v <= max)?,
-        None => max,
-    };
-    Some((addr, prefix))
 }
 
 /// A table by number or by the names iproute2 knows (rt_tables); a number

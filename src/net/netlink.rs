@@ -125,6 +125,14 @@ pub struct RuleSpec {
     pub rule: VirtualRule,
 }
 
+/// keepalived's `realms FROM/TO`, kept as (from << 16) | to.
+fn realm(x: u32) -> RouteRealm {
+    RouteRealm {
+        source: (x >> 16) as u16,
+        destination: (x & 0xffff) as u16,
+    }
+}
+
 fn nl_err(e: rtnetlink::Error) -> io::Error {
     match e {
         rtnetlink::Error::NetlinkError(m) => m.to_io(),
@@ -408,10 +416,7 @@ fn route_message(spec: &RouteSpec) -> io::Result<RouteMessage> {
         a.push(RouteAttribute::Priority(p));
     }
     if let Some(x) = r.realms {
-        a.push(RouteAttribute::Realm(RouteRealm {
-            source: (x >> 16) as u16,
-            destination: (x & 0xffff) as u16,
-        }));
+        a.push(RouteAttribute::Realm(realm(x)));
     }
     if !r.metrics.is_empty() {
         let mut metrics = Vec::new();
@@ -577,10 +582,7 @@ fn rule_message(r: &VirtualRule) -> RuleMessage {
         a.push(RuleAttribute::Goto(g));
     }
     if let Some(x) = r.realms {
-        a.push(RuleAttribute::Realm(RouteRealm {
-            source: (x >> 16) as u16,
-            destination: (x & 0xffff) as u16,
-        }));
+        a.push(RuleAttribute::Realm(realm(x)));
     }
     if let Some(n) = r.suppress_prefixlength {
         a.push(RuleAttribute::SuppressPrefixLen(n));
