@@ -292,10 +292,11 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
     }
     if root_without_security {
         let more = if insecure { " There are insecure scripts." } else { "" };
+        // About the configuration as a whole: named by its main file.
         diags.push(
             Severity::Error,
             Class::Security,
-            None,
+            Some(crate::config::diag::Span::whole(crate::config::diag::FileId(0))),
             format!(
                 "SECURITY VIOLATION - scripts are being executed as root but enable_script_security is not set.{more}"
             ),
