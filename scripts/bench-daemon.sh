@@ -73,7 +73,7 @@ start() { # impl ns name prio instances [scripts]
     local impl=$1 ns=$2 name=$3
     conf "$4" "$5" "${6:-}" > "$W/$name.conf"
     rm -f "$W/$name.pid" "$W/$name.vrrp.pid"
-    local bin=$RK extra=(-G -l)
+    local bin=$RK extra=(-G -l --control-socket "$W/$name.sock" --state-dir "$W/$name.state")
     [ "$impl" = ka ] && bin=keepalived && extra=(-P)
     TMPDIR=$W ip netns exec "$ns" "$bin" -n -f "$W/$name.conf" -p "$W/$name.pid" -r "$W/$name.vrrp.pid" "${extra[@]}" >"$W/$name.log" 2>&1 &
     disown

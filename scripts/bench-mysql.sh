@@ -61,7 +61,7 @@ mysql_conf $' require_replication yes\n' > "$WORK/cpu-repl.conf"
 children_ticks() { awk '{print $16 + $17}' /proc/"$1"/stat; }
 declare -A daemon_ms children_ms server_ms
 window() { # key, config: one window of CHECKS/ROUNDS checks
-    TMPDIR=$WORK ip netns exec "$A" "$BIN" -n -G -f "$2" -p "$WORK/cpu.pid" -r "$WORK/cpu.vpid" >/dev/null 2>&1 &
+    TMPDIR=$WORK ip netns exec "$A" "$BIN" -n -G -f "$2" -p "$WORK/cpu.pid" -r "$WORK/cpu.vpid" --control-socket "$WORK/cpu.sock" --state-dir "$WORK/state" >/dev/null 2>&1 &
     disown
     sleep 3
     local pid d0 d1 c0 c1 s0 s1 secs

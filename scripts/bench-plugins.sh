@@ -63,7 +63,7 @@ vrrp_instance VI_1 {
     }
 }
 C
-    TMPDIR=$W ip netns exec "$NS" "$BIN" -n -G -f "$W/k.conf" -p "$W/k.pid" -r "$W/v.pid" >"$W/log" 2>&1 &
+    TMPDIR=$W ip netns exec "$NS" "$BIN" -n -G -f "$W/k.conf" -p "$W/k.pid" -r "$W/v.pid" --control-socket "$W/k.sock" --state-dir "$W/state" >"$W/log" 2>&1 &
     for _ in $(seq 100); do [ -s "$W/k.pid" ] && break; sleep 0.05; done
     sleep 2
     local pid; pid=$(cat "$W/k.pid")

@@ -78,7 +78,8 @@ conf 90 > "$WORK/b.conf"
 start() { # host name, config
     local ns=$1 name=$2
     TMPDIR=$WORK ip netns exec "$ns" "$BIN" -n -l -G -f "$WORK/$name.conf" \
-        -p "$WORK/$name.pid" -r "$WORK/$name.vrrp.pid" >>"$WORK/$name.log" 2>&1 &
+        -p "$WORK/$name.pid" -r "$WORK/$name.vrrp.pid" \
+        --control-socket "$WORK/$name.sock" --state-dir "$WORK/$name.state" >>"$WORK/$name.log" 2>&1 &
     disown
 }
 wait_holder() { # expected holder, timeout seconds; prints elapsed

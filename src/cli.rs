@@ -158,6 +158,49 @@ pub struct Cli {
     /// Internal: with --plugin-helper, only check that the plugin loads.
     #[arg(long = "plugin-probe", hide = true, requires = "plugin_helper")]
     pub plugin_probe: bool,
+
+    /// The control socket, for the daemon and for its commands (overrides global_defs control_socket).
+    #[arg(long = "control-socket", value_name = "PATH", global = true)]
+    pub control_socket: Option<PathBuf>,
+
+    /// Where state that survives restarts is kept (overrides global_defs state_dir).
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Steer>,
+}
+
+/// Commands to a running daemon, over its control socket.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Steer {
+    /// Show each instance (state, priority and its trackers' shares, the master heard, the last
+    /// transitions, adverts and drops) and each check.
+    Status {
+        /// The daemon's answer as JSON (a stable schema with a version field).
+        #[arg(long)]
+        json: bool,
+        /// Refresh every SECS seconds (default 1).
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "1")]
+        watch: Option<f64>,
+    },
+    /// Say why an instance has its state and priority, what would change them, and the
+    /// footguns of its configuration.
+    Explain {
+        instance: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put an instance (or all) in maintenance: it gives up MASTER at once and never takes
+    /// over until off. Survives reloads and restarts. Root only.
+    Maintenance {
+        /// INSTANCE on|off, or --all on|off.
+        #[arg(value_name = "INSTANCE|on|off", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Every instance.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// The signal numbers keepalived 2.2.7 prints for `--signum`.

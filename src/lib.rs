@@ -8,6 +8,7 @@
 //! - [`config`]: the keepalived.conf language.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod net;

@@ -39,10 +39,24 @@ Write $TMPDIR/keepalived.json in keepalived 2.2.7's schema (\fB\-\-signum=JSON\f
 .TP
 \fBSIGRTMAX\-1\fR
 Write the statistics and clear them (\fB\-\-signum=STATS_CLEAR\fR).
+.SH CONTROL SOCKET
+The daemon listens on \fBcontrol_socket\fR (default /run/rkeepalived/control.sock, or \fB\-\-control\-socket\fR), root:root 0600, or root:GROUP 0660 with \fBcontrol_socket_group\fR, whose members (by SO_PEERCRED) may run only \fBstatus\fR and \fBexplain\fR. A request is one JSON line, at most 64 KiB: \fB{"command":"status"}\fR, \fB{"command":"explain","instance":"VI_1"}\fR, \fB{"command":"maintenance","instance":"VI_1","on":true}\fR (or \fB"all":true\fR). Each answer is one JSON line with \fB"version":1\fR and \fB"ok"\fR, or \fB"ok":false\fR and \fB"error"\fR. At most 16 clients at once; one that stalls for 10 s is cut off; the protocol loop never waits for a client.
+.PP
+\fBstatus \-\-json\fR schema (version 1; fields are only added): \fBdaemon\fR {pid, version, started}; \fBinstances\fR[] {name, state, maintenance, interface, vrid, version, vips_set, priority {base, effective, advertised, contributions[] {name, kind, weight, reverse, status, share, fault, changed_ago}}, nopreempt, preempt_delay, preempt_hold, sync_group, master {self, address, priority, age} or null, last_transition, journal[] {time, from, to, reason, priority, peer {address, priority} or null}, adverts {sent, received, drops {ttl, length, version, checksum, type, auth_type, auth_mismatch, auth, interval, address_list, unknown_source}}}; \fBchecks\fR[] {name, kind, result, rise_fall {value, rise, fall} or null, last_run_ago, latency_ms, changed_ago, message, and for check_mysql: mysql (its probe's view: gtid positions, read_only, replication, behind, ahead, peer) and guard {verdict: hold|release, waiting_for}}. Times are seconds since the epoch; ages are seconds.
+.SH JOURNAL REASONS
+Each instance keeps its last 64 transitions; each names one reason: \fBstartup\fR (it left INIT), \fBmaster_down_timer\fR (no advert for Master_Down_Interval), \fBhigher_priority_heard\fR (as MASTER, a better advert), \fBpriority_zero_heard\fR (the master stepped down), \fBpreempt\fR (it took over from a lower-priority master), \fBtracker_fault\fR, \fBtracker_recovered\fR (an unweighted check, file or process), \fBlink_down\fR, \fBlink_up\fR (a tracked interface), \fBsync_group\fR, \fBguard_release\fR (check_mysql's guard let it preempt), \fBmaintenance\fR, \fBreload\fR (retired and created anew), \fBshutdown\fR.
+.SH MAINTENANCE
+\fBrkeepalived maintenance\fR \fIINSTANCE\fR|\fB\-\-all on\fR: a MASTER sends priority 0 and removes its VIPs (its BACKUP notifications run, as for any step-down); the instance stays BACKUP, advertising nothing, and never takes over, even when no master is heard. \fBoff\fR puts it back in the election (no notification until it wins one). Kept in \fBstate_dir\fR/state.json across reloads and restarts. Root only.
 .SH FILES
 .TP
 /etc/keepalived/keepalived.conf
 The configuration (see \fBrkeepalived.conf\fR(5)).
+.TP
+/run/rkeepalived/control.sock
+The control socket.
+.TP
+/var/lib/rkeepalived/state.json
+Which instances are in maintenance.
 .TP
 /run/keepalived.pid, /run/vrrp.pid
 Pid files (\fB\-p\fR, \fB\-r\fR); rkeepalived is one process and writes its pid to both.
@@ -50,21 +64,46 @@ Pid files (\fB\-p\fR, \fB\-r\fR); rkeepalived is one process and writes its pid 
 With \fB\-t\fR, keepalived 2.2.7's verdict on the file: 0 clean (rkeepalived's own remarks are printed), 2 a keyword lacks its parameter (keepalived stops reading; the daemon refuses such a file), 4 it cannot run, 5 configuration errors, including the warnings keepalived counts (the daemon still runs the file, as keepalived's does), 6 scripts or plugins would run insecurely, or a mandatory include is missing. \fB\-t\fR also runs each \fBcheck_plugin\fR's create() on its configuration in a helper. Judged without rkeepalived's own blocks; the exceptions are listed in compat/DEVIATIONS.md.
 .PP
 Without \fB\-t\fR: 2 for a file keepalived's daemon refuses, 4 a missing file with \fB\-e\fR, 1 another start-up failure.
+.PP
+\fBstatus\fR, \fBexplain\fR, \fBmaintenance\fR: 0 done, 1 the daemon refused the request (the reason is printed), 2 a usage error, 3 the daemon cannot be reached.
 .SH "SEE ALSO"
 \fBrkeepalived.conf\fR(5), \fBkeepalived\fR(8)
 "#;
 
+/// The pages of the subcommands (status, explain, maintenance), which
+/// the main page's SUBCOMMANDS section names.
+fn subcommand_pages() -> Vec<(String, String)> {
+    let cmd = rkeepalived::cli::Cli::command();
+    cmd.get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .map(|c| {
+            let name = format!("rkeepalived-{}", c.get_name());
+            let mut out = Vec::new();
+            clap_mangen::Man::new(c.clone().name(Box::leak(name.clone().into_boxed_str()) as &str))
+                .section("8")
+                .render(&mut out)
+                .unwrap();
+            (format!("man/{name}.8"), String::from_utf8(out).unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn man_page_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/rkeepalived.8");
-    let fresh = render();
-    if std::env::var_os("RKEEPALIVED_UPDATE_MAN").is_some() {
-        std::fs::write(&path, &fresh).unwrap();
-        return;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![("man/rkeepalived.8".to_string(), render())];
+    pages.extend(subcommand_pages());
+    assert!(pages.len() >= 4, "the main page and one per subcommand");
+    for (rel, fresh) in pages {
+        let path = root.join(&rel);
+        if std::env::var_os("RKEEPALIVED_UPDATE_MAN").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+            continue;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "{rel} is stale: run RKEEPALIVED_UPDATE_MAN=1 cargo test --test man_page"
+        );
     }
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        current == fresh,
-        "man/rkeepalived.8 is stale: run RKEEPALIVED_UPDATE_MAN=1 cargo test --test man_page"
-    );
 }

@@ -99,6 +99,7 @@ echo "dual masters replicating; probe account 'chk' with the example's grants; a
 rk_start() { # a|b [config file]
     mapped "${2:-$EX/host-$1-check_mysql.conf}" > "$WORK/$1.conf"
     TMPDIR=$WORK/$1 ip netns exec "${P}_$1" "$BIN" -n -l -G -f "$WORK/$1.conf" \
-        -p "$WORK/$1.pid" -r "$WORK/$1.vrrp.pid" >>"$WORK/$1.log" 2>&1 &
+        -p "$WORK/$1.pid" -r "$WORK/$1.vrrp.pid" \
+        --control-socket "$WORK/$1.sock" --state-dir "$WORK/$1.state" >>"$WORK/$1.log" 2>&1 &
     disown
 }

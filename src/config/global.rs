@@ -29,6 +29,9 @@ const SKIPS_BARE: &[&str] = &[
     "shutdown_script_timeout",
     "default_interface",
     "plugin_dir",
+    "control_socket",
+    "control_socket_group",
+    "state_dir",
 ];
 
 pub const KEYWORDS: &[&str] = &[
@@ -245,12 +248,19 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
                 }
             }
             "plugin_dir" => {
-                if let Some(s) = ctx.string_arg(n, "a directory") {
-                    if !s.starts_with('/') {
-                        ctx.error(n.args[0].span, "plugin_dir must be an absolute path");
-                    } else {
-                        g.plugin_dir = s.into();
-                    }
+                if let Some(p) = absolute_path(ctx, n) {
+                    g.plugin_dir = p;
+                }
+            }
+            "control_socket" => {
+                if let Some(p) = absolute_path(ctx, n) {
+                    g.control_socket = p;
+                }
+            }
+            "control_socket_group" => g.control_socket_group = ctx.soft_string_arg(n, "a group name"),
+            "state_dir" => {
+                if let Some(p) = absolute_path(ctx, n) {
+                    g.state_dir = p;
                 }
             }
             "include" => {}
@@ -316,4 +326,15 @@ fn fifo(ctx: &mut Ctx<'_>, n: &Node) -> Option<FifoSpec> {
         span: path.span,
     };
     Some(spec)
+}
+
+/// An rkeepalived path setting: absolute, or an error and the default kept.
+fn absolute_path(ctx: &mut Ctx<'_>, n: &Node) -> Option<std::path::PathBuf> {
+    let s = ctx.soft_string_arg(n, "a path")?;
+    if s.starts_with('/') {
+        Some(s.into())
+    } else {
+        ctx.error(n.args[0].span, format!("{} must be an absolute path", n.name()));
+        None
+    }
 }

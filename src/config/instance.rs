@@ -673,6 +673,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
 
     // Owner rules.
     let mut nopreempt = r.nopreempt.is_some();
+    let mut nopreempt_ignored = None;
     if let Some(s) = r.nopreempt {
         if priority == 255 {
             ctx.warning(
@@ -680,9 +681,11 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
                 format!("({name}) nopreempt is incompatible with priority 255; cleared"),
             );
             nopreempt = false;
+            nopreempt_ignored = Some(s);
         } else if state == InitialState::Master {
             ctx.warning(s, format!("({name}) nopreempt needs 'state BACKUP'; cleared"));
             nopreempt = false;
+            nopreempt_ignored = Some(s);
         }
     }
     let mut preempt_delay = Duration::ZERO;
@@ -850,6 +853,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         track_processes: r.track_processes,
         dont_track_primary: r.dont_track_primary,
         nopreempt,
+        nopreempt_ignored,
         preempt_delay,
         garp,
         down_timer_adverts,

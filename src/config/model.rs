@@ -126,6 +126,9 @@ impl Default for GarpSettings {
     }
 }
 
+/// Where the daemon listens, and the client looks, by default.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/rkeepalived/control.sock";
+
 #[derive(Debug, Clone)]
 pub struct GlobalDefs {
     pub router_id: Option<String>,
@@ -176,6 +179,12 @@ pub struct GlobalDefs {
     pub delay_after_boot: Duration,
     /// rkeepalived: where bare `check_plugin` names are looked up.
     pub plugin_dir: PathBuf,
+    /// rkeepalived: the control socket (`rkeepalived status` and friends).
+    pub control_socket: PathBuf,
+    /// rkeepalived: members of this group may read the socket.
+    pub control_socket_group: Option<String>,
+    /// rkeepalived: where state that survives restarts is kept (maintenance).
+    pub state_dir: PathBuf,
 }
 
 impl Default for GlobalDefs {
@@ -220,6 +229,9 @@ impl Default for GlobalDefs {
             owner_ignore_adverts: false,
             delay_after_boot: Duration::ZERO,
             plugin_dir: PathBuf::from("/usr/lib/rkeepalived/plugins"),
+            control_socket: PathBuf::from(crate::config::model::DEFAULT_CONTROL_SOCKET),
+            control_socket_group: None,
+            state_dir: PathBuf::from("/var/lib/rkeepalived"),
         }
     }
 }
@@ -569,6 +581,9 @@ pub struct VrrpInstance {
     pub track_processes: Vec<TrackRef>,
     pub dont_track_primary: bool,
     pub nopreempt: bool,
+    /// Where a `nopreempt` was written that keepalived's rules cleared
+    /// (`state MASTER`, priority 255): `explain` names it.
+    pub nopreempt_ignored: Option<Span>,
     pub preempt_delay: Duration,
     pub garp: GarpSettings,
     pub down_timer_adverts: u32,

@@ -34,8 +34,13 @@ pub enum Step {
     Notify(Box<Notice>),
     /// The VIPs are now installed (true) or removed.
     SetVips(bool),
-    /// The instance changed state: note the time.
-    Transitioned,
+    /// The instance changed state: note it in its journal.
+    Transitioned {
+        from: State,
+        to: State,
+        priority: u8,
+        reason: Reason,
+    },
     /// "no source address" was logged; not again until one appears.
     WarnedNoSource,
 }
@@ -92,9 +97,13 @@ pub fn translate(out: &RouterOutput, router: &Router<Slot>, gaps: Gaps) -> Vec<(
 pub fn transition_logs(name: &str, from: State, to: State, priority: u8, reason: Reason) -> Vec<Step> {
     let mut out = Vec::new();
     match reason {
-        Reason::MasterDown if to == State::Master => {
+        // keepalived enters MASTER by its down timer in each of these.
+        Reason::MasterDown | Reason::PriorityZero { .. } | Reason::Preempt { .. } | Reason::HoldReleased
+            if to == State::Master =>
+        {
             out.push(log(Level::Info, format!("({name}) Receive advertisement timeout")))
         }
+        Reason::Maintenance => out.push(log(Level::Info, format!("({name}) maintenance: giving up MASTER"))),
         Reason::Preempted { from: src, priority: p } if p == priority => out.push(log(
             Level::Info,
             format!(
@@ -175,8 +184,18 @@ pub fn action_steps(a: &Action, slot: &Slot, ours: u8, gaps: Gaps) -> Vec<Step> 
                 }),
             ]
         }
-        Action::StateChange { to, priority, .. } => {
-            let mut v = vec![Step::Transitioned];
+        Action::StateChange {
+            from,
+            to,
+            priority,
+            reason,
+        } => {
+            let mut v = vec![Step::Transitioned {
+                from: *from,
+                to: *to,
+                priority: *priority,
+                reason: *reason,
+            }];
             v.extend(instance_notice(slot, *to, *priority).map(|n| Step::Notify(Box::new(n))));
             v
         }
@@ -355,7 +374,7 @@ mod tests {
                 Step::Gratuitous(_) => "garp",
                 Step::Notify(_) => "notify",
                 Step::SetVips(_) => "vips",
-                Step::Transitioned => "transitioned",
+                Step::Transitioned { .. } => "transitioned",
                 Step::WarnedNoSource => "warned",
             })
             .collect();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -48,6 +48,10 @@ struct Running {
     task: JoinHandle<()>,
     last: Option<Outcome>,
     last_at: Option<Instant>,
+    /// How long the last run took.
+    latency: Option<Duration>,
+    /// When its tracked state last changed.
+    changed_at: Option<Instant>,
     detail: Option<Value>,
     mysql: Option<MysqlLink>,
 }
@@ -57,6 +61,17 @@ impl Drop for Running {
         // Running scripts get SIGTERM (their task's drop kills the group).
         self.task.abort();
     }
+}
+
+/// One running check's last result, as `status` shows it.
+pub struct CheckFacts<'a> {
+    pub kind: CheckKind,
+    pub last: Option<&'a Outcome>,
+    pub last_at: Option<Instant>,
+    pub latency: Option<Duration>,
+    /// When its tracked state last changed.
+    pub changed_at: Option<Instant>,
+    pub detail: Option<&'a Value>,
 }
 
 pub struct Checks {
@@ -252,6 +267,8 @@ impl Checks {
                 task,
                 last: None,
                 last_at: None,
+                latency: None,
+                changed_at: None,
                 detail: None,
                 mysql,
             },
@@ -369,41 +386,31 @@ impl Checks {
                 changed
             }
         };
+        let now = Instant::now();
         run.last = Some(r.outcome);
-        run.last_at = Some(Instant::now());
+        run.last_at = Some(now);
+        run.latency = r.latency.or(run.latency);
+        if changed {
+            run.changed_at = Some(now);
+        }
         changed.then_some(obj)
     }
 
-    /// The status of an instance's checks, for dumps.
-    pub fn status_json(&self, t: &Tracker, refs: &[crate::track::Reference]) -> Value {
-        let list: Vec<Value> = refs
-            .iter()
-            .map(|r| {
-                let kind = match t.kind(r.obj) {
-                    Some(Kind::Interface) => "interface",
-                    Some(Kind::Check) => "check",
-                    Some(Kind::File) => "file",
-                    Some(Kind::Process) => "process",
-                    None => "unknown",
-                };
-                let status = match t.value(r.obj) {
-                    Some(v) => json!(v),
-                    None => match t.status(r.obj) {
-                        Some(true) => json!("OK"),
-                        Some(false) => json!("KO"),
-                        None => json!("INIT"),
-                    },
-                };
-                let run = self.running.get(&r.obj);
-                let detail = run.and_then(|m| m.detail.clone()).unwrap_or_else(|| match run.and_then(|m| m.last.as_ref()) {
-                    // A failure's reason is the check's message, whatever kind it is.
-                    Some(Outcome::Failure(why)) => json!({ "message": why }),
-                    _ => Value::Null,
-                });
-                json!({ "name": t.name(r.obj), "kind": kind, "weight": r.weight, "reverse": r.reverse, "status": status, "detail": detail })
-            })
-            .collect();
-        Value::Array(list)
+    /// What the running checks did, for `status` and `explain`.
+    pub fn facts(&self) -> impl Iterator<Item = (ObjId, CheckFacts<'_>)> {
+        self.running.iter().map(|(obj, r)| {
+            (
+                *obj,
+                CheckFacts {
+                    kind: r.def.kind,
+                    last: r.last.as_ref(),
+                    last_at: r.last_at,
+                    latency: r.latency,
+                    changed_at: r.changed_at,
+                    detail: r.detail.as_ref(),
+                },
+            )
+        })
     }
 }
 
@@ -474,6 +481,7 @@ mod tests {
             detail: None,
             hold: None,
             writable: None,
+            latency: None,
         }
     }
 

@@ -65,6 +65,11 @@ pub enum Effect {
     SetNotifier(Box<dyn FnOnce() -> Notifier + Send>),
     /// Completes when every effect before it has been carried out.
     Barrier(oneshot::Sender<()>),
+    /// Writes the state that survives restarts (in order with the rest).
+    SaveState {
+        dir: std::path::PathBuf,
+        text: String,
+    },
 }
 
 pub type EffectSender = mpsc::UnboundedSender<Effect>;
@@ -174,6 +179,14 @@ async fn worker(
             }
             Some(Effect::Barrier(done)) => {
                 let _ = done.send(());
+            }
+            Some(Effect::SaveState { dir, text }) => {
+                let shown = dir.display().to_string();
+                match tokio::task::spawn_blocking(move || super::state::save(&dir, &text)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!("cannot write the state file in {shown}: {e}"),
+                    Err(e) => tracing::error!("cannot write the state file in {shown}: {e}"),
+                }
             }
             None => {}
         }

@@ -130,6 +130,8 @@ impl Host {
             refs: Vec::new(),
             last_eval: None,
             warned_no_src: false,
+            journal: Default::default(),
+            fault_cause: Default::default(),
             cfg,
         };
         if let (Some(v), Some(parent)) = (slot.cfg.vmac.clone(), &link) {

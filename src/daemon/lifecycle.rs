@@ -4,21 +4,21 @@
 //! the checks in use, the dispatch table, sockets, advert sources).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Instant, SystemTime};
 
-use crate::cli::Cli;
 use crate::config::model::VrrpInstance;
-use crate::config::{self, LoadOptions, Loaded};
+use crate::config::{self, Loaded};
 use crate::track::{Kind, Reference, Tracker};
 use crate::vrrp::{Action, Event, Instance, InstanceId, Router, State};
 
 use super::apply::{self, Gaps, Step};
+use super::boot::{log_diagnostics, open_control, startup_wait, StartOptions};
 use super::checks::Checks;
 use super::effects::{self, Effect};
 use super::fence::Deferral;
 use super::host::Host;
+use super::journal::{self, Journal};
 use super::notify::{Notice, Notifier, Subject};
 use super::params;
 use super::precheck::{self, Verdicts};
@@ -26,6 +26,7 @@ use super::reload::{self, InstanceStep};
 use super::run::{Daemon, Inputs, DRAIN};
 use super::slot::Slot;
 use super::sockets::Sockets;
+use super::state;
 use super::tracking::{self, CheckDef, CheckKind, Want};
 
 /// Makes a reload's notifier, in the effects worker, in order.
@@ -36,11 +37,16 @@ impl Daemon {
     pub async fn start(
         mut loaded: Loaded,
         verdicts: Verdicts,
-        load_opts: LoadOptions,
-        config_path: PathBuf,
-        release_on_stop: bool,
+        opts: StartOptions,
         signals: tokio::sync::mpsc::UnboundedReceiver<i32>,
     ) -> std::io::Result<(Daemon, Inputs)> {
+        let StartOptions {
+            load_opts,
+            config_path,
+            release_on_stop,
+            control_socket,
+            state_dir,
+        } = opts;
         let (host, net) = Host::connect().await?;
         let notifier = Arc::new(Notifier::new(&loaded.config, &verdicts.scripts));
         let effects = effects::start(host.nl.clone(), notifier);
@@ -50,6 +56,16 @@ impl Daemon {
         let instances = std::mem::take(&mut loaded.config.instances);
         let g = &loaded.config.global;
         let startup_at = Instant::now() + startup_wait(g.startup_delay, g.delay_after_boot, super::process::uptime());
+        let control = open_control(
+            control_socket.as_deref().unwrap_or(&g.control_socket),
+            g.control_socket_group.as_deref(),
+        );
+        // Both are read at start only: a reload does not move them.
+        let state_dir = state_dir.unwrap_or_else(|| g.state_dir.clone());
+        let (persistent, warning) = state::load(&state_dir);
+        if let Some(w) = warning {
+            tracing::warn!("state file {w}");
+        }
         let mut d = Daemon {
             config: loaded.config,
             load_opts,
@@ -65,13 +81,19 @@ impl Daemon {
             deferral: Deferral::default(),
             group_states: HashMap::new(),
             startup_at,
+            started_wall: SystemTime::now(),
+            footguns: verdicts.footguns.clone(),
+            persistent,
+            state_dir,
         };
         d.realize(instances, &verdicts, None).await;
+        d.apply_maintenance();
         let inputs = Inputs {
             packets,
             net,
             checks: check_rx,
             signals,
+            control,
         };
         Ok((d, inputs))
     }
@@ -90,6 +112,8 @@ impl Daemon {
         let mut router = Router::new();
         let default_if = self.config.global.default_interface.clone();
         let mut notifier = notifier;
+        // An instance retired and created anew (same name) keeps its journal.
+        let mut retired: HashMap<String, (Journal, State)> = HashMap::new();
         for step in steps {
             if !matches!(step, InstanceStep::Retire { .. }) {
                 if let Some(n) = notifier.take() {
@@ -98,7 +122,8 @@ impl Daemon {
             }
             match step {
                 InstanceStep::Retire { old: id } => {
-                    if let Some((inst, slot)) = old.get_mut(id.index()).and_then(Option::take) {
+                    if let Some((inst, mut slot)) = old.get_mut(id.index()).and_then(Option::take) {
+                        retired.insert(slot.cfg.name.clone(), (std::mem::take(&mut slot.journal), inst.state()));
                         self.retire(inst, slot).await;
                     }
                 }
@@ -122,7 +147,18 @@ impl Daemon {
                 }
                 InstanceStep::Create { new: i } => {
                     let Some(cfg) = new[i].take() else { continue };
-                    let slot = self.host.prepare(cfg, &default_if).await;
+                    let mut slot = self.host.prepare(cfg, &default_if).await;
+                    if let Some((journal, was)) = retired.remove(&slot.cfg.name) {
+                        slot.journal = journal;
+                        slot.journal.record(journal::Entry {
+                            at: SystemTime::now(),
+                            from: was,
+                            to: State::Init,
+                            why: journal::Why::Reload,
+                            priority: slot.cfg.priority,
+                            peer: None,
+                        });
+                    }
                     router.add(Instance::new(params::engine_params(&slot.cfg)), slot);
                 }
             }
@@ -357,6 +393,8 @@ impl Daemon {
         let notifier: MakeNotifier = Box::new(move || Notifier::new(&config, &scripts));
         self.config = loaded.config;
         self.realize(instances, &verdicts, Some(notifier)).await;
+        self.footguns = verdicts.footguns.clone();
+        self.apply_maintenance();
         if self.config.global.fifo_write_vrrp_states_on_reload {
             for (_, i, s) in self.router.iter() {
                 self.effect(Effect::Notify(Box::new(Notice {
@@ -397,109 +435,5 @@ impl Daemon {
         }
         self.run_global_script("shutdown_script").await;
         tracing::info!("Stopped");
-    }
-}
-
-pub fn log_diagnostics(diags: &config::Diagnostics, sources: &config::SourceMap) {
-    for d in diags.iter() {
-        let line = config::diag::render_one(d, sources).to_string();
-        match d.severity {
-            config::Severity::Error => tracing::error!("{line}"),
-            config::Severity::Warning => tracing::warn!("{line}"),
-        }
-    }
-}
-
-/// How long instances wait before starting: `vrrp_startup_delay`, or
-/// longer if the machine booted less than `vrrp_delay_after_boot` ago.
-fn startup_wait(startup_delay: Duration, after_boot: Duration, uptime: Duration) -> Duration {
-    startup_delay.max(after_boot.saturating_sub(uptime))
-}
-
-/// Entry point of the daemon mode. Pid files are written once signals are
-/// handled and removed when the daemon ends.
-pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
-    let loaded = match config::load_file(&cli.use_file, &load_opts) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("Configuration file {}: {e}", cli.use_file.display());
-            if cli.all_config {
-                return 4;
-            }
-            config::load_str(&cli.use_file.to_string_lossy(), "", &load_opts)
-        }
-    };
-    tracing::info!(
-        "Starting rkeepalived {} (keepalived 2.2.7 compatible)",
-        env!("CARGO_PKG_VERSION")
-    );
-    let mut diags = loaded.diags.clone();
-    let verdicts = precheck::check(&loaded.config, &precheck::SystemHost, &mut diags);
-    log_diagnostics(&diags, &loaded.sources);
-    if diags.refuses_to_run() {
-        // As keepalived 2.2.7: a keyword missing its parameter stops it.
-        tracing::error!("the configuration cannot be run; exiting");
-        return diags.exit_code();
-    }
-    if cli.dump_conf {
-        for line in config::dump::dump(&loaded.config).lines() {
-            tracing::info!("{line}");
-        }
-    }
-    if loaded.config.instances.is_empty() {
-        tracing::warn!("Warning - keepalived has no configuration to run");
-    }
-    // One thread runs the protocol loop, the socket readers and the checks
-    // (all async); blocking work goes to tokio's blocking pool.
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    let release = !cli.dont_release_vrrp;
-    let path = cli.use_file.clone();
-    rt.block_on(async move {
-        let signals = match super::signals::install() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("cannot install signal handlers: {e}");
-                return 1;
-            }
-        };
-        let _pids = match super::process::PidFiles::write(pid_paths) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!("cannot write pid file: {e}");
-                return 1;
-            }
-        };
-        match Daemon::start(loaded, verdicts, load_opts, path, release, signals).await {
-            Ok((d, inputs)) => d.run(inputs).await,
-            Err(e) => {
-                tracing::error!("cannot start: {e}");
-                1
-            }
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::startup_wait;
-    use std::time::Duration;
-
-    #[test]
-    fn delay_after_boot_counts_from_boot_and_the_longer_delay_wins() {
-        let s = Duration::from_secs;
-        assert_eq!(startup_wait(s(0), s(0), s(100)), s(0));
-        assert_eq!(startup_wait(s(0), s(30), s(10)), s(20), "booted 10 s ago: 20 s to go");
-        assert_eq!(
-            startup_wait(s(0), s(30), s(300)),
-            s(0),
-            "a restart long after boot waits not"
-        );
-        assert_eq!(startup_wait(s(5), s(30), s(28)), s(5), "vrrp_startup_delay is longer");
     }
 }

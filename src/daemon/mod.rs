@@ -2,9 +2,9 @@
 //! that each do one job. Read this map first.
 //!
 //! ```text
-//!              signals   sockets (adverts in)   host (netlink)   checks (reports)
-//!                  \            |                    |              /
-//!                   +------> run: the protocol loop <---------------+
+//!   signals   sockets (adverts in)   host (netlink)   checks (reports)   control (socket)
+//!       \            |                    |              /                  /
+//!        +------> run: the protocol loop <---------------+------------------+
 //!                              |   owns Router<Slot>: engine + slot per instance
 //!                              |   feeds the engine (vrrp), gets its output
 //!                              v
@@ -17,9 +17,12 @@
 //!   lifecycle: start / reload / stop, carrying out
 //!   reload (pure): the plan — keep, change, create, retire, by instance name
 //!   tracking (pure): what each instance tracks; when a check is the same
+//!   commands: the loop's answers to the control socket, built by
+//!   status (pure) from the slots' journals (pure) and the footguns (pure)
 //! ```
 //!
 //! - [`run`]: the loop and the engine feeding;
+//! - [`boot`]: the process from its command line to the loop;
 //! - [`lifecycle`]: start-up, reload, retirement, shutdown;
 //! - [`reload`] (pure): the reload plan over old and new configuration;
 //! - [`apply`] (pure): engine actions to steps, in keepalived's words;
@@ -30,17 +33,29 @@
 //! - [`sockets`]: receive sockets, dispatch, the advert sender;
 //! - [`effects`]: the ordered effects worker and its GARP schedule;
 //! - [`slot`]: one instance's runtime facts;
+//! - [`control`]: the control socket (all of its I/O, peer credentials);
+//! - [`commands`]: the loop's side of it: status, explain, maintenance;
+//! - [`status`] (pure): the status schema and `explain`'s sentences;
+//! - [`journal`] (pure): each instance's transitions and their reasons;
+//! - [`footguns`] (pure): what a configuration will not do as meant;
+//! - [`state`]: what survives restarts (maintenance), in `state_dir`;
+//! - [`reports`]: the dump files on signals (views for [`dump`]);
 //! - [`notify`], [`dump`], [`logging`], [`signals`], [`process`],
 //!   [`params`], [`precheck`]: notifications, dump files, logs, signals,
 //!   pid files and daemonizing, config-to-engine conversion, pre-flight
 //!   checks.
 
 pub mod apply;
+pub mod boot;
 pub mod checks;
+pub mod commands;
+pub mod control;
 pub mod dump;
 pub mod effects;
 pub mod fence;
+pub mod footguns;
 pub mod host;
+pub mod journal;
 pub mod lifecycle;
 pub mod logging;
 pub mod notify;
@@ -48,10 +63,13 @@ pub mod params;
 pub mod precheck;
 pub mod process;
 pub mod reload;
+pub mod reports;
 pub mod run;
 pub mod signals;
 pub mod slot;
 pub mod sockets;
+pub mod state;
+pub mod status;
 pub mod tracking;
 
 use std::io::Write;
@@ -63,6 +81,9 @@ use crate::config::{self, LoadOptions};
 pub fn main(cli: Cli) -> i32 {
     if let Some(path) = &cli.plugin_helper {
         return crate::track::plugin::helper::run(path, cli.plugin_probe);
+    }
+    if let Some(steer) = &cli.command {
+        return crate::client::run(&cli, steer);
     }
     if cli.version {
         println!(
@@ -158,7 +179,7 @@ fn daemon(cli: Cli) -> i32 {
         }
     }
     logging::init(&log);
-    lifecycle::run(&cli, opts, pid_paths)
+    boot::run(&cli, opts, pid_paths)
 }
 
 /// `-t`: check the configuration as keepalived does and exit with its codes.

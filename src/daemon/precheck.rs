@@ -14,6 +14,13 @@ pub trait Host {
     fn interface_exists(&self, name: &str) -> bool;
     /// How many CPUs the machine has (for `vrrp_cpu_affinity`).
     fn cpu_count(&self) -> u32;
+    /// The subnets of an interface's addresses; `None` when unknown.
+    fn interface_prefixes(&self, _name: &str) -> Option<Vec<(std::net::IpAddr, u8)>> {
+        None
+    }
+    fn is_file(&self, path: &std::path::Path) -> bool {
+        path.is_file()
+    }
 }
 
 /// The machine (network namespace) this process runs in.
@@ -22,6 +29,22 @@ pub struct SystemHost;
 impl Host for SystemHost {
     fn interface_exists(&self, name: &str) -> bool {
         nix::net::if_::if_nametoindex(name).is_ok()
+    }
+
+    fn interface_prefixes(&self, name: &str) -> Option<Vec<(std::net::IpAddr, u8)>> {
+        let addrs = nix::ifaddrs::getifaddrs().ok()?;
+        let mut out = Vec::new();
+        for a in addrs.filter(|a| a.interface_name == name) {
+            let (Some(addr), Some(mask)) = (a.address, a.netmask) else {
+                continue;
+            };
+            if let (Some(ip), Some(m)) = (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
+                out.push((std::net::IpAddr::V4(ip.ip()), u32::from(m.ip()).count_ones() as u8));
+            } else if let (Some(ip), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6()) {
+                out.push((std::net::IpAddr::V6(ip.ip()), u128::from(m.ip()).count_ones() as u8));
+            }
+        }
+        Some(out)
     }
 
     fn cpu_count(&self) -> u32 {
@@ -40,6 +63,8 @@ pub struct Verdicts {
     pub scripts: Vec<ScriptCheck>,
     /// Per check_plugin name: its file and user, or why it is refused.
     pub plugins: HashMap<String, Result<(PathBuf, RunAs), String>>,
+    /// What will not do what its author meant (`explain` names them).
+    pub footguns: Vec<super::footguns::Footgun>,
 }
 
 /// A script the configuration runs, and whether it may run.
@@ -156,7 +181,7 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
     out
 }
 
-fn notify_list(n: &crate::config::model::Notifies) -> Vec<(&'static str, &ScriptSpec)> {
+pub fn notify_list(n: &crate::config::model::Notifies) -> Vec<(&'static str, &ScriptSpec)> {
     [
         ("notify_master", &n.master),
         ("notify_backup", &n.backup),
@@ -302,7 +327,13 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
             ),
         );
     }
-    Verdicts { scripts, plugins }
+    let footguns = super::footguns::find(c, host, &scripts);
+    super::footguns::report(&footguns, diags);
+    Verdicts {
+        scripts,
+        plugins,
+        footguns,
+    }
 }
 
 /// `-t` only: each plugin that may run gets its block's configuration,

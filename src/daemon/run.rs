@@ -8,10 +8,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::config::model::Config;
@@ -19,14 +17,14 @@ use crate::config::LoadOptions;
 use crate::net::netlink::NetEvent;
 use crate::track::check::Report;
 use crate::track::{Kind, ObjId, Tracker};
-use crate::vrrp::{Event, InstanceId, Router, RouterOutput, State};
+use crate::vrrp::{Event, InstanceId, Reason, Router, RouterOutput, State};
 
 use super::apply::{self, Gaps, Level, Step};
 use super::checks::Checks;
-use super::dump::{self, InstanceView};
 use super::effects::{Effect, EffectSender};
 use super::fence::Deferral;
 use super::host::{Change, Host};
+use super::journal::{self, FaultCause};
 use super::slot::Slot;
 use super::sockets::{self, Input, Sockets, RX_QUEUE};
 
@@ -47,6 +45,12 @@ pub struct Daemon {
     pub(super) deferral: Deferral,
     pub(super) group_states: HashMap<String, State>,
     pub(super) startup_at: Instant,
+    pub(super) started_wall: SystemTime,
+    /// What the configuration will not do as meant (`explain` names them).
+    pub(super) footguns: Vec<super::footguns::Footgun>,
+    /// What survives restarts: the instances in maintenance.
+    pub(super) persistent: super::state::Persistent,
+    pub(super) state_dir: PathBuf,
 }
 
 /// What feeds the loop besides its timer.
@@ -55,6 +59,8 @@ pub struct Inputs {
     pub net: mpsc::UnboundedReceiver<NetEvent>,
     pub checks: mpsc::UnboundedReceiver<Report>,
     pub signals: mpsc::UnboundedReceiver<i32>,
+    /// The control socket's requests (none if it could not be opened).
+    pub control: Option<mpsc::Receiver<super::control::Request>>,
 }
 
 impl Daemon {
@@ -110,6 +116,12 @@ impl Daemon {
                     }
                 }
                 Some(r) = inputs.checks.recv() => self.check_report(r),
+                Some(req) = async {
+                    match inputs.control.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.control(req),
                 Some(ev) = inputs.net.recv() => self.net_event(ev).await,
                 _ = sleep => self.timers(),
             }
@@ -288,10 +300,13 @@ impl Daemon {
                         s.vips_set = on;
                     }
                 }
-                Step::Transitioned => {
-                    if let Some(s) = self.router.data_mut(id) {
-                        s.last_transition = SystemTime::now();
-                    }
+                Step::Transitioned {
+                    from,
+                    to,
+                    priority,
+                    reason,
+                } => {
+                    self.record_transition(id, from, to, priority, reason);
                     transitioned = true;
                 }
                 Step::WarnedNoSource => {
@@ -310,6 +325,34 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Notes a transition in the instance's journal, with what a fault
+    /// was about (a link or another tracker), which only the tracker knows.
+    fn record_transition(&mut self, id: InstanceId, from: State, to: State, priority: u8, reason: Reason) {
+        let link_down = self.router.data(id).is_some_and(|s| {
+            s.refs
+                .iter()
+                .any(|r| self.tracker.kind(r.obj) == Some(Kind::Interface) && self.tracker.status(r.obj) == Some(false))
+        });
+        let Some(s) = self.router.data_mut(id) else { return };
+        if reason == Reason::Fault {
+            s.fault_cause = if link_down {
+                FaultCause::Link
+            } else {
+                FaultCause::Tracker
+            };
+        }
+        let at = SystemTime::now();
+        s.last_transition = at;
+        s.journal.record(journal::Entry {
+            at,
+            from,
+            to,
+            why: journal::why(reason, s.fault_cause),
+            priority,
+            peer: journal::peer(reason),
+        });
     }
 
     pub(super) fn effect(&self, e: Effect) {
@@ -385,52 +428,6 @@ impl Daemon {
         true
     }
 
-    fn views(&self) -> Vec<InstanceView<'_>> {
-        let c = &self.sockets.counters;
-        self.router
-            .iter()
-            .map(|(_, inst, s)| InstanceView {
-                cfg: &s.cfg,
-                inst,
-                ifname: &s.ifname,
-                vmac_ifname: s.vmac.as_ref().map(|(n, _)| n.as_str()),
-                vips_set: s.vips_set,
-                last_transition: epoch_secs(s.last_transition),
-                track_scripts: script_commands(&self.config, &s.cfg),
-                extra: json!({
-                    "preempt_hold": inst.preempt_held(),
-                    "checks": self.checks.status_json(&self.tracker, &s.refs),
-                    "rx_queue_overflow": c.rx_overflow.load(Ordering::Relaxed),
-                    "unknown_vrid": c.unknown_vrid.load(Ordering::Relaxed),
-                    "stale_check_reports": c.stale_check_reports.load(Ordering::Relaxed),
-                    "checksum_err": inst.stats().checksum_err,
-                    "version_err": inst.stats().version_err,
-                }),
-            })
-            .collect()
-    }
-
-    fn write_dump(&self, ext: &str) {
-        let g = &self.config.global;
-        let instance = g.data_use_instance.then(|| self.config.instance_name.clone()).flatten();
-        let location = match ext {
-            "json" => &g.json_file_location,
-            "stats" => &g.stats_file_location,
-            _ => &g.state_file_location,
-        };
-        let path = dump::dump_path("keepalived", ext, instance.as_deref(), location.as_deref());
-        let views = self.views();
-        let text = match ext {
-            "json" => dump::json(&views),
-            "stats" => dump::stats(&views),
-            _ => dump::data(&self.config, &views),
-        };
-        match dump::write_file(&path, &text) {
-            Ok(()) => tracing::info!("wrote {}", path.display()),
-            Err(e) => tracing::error!("cannot write {}: {e}", path.display()),
-        }
-    }
-
     /// `startup_script` / `shutdown_script`: run once and waited for, up to
     /// their timeout (keepalived's behaviour).
     pub(super) async fn run_global_script(&self, which: &str) {
@@ -461,26 +458,6 @@ fn emit(level: Level, text: &str) {
         Level::Warn => tracing::warn!("{text}"),
         Level::Error => tracing::error!("{text}"),
     }
-}
-
-fn epoch_secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-/// Commands of an instance's tracked scripts (the JSON `track_script`).
-fn script_commands(config: &Config, cfg: &crate::config::model::VrrpInstance) -> Vec<String> {
-    cfg.track_scripts
-        .iter()
-        .filter_map(|r| config.script(&r.name))
-        .map(|s| {
-            s.script
-                .argv
-                .iter()
-                .map(|a| format!("'{a}'"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
 }
 
 /// How long `shutdown` waits for the effects queue to drain.

@@ -10,6 +10,7 @@ use crate::net::socket::TxSocket;
 use crate::track::{Evaluation, Reference};
 
 use super::effects::Addresses;
+use super::journal::{FaultCause, Journal};
 
 pub struct Slot {
     pub cfg: VrrpInstance,
@@ -36,6 +37,10 @@ pub struct Slot {
     /// What tracking said last (changes are fed to the engine).
     pub last_eval: Option<Evaluation>,
     pub warned_no_src: bool,
+    /// Its last transitions, with their reasons.
+    pub journal: Journal,
+    /// What its current (or last) fault was about, for the journal.
+    pub fault_cause: FaultCause,
 }
 
 impl Slot {
@@ -85,6 +90,8 @@ impl Slot {
             refs: Vec::new(),
             last_eval: None,
             warned_no_src: false,
+            journal: Journal::default(),
+            fault_cause: FaultCause::default(),
             cfg,
         }
     }

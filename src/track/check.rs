@@ -58,6 +58,8 @@ pub struct Report {
     /// is now writable. An instance that becomes MASTER adds its VIPs only
     /// once it is, so no client reaches a read-only server through them.
     pub writable: Option<bool>,
+    /// How long the run that gave this result took.
+    pub latency: Option<Duration>,
 }
 
 /// Where checks send their results.
@@ -65,11 +67,24 @@ pub struct Report {
 pub struct Reporter {
     source: Source,
     tx: mpsc::UnboundedSender<Report>,
+    latency: Option<Duration>,
 }
 
 impl Reporter {
     pub fn new(source: Source, tx: mpsc::UnboundedSender<Report>) -> Reporter {
-        Reporter { source, tx }
+        Reporter {
+            source,
+            tx,
+            latency: None,
+        }
+    }
+
+    /// This reporter for a result whose run took `latency`.
+    pub fn timed(&self, latency: Duration) -> Reporter {
+        Reporter {
+            latency: Some(latency),
+            ..self.clone()
+        }
     }
 
     pub fn report(&self, outcome: Outcome) -> bool {
@@ -80,6 +95,7 @@ impl Reporter {
                 detail: None,
                 hold: None,
                 writable: None,
+                latency: self.latency,
             })
             .is_ok()
     }
@@ -92,6 +108,7 @@ impl Reporter {
                 detail: Some(detail),
                 hold: None,
                 writable: None,
+                latency: self.latency,
             })
             .is_ok()
     }
@@ -112,6 +129,7 @@ impl Reporter {
                 detail: Some(detail),
                 hold,
                 writable,
+                latency: self.latency,
             })
             .is_ok()
     }
@@ -140,7 +158,7 @@ where
         tokio::time::sleep_until(next).await;
         let started = tokio::time::Instant::now();
         let outcome = probe().await;
-        if !reporter.report(outcome) {
+        if !reporter.timed(started.elapsed()).report(outcome) {
             return;
         }
         next = (started + interval).max(tokio::time::Instant::now());

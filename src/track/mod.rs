@@ -11,4 +11,4 @@ pub mod script;
 pub mod security;
 pub mod tracker;
 
-pub use tracker::{Evaluation, Kind, ObjId, Reference, Tracker};
+pub use tracker::{Contribution, Evaluation, Kind, ObjId, Reference, Tracker};

@@ -293,52 +293,71 @@ impl Tracker {
         }
     }
 
+    /// What one reference does to its instance: its share of the
+    /// priority, or a fault, or nothing yet (no result).
+    pub fn contribution(&self, r: &Reference) -> Contribution {
+        let Some(o) = self.get(r.obj) else {
+            return Contribution::default();
+        };
+        match &o.state {
+            ObjState::Value(v) => {
+                if r.weight == 0 {
+                    Contribution {
+                        fault: (*v != 0) != r.reverse,
+                        ..Default::default()
+                    }
+                } else {
+                    let c = v.saturating_mul(i64::from(r.weight));
+                    let c = if r.reverse { -c } else { c };
+                    Contribution {
+                        share: c,
+                        fault: c < -253,
+                        ..Default::default()
+                    }
+                }
+            }
+            other => {
+                let status = match other {
+                    ObjState::Bool(b) => *b,
+                    ObjState::Counter(c) => c.status(),
+                    ObjState::Value(_) => None,
+                };
+                let Some(ok) = status else {
+                    return Contribution {
+                        pending: r.weight == 0 && o.kind == Kind::Check,
+                        ..Default::default()
+                    };
+                };
+                if r.weight == 0 {
+                    Contribution {
+                        fault: ok == r.reverse,
+                        ..Default::default()
+                    }
+                } else {
+                    let w = i64::from(r.weight);
+                    let c = match (w > 0, ok) {
+                        (true, true) | (false, false) => w,
+                        _ => 0,
+                    };
+                    Contribution {
+                        share: if r.reverse { -c } else { c },
+                        ..Default::default()
+                    }
+                }
+            }
+        }
+    }
+
     /// Applies the tracking rules to an instance of base priority `base`
     /// with these references.
     pub fn evaluate(&self, base: u8, refs: &[Reference]) -> Evaluation {
         let mut fault = false;
         let mut ready = true;
         let mut sum: i64 = 0;
-        for r in refs {
-            let Some(o) = self.get(r.obj) else { continue };
-            match &o.state {
-                ObjState::Value(v) => {
-                    if r.weight == 0 {
-                        fault |= (*v != 0) != r.reverse;
-                    } else {
-                        let c = v.saturating_mul(i64::from(r.weight));
-                        let c = if r.reverse { -c } else { c };
-                        if c < -253 {
-                            fault = true;
-                        }
-                        sum = sum.saturating_add(c);
-                    }
-                }
-                other => {
-                    let status = match other {
-                        ObjState::Bool(b) => *b,
-                        ObjState::Counter(c) => c.status(),
-                        ObjState::Value(_) => None,
-                    };
-                    let Some(ok) = status else {
-                        if r.weight == 0 && o.kind == Kind::Check {
-                            ready = false;
-                        }
-                        continue;
-                    };
-                    if r.weight == 0 {
-                        fault |= ok == r.reverse;
-                    } else {
-                        let w = i64::from(r.weight);
-                        let c = match (w > 0, ok) {
-                            (true, true) => w,
-                            (false, false) => w,
-                            _ => 0,
-                        };
-                        sum += if r.reverse { -c } else { c };
-                    }
-                }
-            }
+        for c in refs.iter().map(|r| self.contribution(r)) {
+            fault |= c.fault;
+            ready &= !c.pending;
+            sum = sum.saturating_add(c.share);
         }
         let priority = if base == 255 {
             255
@@ -347,6 +366,25 @@ impl Tracker {
         };
         Evaluation { fault, priority, ready }
     }
+
+    /// A check's rise/fall position: (value, rise, fall) of its counter.
+    pub fn counter(&self, obj: ObjId) -> Option<(u32, u32, u32)> {
+        match &self.get(obj)?.state {
+            ObjState::Counter(c) => Some((c.value, c.rise, c.fall)),
+            _ => None,
+        }
+    }
+}
+
+/// One reference's effect on its instance's priority and state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Contribution {
+    /// Added to the base priority (weighted trackers).
+    pub share: i64,
+    /// It puts the instance in FAULT (weight 0, or a file's value below −253).
+    pub fault: bool,
+    /// An unweighted check that has not reported yet: the instance waits in INIT.
+    pub pending: bool,
 }
 
 #[cfg(test)]

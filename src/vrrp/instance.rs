@@ -143,12 +143,27 @@ impl Params {
     }
 }
 
-/// Why a state changed, for logs in keepalived's words.
+/// Why a state changed: for logs in keepalived's words, and for the
+/// daemon's transition journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     Startup,
     /// Master_Down_Timer expired: no advert from a master.
     MasterDown,
+    /// The master sent priority 0 (it stepped down); Skew_Time later we took over.
+    PriorityZero {
+        from: IpAddr,
+    },
+    /// A lower-priority master's adverts were discarded until the down
+    /// timer ran out: we preempted it.
+    Preempt {
+        from: IpAddr,
+        priority: u8,
+    },
+    /// The database catch-up guard released its hold on preemption.
+    HoldReleased,
+    /// Maintenance: the instance gave up MASTER (or stays out of it).
+    Maintenance,
     /// A master heard a better advert: higher priority, or equal priority
     /// from a higher address.
     Preempted {
@@ -245,6 +260,9 @@ pub enum Event<'a> {
     GroupBackup,
     /// From the sync group: a member has a fault (true) / none has (false).
     GroupFault(bool),
+    /// Maintenance on: give up MASTER at once (priority 0, then the VIPs
+    /// go) and never take over until it is off.
+    Maintenance(bool),
 }
 
 /// One VRRP instance.
@@ -258,10 +276,16 @@ pub struct Instance {
     in_group: bool,
     want_master: bool,
     preempt_hold: bool,
+    /// The hold was released under a live lower-priority master: the
+    /// coming takeover is the guard's release.
+    hold_released: bool,
+    maintenance: bool,
     local_addr: Option<IpAddr>,
     master_adver_interval: Duration,
     /// The master whose adverts this backup last accepted.
     master: Option<(IpAddr, u8)>,
+    /// When that master was last heard.
+    master_seen: Option<Instant>,
     t_master_down: Option<Instant>,
     t_advert: Option<Instant>,
     t_preempt_delay: Option<Instant>,
@@ -286,9 +310,12 @@ impl Instance {
             in_group: false,
             want_master: false,
             preempt_hold: false,
+            hold_released: false,
+            maintenance: false,
             local_addr: None,
             master_adver_interval,
             master: None,
+            master_seen: None,
             t_master_down: None,
             t_advert: None,
             t_preempt_delay: None,
@@ -324,6 +351,10 @@ impl Instance {
     pub fn wants_master(&self) -> bool {
         self.want_master
     }
+    pub fn in_maintenance(&self) -> bool {
+        self.maintenance
+    }
+
     pub fn preempt_held(&self) -> bool {
         self.preempt_hold
     }
@@ -331,6 +362,14 @@ impl Instance {
         self.master_adver_interval
     }
     /// The master this instance last accepted adverts from.
+    /// The master last heard (address, priority) and when.
+    pub fn master_heard(&self) -> Option<(IpAddr, u8, Instant)> {
+        match (self.master, self.master_seen) {
+            (Some((a, p)), Some(t)) => Some((a, p, t)),
+            _ => None,
+        }
+    }
+
     pub fn current_master(&self) -> Option<(IpAddr, u8)> {
         self.master
     }
@@ -435,10 +474,11 @@ impl Instance {
                 self.fault_changed(now, out);
             }
             Event::PreemptHold(h) => self.set_preempt_hold(now, h),
+            Event::Maintenance(on) => self.set_maintenance(now, on, out),
             Event::Shutdown { release } => self.shutdown(release, out),
             Event::LocalAddress(a) => self.local_addr = a,
             Event::GroupGoMaster => {
-                if self.state == State::Backup && self.want_master {
+                if self.state == State::Backup && self.want_master && !self.maintenance {
                     self.become_master(now, Reason::MasterDown, out);
                 }
             }
@@ -469,7 +509,7 @@ impl Instance {
         }
         // RFC 5798 §6.4.1: the owner goes straight to Master; everyone else
         // starts as Backup (keepalived: `state MASTER` does not shorten it).
-        if self.effective_priority == 255 {
+        if self.effective_priority == 255 && !self.maintenance {
             self.become_master(now, Reason::Startup, out);
         } else {
             self.enter_backup(now, Reason::Startup, out);
@@ -478,11 +518,12 @@ impl Instance {
 
     fn enter_backup(&mut self, now: Instant, reason: Reason, out: &mut Output) {
         self.master_adver_interval = self.params.advert_int;
-        self.t_master_down = Some(now + self.master_down_interval());
+        self.t_master_down = (!self.maintenance).then(|| now + self.master_down_interval());
         self.clear_master_timers();
         self.t_preempt_delay = None;
         self.preempt_delay_expired = false;
         self.want_master = false;
+        self.hold_released = false;
         self.set_state(State::Backup, reason, out);
     }
 
@@ -498,6 +539,7 @@ impl Instance {
         self.t_master_down = None;
         self.t_preempt_delay = None;
         self.want_master = false;
+        self.hold_released = false;
         self.master = None;
         self.send_advert(self.effective_priority, out);
         self.t_advert = Some(now + self.params.advert_int);
@@ -567,7 +609,7 @@ impl Instance {
             (State::Fault, false) => {
                 // keepalived's vrrp_state_leave_fault: back to BACKUP, except
                 // an owner configured `state MASTER`, which resumes MASTER.
-                if self.effective_priority == 255 && self.params.want_master {
+                if self.effective_priority == 255 && self.params.want_master && !self.maintenance {
                     self.become_master(now, Reason::FaultCleared, out);
                 } else {
                     self.enter_backup(now, Reason::FaultCleared, out);
@@ -585,11 +627,37 @@ impl Instance {
         // whole Master_Down_Interval.
         if was && !hold && self.state == State::Backup && !self.params.nopreempt {
             if let Some((_, p)) = self.master {
-                if p < self.effective_priority && p != 0 {
+                if p < self.effective_priority && p != 0 && !self.maintenance {
                     let at = now + self.skew_time();
                     self.t_master_down = Some(self.t_master_down.map_or(at, |t| t.min(at)));
+                    self.hold_released = true;
                 }
             }
+        }
+    }
+
+    fn set_maintenance(&mut self, now: Instant, on: bool, out: &mut Output) {
+        if self.maintenance == on {
+            return;
+        }
+        self.maintenance = on;
+        match (self.state, on) {
+            (State::Master, true) => self.leave_master(now, State::Backup, Reason::Maintenance, true, out),
+            (State::Backup, true) => {
+                self.t_master_down = None;
+                self.want_master = false;
+            }
+            // Back in the election: a master is heard within the usual
+            // wait (what was heard during maintenance is forgotten).
+            (State::Backup, false) => {
+                self.master = None;
+                self.t_master_down = Some(now + self.master_down_interval());
+            }
+            _ => {}
+        }
+        if on {
+            // Never takes over while in maintenance.
+            self.t_master_down = None;
         }
     }
 
@@ -649,6 +717,10 @@ impl Instance {
     }
 
     fn master_down(&mut self, now: Instant, out: &mut Output) {
+        if self.maintenance {
+            self.t_master_down = None;
+            return;
+        }
         if self.in_group {
             // A sync group moves to MASTER only when every member wants to;
             // look again after one interval and the smallest skew, as
@@ -659,7 +731,13 @@ impl Instance {
             out.notes.push(Note::WantMaster);
             return;
         }
-        self.become_master(now, Reason::MasterDown, out);
+        let reason = match self.master {
+            Some((from, 0)) => Reason::PriorityZero { from },
+            _ if self.hold_released => Reason::HoldReleased,
+            Some((from, priority)) if priority < self.effective_priority => Reason::Preempt { from, priority },
+            _ => Reason::MasterDown,
+        };
+        self.become_master(now, reason, out);
     }
 
     /// Validates a received advertisement (RFC 9568 §7.1 order) and applies it.
@@ -792,8 +870,9 @@ impl Instance {
         }
         if priority == 0 {
             // The master is stepping down: take over after Skew_Time.
-            self.t_master_down = Some(now + self.skew_time());
+            self.t_master_down = (!self.maintenance).then(|| now + self.skew_time());
             self.master = Some((src, 0));
+            self.master_seen = Some(now);
             out.notes.push(Note::PriorityZeroReceived { from: src });
             return;
         }
@@ -803,6 +882,7 @@ impl Instance {
             // A lower-priority master while we may preempt: discard, so
             // the down timer runs out and we take over.
             self.master = Some((src, priority));
+            self.master_seen = Some(now);
             out.notes.push(Note::LowerPriorityDiscarded { from: src, priority });
             return;
         }
@@ -815,7 +895,9 @@ impl Instance {
             self.master_adver_interval = interval;
         }
         self.master = Some((src, priority));
-        self.t_master_down = Some(now + self.master_down_interval());
+        self.master_seen = Some(now);
+        self.hold_released = false;
+        self.t_master_down = (!self.maintenance).then(|| now + self.master_down_interval());
     }
 
     /// keepalived's preempt_delay: starts at the first lower-priority
@@ -862,6 +944,7 @@ impl Instance {
                 self.master_adver_interval = interval;
             }
             self.master = Some((src, priority));
+            self.master_seen = Some(now);
             self.leave_master(
                 now,
                 State::Backup,

@@ -234,7 +234,15 @@ fn backup_discards_lower_priority_when_preempting() {
     assert_eq!(t.i.poll_timeout(), before, "timer not reset");
     assert_eq!(
         t.ev(t.i.master_down_interval(), Event::Timer)[3],
-        change(State::Backup, State::Master, 100, Reason::MasterDown)
+        change(
+            State::Backup,
+            State::Master,
+            100,
+            Reason::Preempt {
+                from: ip("10.0.0.1"),
+                priority: 90
+            }
+        )
     );
 }
 
@@ -345,7 +353,7 @@ fn preemption_hold_blocks_then_releases_preemption() {
     t.ev(secs(19.5), Event::PreemptHold(false));
     assert_eq!(t.i.poll_timeout(), Some(t.at(secs(19.5) + t.i.skew_time())));
     let a = t.ev(secs(19.5) + t.i.skew_time(), Event::Timer);
-    assert_eq!(a[3], change(State::Backup, State::Master, 100, Reason::MasterDown));
+    assert_eq!(a[3], change(State::Backup, State::Master, 100, Reason::HoldReleased));
 }
 
 /// A takeover because the master is gone is never blocked by the hold.
@@ -1017,4 +1025,65 @@ fn advert_value_carries_the_configuration() {
         ..params(100)
     });
     assert_eq!(i3.advert(100).auth_type, AuthType::None, "v3 carries no authentication");
+}
+
+/// The journal's reasons: a takeover after the master's priority 0 is
+/// told apart from a silent master's down timer.
+#[test]
+fn a_takeover_after_priority_zero_says_so() {
+    let mut t = T::started(params(90));
+    t.rx(secs(1.0), 100, "10.0.0.1");
+    t.rx(secs(2.0), 0, "10.0.0.1");
+    let a = t.ev(secs(2.0) + t.i.skew_time(), Event::Timer);
+    assert_eq!(
+        a[3],
+        change(
+            State::Backup,
+            State::Master,
+            90,
+            Reason::PriorityZero { from: ip("10.0.0.1") }
+        )
+    );
+    let mut silent = T::started(params(90));
+    silent.rx(secs(1.0), 100, "10.0.0.1");
+    let a = silent.ev(secs(1.0) + silent.i.master_down_interval(), Event::Timer);
+    assert_eq!(a[3], change(State::Backup, State::Master, 90, Reason::MasterDown));
+}
+
+/// Maintenance: a MASTER gives up at once (priority 0, then the VIPs go)
+/// and never takes over, even with no master heard; off, it is back in
+/// the election.
+#[test]
+fn maintenance_gives_up_master_and_never_takes_over_until_off() {
+    let mut t = T::master(params(100));
+    let now = secs(10.0);
+    assert_eq!(
+        t.ev(now, Event::Maintenance(true)),
+        [
+            A::SendAdvert { priority: 0 },
+            A::RemoveVips,
+            change(State::Master, State::Backup, 100, Reason::Maintenance)
+        ]
+    );
+    assert!(t.i.in_maintenance());
+    assert_eq!(t.i.poll_timeout(), None, "no down timer: it never takes over");
+    t.rx(secs(11.0), 50, "10.0.0.1");
+    t.rx(secs(12.0), 0, "10.0.0.1");
+    assert!(t.ev(secs(100.0), Event::Timer).is_empty());
+    assert_eq!(t.i.state(), State::Backup);
+    assert!(
+        t.ev(secs(100.0), Event::Maintenance(false)).is_empty(),
+        "off: no transition of its own"
+    );
+    assert_eq!(t.i.poll_timeout(), Some(t.at(secs(100.0) + t.i.master_down_interval())));
+    let a = t.ev(secs(100.0) + t.i.master_down_interval(), Event::Timer);
+    assert_eq!(
+        a.last(),
+        Some(&change(State::Backup, State::Master, 100, Reason::MasterDown))
+    );
+    // The address owner in maintenance starts as BACKUP, not MASTER.
+    let mut owner = T::new(params(255));
+    owner.ev(Duration::ZERO, Event::Maintenance(true));
+    owner.ev(Duration::ZERO, Event::Start);
+    assert_eq!(owner.i.state(), State::Backup);
 }

@@ -272,6 +272,13 @@ impl Lab {
         ]);
         if bin == BIN {
             args.push("-G".into());
+            // Hosts share one file system: each its own socket and state.
+            if !extra.contains(&"--control-socket") {
+                args.push("--control-socket".into());
+                args.push(h.dir.join("control.sock").to_string_lossy().to_string());
+            }
+            args.push("--state-dir".into());
+            args.push(h.dir.join("state").to_string_lossy().to_string());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new("ip")
@@ -381,6 +388,39 @@ impl Lab {
             "ip",
             &["-n", self.ns(i), "link", "set", "eth0", if up { "up" } else { "down" }],
         );
+    }
+
+    /// Host i's control socket (each host has its own).
+    pub fn socket(&self, i: usize) -> PathBuf {
+        self.dir(i).join("control.sock")
+    }
+
+    /// Runs `rkeepalived ARGS` (status, explain, maintenance) against host
+    /// i's daemon, inside its namespace.
+    pub fn ctl(&self, i: usize, args: &[&str]) -> Output {
+        let socket = self.socket(i);
+        let mut all = vec![BIN, "--control-socket", socket.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.exec(i, &all)
+    }
+
+    /// `rkeepalived status --json` of host i.
+    pub fn status(&self, i: usize) -> serde_json::Value {
+        let o = self.ctl(i, &["status", "--json"]);
+        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The reasons in host i's journal for instance `name`, oldest first.
+    pub fn reasons(&self, i: usize, name: &str) -> Vec<String> {
+        let s = self.status(i);
+        s["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["name"] == name)
+            .flat_map(|v| v["journal"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e["reason"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// Writes and reads the daemon's JSON dump (SIGRTMIN+2).

@@ -387,6 +387,7 @@ impl MysqlCheck {
         loop {
             // The probe itself waits for its moment (on the server, when
             // connected); a role change (fencing, guard) cuts it short.
+            let started = Instant::now().max(next);
             let probed = tokio::select! {
                 r = self.probe(&mut st, next) => Some(r),
                 _ = roles.changed() => {
@@ -424,6 +425,7 @@ impl MysqlCheck {
                 .settings
                 .read_only_when_backup
                 .then_some(st.fenced_for == Some(true));
+            let reporter = reporter.timed(Instant::now().saturating_duration_since(started));
             if !reporter.report_guarded(outcome, detail, hold, writable) {
                 return;
             }

@@ -270,6 +270,7 @@ impl PluginCheck {
                         if outcome == Outcome::Success {
                             backoff = BACKOFF_START;
                         }
+                        let reporter = reporter.timed(started.elapsed());
                         if !reporter.report_with(outcome, json!({ "message": message })) {
                             return;
                         }
@@ -337,7 +338,10 @@ impl PluginCheck {
                 Outcome::Failure(why) => Some(why.clone()),
                 _ => None,
             });
-            if !reporter.report_with(outcome, json!({ "message": message })) {
+            if !reporter
+                .timed(started.elapsed())
+                .report_with(outcome, json!({ "message": message }))
+            {
                 return;
             }
             next = (started + interval).max(tokio::time::Instant::now());

@@ -1,0 +1,147 @@
+//! The protocol loop's side of the control socket: it answers each request
+//! from what it holds (status, explain) or steers the instances
+//! (maintenance), and hands the answer back without waiting on anyone.
+
+use std::time::{Instant, SystemTime};
+
+use serde_json::{json, Value};
+
+use crate::track::ObjId;
+use crate::vrrp::{Event, InstanceId};
+
+use super::checks::CheckFacts;
+use super::control::{error, Command, Request, VERSION};
+use super::effects::Effect;
+use super::run::Daemon;
+use super::status::{self, Now};
+
+impl Daemon {
+    /// Answers one request; the socket task waits for the answer, never the loop.
+    pub(super) fn control(&mut self, req: Request) {
+        let answer = match req.command {
+            Command::Status => self.status_answer(),
+            Command::Explain { instance } => self.explain_answer(&instance),
+            Command::Maintenance { instances, on } => self.maintenance(instances, on),
+        };
+        let _ = req.reply.send(answer);
+    }
+
+    fn now() -> Now {
+        Now {
+            mono: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    fn facts(&self) -> Vec<(ObjId, CheckFacts<'_>)> {
+        let mut f: Vec<_> = self.checks.facts().collect();
+        f.sort_by(|a, b| self.tracker.name(a.0).cmp(self.tracker.name(b.0)));
+        f
+    }
+
+    fn instance_status(&self, id: InstanceId, facts: &[(ObjId, CheckFacts<'_>)], now: Now) -> Option<Value> {
+        let (inst, slot) = self.router.get(id)?;
+        Some(status::instance(inst, slot, &self.tracker, facts, now))
+    }
+
+    fn status_answer(&self) -> Value {
+        let now = Self::now();
+        let facts = self.facts();
+        let instances = self
+            .router
+            .ids()
+            .filter_map(|id| self.instance_status(id, &facts, now))
+            .collect();
+        let checks = facts
+            .iter()
+            .map(|(obj, f)| status::check(*obj, f, &self.tracker, now))
+            .collect();
+        status::answer(instances, checks, self.started_wall)
+    }
+
+    fn find(&self, name: &str) -> Option<InstanceId> {
+        self.router
+            .ids()
+            .find(|&id| self.router.data(id).is_some_and(|s| s.name() == name))
+    }
+
+    fn explain_answer(&self, name: &str) -> Value {
+        let Some(id) = self.find(name) else {
+            return error(format!("no instance {name}"));
+        };
+        let now = Self::now();
+        let facts = self.facts();
+        let Some(v) = self.instance_status(id, &facts, now) else {
+            return error(format!("no instance {name}"));
+        };
+        json!({
+            "version": VERSION,
+            "ok": true,
+            "instance": name,
+            "explanation": status::explain(&v, &self.footguns),
+            "status": v,
+        })
+    }
+
+    /// Maintenance on or off for some instances (None: all), recorded in
+    /// the state file so it survives reloads and restarts.
+    fn maintenance(&mut self, names: Option<Vec<String>>, on: bool) -> Value {
+        let targets: Vec<(InstanceId, String)> = match &names {
+            None => self
+                .router
+                .ids()
+                .filter_map(|id| self.router.data(id).map(|s| (id, s.name().to_string())))
+                .collect(),
+            Some(list) => {
+                let mut t = Vec::new();
+                for n in list {
+                    match self.find(n) {
+                        Some(id) => t.push((id, n.clone())),
+                        None => return error(format!("no instance {n}")),
+                    }
+                }
+                t
+            }
+        };
+        let mut changed = Vec::new();
+        for (id, name) in &targets {
+            if self.router.instance(*id).is_some_and(|i| i.in_maintenance() != on) {
+                tracing::info!("({name}) maintenance {}", if on { "on" } else { "off" });
+                self.feed(*id, Event::Maintenance(on));
+                changed.push(name.clone());
+            }
+            if on {
+                self.persistent.maintenance.insert(name.clone());
+            } else {
+                self.persistent.maintenance.remove(name);
+            }
+        }
+        self.save_state();
+        json!({ "version": VERSION, "ok": true, "maintenance": on, "changed": changed })
+    }
+
+    /// Puts the instances the state file names in maintenance (after a
+    /// start or a reload; an instance kept by a reload already is).
+    pub(super) fn apply_maintenance(&mut self) {
+        let ids: Vec<InstanceId> = self.router.ids().collect();
+        for id in ids {
+            let wanted = self
+                .router
+                .data(id)
+                .is_some_and(|s| self.persistent.maintenance.contains(s.name()));
+            if wanted && self.router.instance(id).is_some_and(|i| !i.in_maintenance()) {
+                if let Some(s) = self.router.data(id) {
+                    tracing::info!("({}) in maintenance (state file)", s.name());
+                }
+                self.feed(id, Event::Maintenance(true));
+            }
+        }
+    }
+
+    fn save_state(&self) {
+        self.effect(Effect::SaveState {
+            dir: self.state_dir.clone(),
+            text: self.persistent.to_text(),
+        });
+    }
+}
