@@ -367,3 +367,49 @@ fn the_socket_keeps_strangers_out_and_bad_clients_cannot_hurt() {
         "{one}\n{two}"
     );
 }
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn maintenance_takes_the_sync_group_along_and_footguns_are_named() {
+    let vip2 = "10.99.0.101";
+    let group = "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n";
+    let host = |prio: u8, extra: &str| {
+        format!(
+            "{group}{}{}",
+            instance("VI_1", 51, prio, &format!("{VIP}/24"), extra),
+            instance("VI_2", 52, prio, &format!("{vip2}/24"), "")
+        )
+    };
+    let mut lab = Lab::new("ctlgroup", 2);
+    // On B a third instance with a footgun: a VIP outside every subnet of
+    // eth0 (10.99.0.0/24).
+    let b = format!("{}{}", host(90, ""), instance("VI_3", 53, 90, "192.168.77.2", ""));
+    let b_conf = lab.write_config(1, &b);
+    let t = lab.exec(1, &[BIN, "-t", "-f", b_conf.to_str().unwrap()]);
+    assert_eq!(t.status.code(), Some(0), "{}", text(&t));
+    assert!(
+        text(&t).contains("VIP 192.168.77.2 is outside every subnet of eth0"),
+        "{}",
+        text(&t)
+    );
+    lab.start(0, &host(100, ""), &[]);
+    lab.start(1, &b, &[]);
+    lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
+    lab.settle(vip2, &[0], SLACK);
+    // One member in maintenance: the group follows it to BACKUP, and B's
+    // group takes over once both of its members may (VI_2 hears no priority
+    // 0: its master down timer runs out).
+    let o = lab.ctl(0, &["maintenance", "VI_1", "on"]);
+    assert!(o.status.success(), "{}", text(&o));
+    lab.settle(VIP, &[1], mdi_v2(90) + SLACK + SLACK);
+    lab.settle(vip2, &[1], SLACK);
+    let s = lab.status(0);
+    assert_eq!(instance_of(&s, "VI_2")["state"], "BACKUP", "{s}");
+    assert_eq!(lab.reasons(0, "VI_2").last().map(String::as_str), Some("sync_group"));
+    let why = text(&lab.ctl(1, &["explain", "VI_3"]));
+    assert!(
+        why.contains("Footgun: (VI_3) VIP 192.168.77.2 is outside every subnet of eth0"),
+        "{why}"
+    );
+    assert!(!text(&lab.ctl(1, &["explain", "VI_2"])).contains("Footgun"));
+}
