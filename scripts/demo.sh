@@ -1,7 +1,7 @@
 #!/bin/bash
 # rkeepalived demo, as root on Debian 12 (Rust stable via rustup):
 #
-#   sudo scripts/demo.sh
+#   scripts/demo.sh        (as root)
 #
 # Builds rkeepalived, creates three hosts in network namespaces on a
 # bridge (routers A and B, client C), starts rkeepalived on A (priority

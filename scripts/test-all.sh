@@ -4,7 +4,7 @@
 # unit, property, simulation, and the end-to-end tests in network
 # namespaces (with Debian's keepalived and MariaDB as peers).
 #
-#   sudo scripts/test-all.sh
+#   scripts/test-all.sh        (as root)
 #
 # Rust stable is assumed (rustup); Debian's own rustc is too old.
 set -euo pipefail
@@ -21,15 +21,40 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust stable with
 
 # Debian packages the tests use.
 need=()
-for p in keepalived mariadb-server mariadb-client iproute2 tcpdump python3 gcc g++ procps psmisc; do
+for p in keepalived mariadb-server mariadb-client iproute2 tcpdump python3 gcc g++ procps psmisc prometheus; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The packages' services (keepalived, mariadb, prometheus) must not
+    # start in the machine's own namespace: the tests run their own
+    # servers inside test namespaces. A policy-rc.d that refuses every
+    # start does that for the length of the install (an existing one is
+    # left as it is).
+    policy=/usr/sbin/policy-rc.d
+    ours_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        ours_policy=1
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [ -n "$ours_policy" ]; then
+        rm -f "$policy"
+        trap - EXIT
+    fi
 fi
+# Belt and braces: a service that started anyway (an admin's own
+# policy-rc.d allowing it) is stopped again.
+for svc in keepalived prometheus; do
+    if pgrep -x "$svc" >/dev/null 2>&1 && [ "$(ip netns identify $(pgrep -xo "$svc") 2>/dev/null)" = "" ]; then
+        echo "== stopping the $svc service the install started in this namespace"
+        (systemctl stop "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
+    fi
+done
 
 # Leftovers of an interrupted earlier run (only our own namespaces).
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0-9]*[0-9]+[sh][0-9]*|rkdemo_[a-z]+|rkbench_[0-9]+|rkcap_[0-9]+|rksamples_[0-9]+|rkverdict_[0-9]+)$' || true); do

@@ -32,6 +32,7 @@ const SKIPS_BARE: &[&str] = &[
     "control_socket",
     "control_socket_group",
     "state_dir",
+    "metrics_listen",
 ];
 
 pub const KEYWORDS: &[&str] = &[
@@ -258,6 +259,17 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
                 }
             }
             "control_socket_group" => g.control_socket_group = ctx.soft_string_arg(n, "a group name"),
+            "metrics_listen" => {
+                if let Some(t) = ctx.soft_arg(n, 0, "ADDR:PORT") {
+                    match t.text.parse::<std::net::SocketAddr>() {
+                        Ok(a) => g.metrics_listen = Some(a),
+                        Err(_) => ctx.error(
+                            t.span,
+                            format!("'{}' is not ADDR:PORT (e.g. 127.0.0.1:9165, [::1]:9165)", t.text),
+                        ),
+                    }
+                }
+            }
             "state_dir" => {
                 if let Some(p) = absolute_path(ctx, n) {
                     g.state_dir = p;

@@ -185,6 +185,8 @@ pub struct GlobalDefs {
     pub control_socket_group: Option<String>,
     /// rkeepalived: where state that survives restarts is kept (maintenance).
     pub state_dir: PathBuf,
+    /// rkeepalived: serve Prometheus metrics here (off when unset).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for GlobalDefs {
@@ -232,6 +234,7 @@ impl Default for GlobalDefs {
             control_socket: PathBuf::from(crate::config::model::DEFAULT_CONTROL_SOCKET),
             control_socket_group: None,
             state_dir: PathBuf::from("/var/lib/rkeepalived"),
+            metrics_listen: None,
         }
     }
 }

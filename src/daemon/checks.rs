@@ -52,6 +52,8 @@ struct Running {
     latency: Option<Duration>,
     /// When its tracked state last changed.
     changed_at: Option<Instant>,
+    /// A run is in progress now.
+    in_progress: std::sync::Arc<std::sync::atomic::AtomicBool>,
     detail: Option<Value>,
     mysql: Option<MysqlLink>,
 }
@@ -71,6 +73,8 @@ pub struct CheckFacts<'a> {
     pub latency: Option<Duration>,
     /// When its tracked state last changed.
     pub changed_at: Option<Instant>,
+    /// A run is in progress now.
+    pub running: bool,
     pub detail: Option<&'a Value>,
 }
 
@@ -258,13 +262,16 @@ impl Checks {
         };
         let generation = self.next_generation;
         self.next_generation += 1;
-        let task = check.start(Reporter::new(Source { obj, generation }, self.tx.clone()));
+        let reporter = Reporter::new(Source { obj, generation }, self.tx.clone());
+        let in_progress = reporter.running_flag();
+        let task = check.start(reporter);
         self.running.insert(
             obj,
             Running {
                 def,
                 generation,
                 task,
+                in_progress,
                 last: None,
                 last_at: None,
                 latency: None,
@@ -407,6 +414,7 @@ impl Checks {
                     last_at: r.last_at,
                     latency: r.latency,
                     changed_at: r.changed_at,
+                    running: r.in_progress.load(Ordering::Relaxed),
                     detail: r.detail.as_ref(),
                 },
             )

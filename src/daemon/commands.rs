@@ -22,6 +22,15 @@ impl Daemon {
             Command::Status => self.status_answer(),
             Command::Explain { instance } => self.explain_answer(&instance),
             Command::Maintenance { instances, on } => self.maintenance(instances, on),
+            Command::TestStall { millis } => {
+                if std::env::var_os("RKEEPALIVED_TEST_HOOKS").is_some_and(|v| v == "1") {
+                    // Deliberately blocks this loop: the watchdog test sees the pings stop.
+                    std::thread::sleep(std::time::Duration::from_millis(millis));
+                    json!({ "version": VERSION, "ok": true })
+                } else {
+                    error("unknown command 'test_stall' (status, explain, maintenance)")
+                }
+            }
         };
         let _ = req.reply.send(answer);
     }

@@ -42,12 +42,17 @@ pub enum Command {
         instances: Option<Vec<String>>,
         on: bool,
     },
+    /// Tests only (the daemon refuses it unless started with
+    /// RKEEPALIVED_TEST_HOOKS=1): block the protocol loop itself.
+    TestStall {
+        millis: u64,
+    },
 }
 
 impl Command {
     /// Commands that change what the daemon does: root only.
     pub fn changes_state(&self) -> bool {
-        matches!(self, Command::Maintenance { .. })
+        matches!(self, Command::Maintenance { .. } | Command::TestStall { .. })
     }
 }
 
@@ -99,6 +104,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
             };
             Ok(Command::Maintenance { instances, on })
         }
+        Some("test_stall") => Ok(Command::TestStall {
+            millis: v["millis"].as_u64().unwrap_or(1000).min(60_000),
+        }),
         Some(other) => Err(format!("unknown command '{other}' (status, explain, maintenance)")),
         None => Err("'command' is required".into()),
     }

@@ -153,18 +153,26 @@ pub fn secs(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// One instance's last transitions, oldest first.
+/// One instance's last transitions, oldest first, and how many there
+/// have been of each reason since the daemon started (the metrics).
 #[derive(Debug, Clone, Default)]
 pub struct Journal {
     entries: VecDeque<Entry>,
+    counts: std::collections::HashMap<Why, u64>,
 }
 
 impl Journal {
     pub fn record(&mut self, e: Entry) {
+        *self.counts.entry(e.why).or_default() += 1;
         if self.entries.len() == JOURNAL_LEN {
             self.entries.pop_front();
         }
         self.entries.push_back(e);
+    }
+
+    /// Transitions of this reason so far (not bounded by the journal's length).
+    pub fn count(&self, why: Why) -> u64 {
+        self.counts.get(&why).copied().unwrap_or(0)
     }
 
     pub fn last(&self) -> Option<&Entry> {
@@ -212,6 +220,12 @@ mod tests {
         assert_eq!(j.len(), JOURNAL_LEN);
         assert_eq!(j.iter().next().map(|e| e.priority), Some(100 - JOURNAL_LEN as u8));
         assert_eq!(j.last().map(|e| e.priority), Some(99));
+        assert_eq!(
+            j.count(Why::MasterDownTimer),
+            100,
+            "counted beyond the journal's length"
+        );
+        assert_eq!(j.count(Why::Preempt), 0);
     }
 
     /// One engine reason (and fault cause) for each journal reason the

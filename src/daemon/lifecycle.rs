@@ -63,6 +63,19 @@ impl Daemon {
         // Both are read at start only: a reload does not move them.
         let state_dir = state_dir.unwrap_or_else(|| g.state_dir.clone());
         let (persistent, warning) = state::load(&state_dir);
+        let metrics = match g.metrics_listen {
+            None => None,
+            Some(addr) => match super::metrics::listen(addr).await {
+                Ok(rx) => {
+                    tracing::info!("metrics on http://{addr}/metrics");
+                    Some(rx)
+                }
+                Err(e) => {
+                    tracing::error!("cannot serve metrics on {addr}: {e}");
+                    None
+                }
+            },
+        };
         if let Some(w) = warning {
             tracing::warn!("state file {w}");
         }
@@ -94,6 +107,7 @@ impl Daemon {
             checks: check_rx,
             signals,
             control,
+            metrics,
         };
         Ok((d, inputs))
     }

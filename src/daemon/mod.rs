@@ -58,6 +58,7 @@ pub mod host;
 pub mod journal;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod params;
 pub mod precheck;

@@ -156,6 +156,16 @@ pub fn notify_systemd_reloading() {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
 }
 
+/// `WATCHDOG=1`, sent by the protocol loop itself: a stalled loop stops it.
+pub fn notify_systemd_watchdog() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+}
+
+/// `STATUS=`: a one-line summary for `systemctl status`.
+pub fn notify_systemd_status(text: &str) {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(text)]);
+}
+
 pub fn notify_systemd_stopping() {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
 }

@@ -14,9 +14,88 @@ use crate::track::{ObjId, Reference, Tracker};
 
 use super::checks::{CheckFacts, Checks};
 use super::dump::{self, InstanceView};
+use super::journal::Why;
+use super::metrics::{CheckSnap, InstanceSnap, Snapshot};
 use super::run::Daemon;
+use super::tracking::CheckKind;
+use crate::config::dump::vip_line;
+use crate::track::mysql::gtid::{per_domain, Position};
 
 impl Daemon {
+    /// The numbers a metrics scrape reports (a copy: the scrape encodes
+    /// it off the loop).
+    pub(super) fn metrics_snapshot(&self) -> Snapshot {
+        let facts: HashMap<ObjId, CheckFacts<'_>> = self.checks.facts().collect();
+        let vip = |line: String| {
+            // keepalived-exporter's reading of a JSON vip: address, then the device.
+            let w: Vec<&str> = line.split(' ').collect();
+            (
+                w.first().unwrap_or(&"").to_string(),
+                w.get(2).unwrap_or(&"").to_string(),
+            )
+        };
+        let instances = self
+            .router
+            .iter()
+            .map(|(_, inst, s)| {
+                // As the JSON dump writes the VIPs.
+                let dev = s.vmac.as_ref().map(|(n, _)| n.as_str()).or(s.cfg.interface.as_deref());
+                InstanceSnap {
+                    name: s.cfg.name.clone(),
+                    intf: s.ifname.clone(),
+                    vrid: s.cfg.vrid,
+                    state: i64::from(inst.state().keepalived_code()),
+                    vips: s.cfg.vips.iter().map(|v| vip(vip_line(v, dev))).collect(),
+                    excluded: s.cfg.excluded_vips.iter().map(|v| vip(vip_line(v, dev))).collect(),
+                    stats: inst.stats().clone(),
+                    garp_delay: s.cfg.garp.master_delay.as_secs(),
+                    base_priority: s.cfg.priority,
+                    effective_priority: inst.effective_priority(),
+                    last_transition: s.journal.last().map_or(0.0, |e| super::journal::secs(e.at)),
+                    transitions: Why::ALL.iter().map(|w| (*w, s.journal.count(*w))).collect(),
+                }
+            })
+            .collect();
+        let checks = facts
+            .iter()
+            .map(|(obj, f)| {
+                let detail = f.detail.cloned().unwrap_or(Value::Null);
+                let pos = |k: &str, side: &Value| Position::parse(side[k].as_str().unwrap_or("")).ok();
+                let peer = &detail["peer"];
+                let domains = match (
+                    pos("gtid_current_pos", &detail),
+                    pos("gtid_binlog_pos", &detail),
+                    pos("gtid_current_pos", peer),
+                    pos("gtid_binlog_pos", peer),
+                ) {
+                    (Some(oc), Some(ob), Some(pc), Some(pb)) if peer["alive"] == true => per_domain(&oc, &ob, &pc, &pb)
+                        .into_iter()
+                        .map(|(d, (b, a))| (d, b, a))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                CheckSnap {
+                    name: self.tracker.name(*obj).to_string(),
+                    kind: f.kind.label(),
+                    status: match self.tracker.status(*obj) {
+                        Some(true) => 1,
+                        Some(false) => 0,
+                        None => -1,
+                    },
+                    latency: f.latency.map(|d| d.as_secs_f64()),
+                    script_running: (f.kind == CheckKind::Script).then_some(f.running),
+                    domains,
+                    read_only: detail["read_only"].as_bool(),
+                }
+            })
+            .collect();
+        Snapshot {
+            instances,
+            checks,
+            stale_check_reports: self.sockets.counters.stale_check_reports.load(Ordering::Relaxed),
+        }
+    }
+
     fn views(&self) -> Vec<InstanceView<'_>> {
         let c = &self.sockets.counters;
         self.router

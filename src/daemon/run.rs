@@ -61,6 +61,8 @@ pub struct Inputs {
     pub signals: mpsc::UnboundedReceiver<i32>,
     /// The control socket's requests (none if it could not be opened).
     pub control: Option<mpsc::Receiver<super::control::Request>>,
+    /// Metrics scrapes (none unless `metrics_listen`).
+    pub metrics: Option<mpsc::Receiver<super::metrics::Ask>>,
 }
 
 impl Daemon {
@@ -70,6 +72,14 @@ impl Daemon {
         tracing::info!("Startup complete");
         super::process::release_startup_memory();
         super::process::notify_systemd_ready();
+        // systemd's WatchdogSec=: pinged from this loop, at half the timeout.
+        let mut watchdog = sd_notify::watchdog_enabled().map(|t| {
+            let mut i = tokio::time::interval(t / 2);
+            // After a stall, one ping, not a burst of the missed ones.
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        self.report_status();
         let timer = match crate::reactor::PreciseTimer::new() {
             Ok(t) => Some(t),
             Err(e) => {
@@ -104,6 +114,14 @@ impl Daemon {
                         break;
                     }
                 }
+                _ = async {
+                    match watchdog.as_mut() {
+                        Some(i) => {
+                            i.tick().await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                } => super::process::notify_systemd_watchdog(),
                 Some(first) = inputs.packets.recv() => {
                     // Adverts of many instances arrive in bursts: take all
                     // that are queued before re-arming the timer.
@@ -122,6 +140,14 @@ impl Daemon {
                         None => std::future::pending().await,
                     }
                 } => self.control(req),
+                Some(ask) = async {
+                    match inputs.metrics.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let _ = ask.send(self.metrics_snapshot());
+                }
                 Some(ev) = inputs.net.recv() => self.net_event(ev).await,
                 _ = sleep => self.timers(),
             }
@@ -317,6 +343,7 @@ impl Daemon {
             }
         }
         if transitioned {
+            self.report_status();
             for step in apply::group_steps(&self.router, &self.config.sync_groups, &mut self.group_states) {
                 match step {
                     Step::Log(level, text) => emit(level, &text),
@@ -353,6 +380,24 @@ impl Daemon {
             priority,
             peer: journal::peer(reason),
         });
+    }
+
+    /// `STATUS=` for systemd: each instance and its state.
+    pub(super) fn report_status(&self) {
+        let parts: Vec<String> = self
+            .router
+            .iter()
+            .map(|(_, i, s)| {
+                let m = if i.in_maintenance() { " (maintenance)" } else { "" };
+                format!("{} {}{m}", s.name(), i.state().name())
+            })
+            .collect();
+        let text = if parts.is_empty() {
+            "no VRRP instances".to_string()
+        } else {
+            parts.join(", ")
+        };
+        super::process::notify_systemd_status(&text);
     }
 
     pub(super) fn effect(&self, e: Effect) {

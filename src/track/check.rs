@@ -68,6 +68,8 @@ pub struct Reporter {
     source: Source,
     tx: mpsc::UnboundedSender<Report>,
     latency: Option<Duration>,
+    /// Set while a run is in progress (keepalived's script "running" state).
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Reporter {
@@ -76,7 +78,17 @@ impl Reporter {
             source,
             tx,
             latency: None,
+            running: Default::default(),
         }
+    }
+
+    /// Whether a run of this check is in progress, as its owner sees it.
+    pub fn running_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.running.clone()
+    }
+
+    fn set_running(&self, on: bool) {
+        self.running.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// This reporter for a result whose run took `latency`.
@@ -157,7 +169,9 @@ where
     loop {
         tokio::time::sleep_until(next).await;
         let started = tokio::time::Instant::now();
+        reporter.set_running(true);
         let outcome = probe().await;
+        reporter.set_running(false);
         if !reporter.timed(started.elapsed()).report(outcome) {
             return;
         }

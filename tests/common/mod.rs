@@ -241,16 +241,22 @@ impl Lab {
     /// Starts rkeepalived on host i with `config` (and extra flags).
     pub fn start(&mut self, i: usize, config: &str, extra: &[&str]) {
         let path = self.write_config(i, config);
-        self.start_binary(i, BIN, &path, extra);
+        self.start_binary(i, BIN, &path, extra, &[]);
+    }
+
+    /// As `start`, with extra environment variables for the daemon.
+    pub fn start_env(&mut self, i: usize, config: &str, env: &[(&str, &str)]) {
+        let path = self.write_config(i, config);
+        self.start_binary(i, BIN, &path, &[], env);
     }
 
     /// Starts Debian's keepalived on host i (interop tests).
     pub fn start_keepalived(&mut self, i: usize, config: &str) {
         let path = self.write_config(i, config);
-        self.start_binary(i, "keepalived", &path, &["-P"]);
+        self.start_binary(i, "keepalived", &path, &["-P"], &[]);
     }
 
-    fn start_binary(&mut self, i: usize, bin: &str, config: &Path, extra: &[&str]) {
+    fn start_binary(&mut self, i: usize, bin: &str, config: &Path, extra: &[&str], env: &[(&str, &str)]) {
         let h = &self.hosts[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -285,6 +291,7 @@ impl Lab {
             .args(&args)
             .env("TMPDIR", &h.dir)
             .env("RKEEPALIVED_LOG", "debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -432,6 +439,34 @@ impl Lab {
             std::fs::read_to_string(&path).ok().filter(|t| t.ends_with(']'))
         });
         serde_json::from_str(&found.map(|(_, t)| t).unwrap_or_default()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Runs a helper (a Prometheus server, …) inside host i's namespace
+    /// until the lab ends; its output goes to `log` in the host's directory.
+    pub fn spawn_in(&mut self, i: usize, args: &[&str], log: &str) {
+        let out = std::fs::File::create(self.dir(i).join(log)).unwrap();
+        let mut v = vec!["netns", "exec", self.ns(i)];
+        v.extend_from_slice(args);
+        let child = Command::new("ip")
+            .args(&v)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        self.extra.push(child);
+    }
+
+    /// An HTTP GET from inside host i's namespace: (status, body).
+    pub fn http_get(&self, i: usize, url: &str, accept: Option<&str>) -> (u16, String) {
+        let script = format!(
+            "import sys, urllib.request\nr = urllib.request.Request({url:?})\n{}\ntry:\n    f = urllib.request.urlopen(r, timeout=5)\n    print(f.status); sys.stdout.write(f.read().decode())\nexcept urllib.error.HTTPError as e:\n    print(e.code)\nexcept Exception as e:\n    print(0); print(e)\n",
+            accept.map(|a| format!("r.add_header('Accept', {a:?})")).unwrap_or_default()
+        );
+        let o = self.exec(i, &["python3", "-c", &script]);
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let (code, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+        (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
     /// Starts tcpdump on the bridge (flooded and multicast frames); returns

@@ -115,9 +115,38 @@ pub fn compare(
     c
 }
 
+/// Per domain: how many transactions this server lacks of the peer's
+/// (behind) and the peer lacks of this server's (ahead), for the metrics.
+pub fn per_domain(
+    own_current: &Position,
+    own_binlog: &Position,
+    peer_current: &Position,
+    peer_binlog: &Position,
+) -> BTreeMap<u32, (u64, u64)> {
+    let lack = |have: &Position, d: &u32, seq: u64| seq.saturating_sub(have.0.get(d).map_or(0, |g| g.seq));
+    let mut out = BTreeMap::new();
+    for (d, p) in &peer_binlog.0 {
+        out.entry(*d).or_insert((0, 0)).0 = lack(own_current, d, p.seq);
+    }
+    for (d, o) in &own_binlog.0 {
+        out.entry(*d).or_insert((0, 0)).1 = lack(peer_current, d, o.seq);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_domain_counts_what_each_side_lacks() {
+        let own = p("1-10-100,2-20-50");
+        let peer = p("1-10-90,2-20-58,3-30-4");
+        let d = per_domain(&own, &own, &peer, &peer);
+        assert_eq!(d.get(&1), Some(&(0, 10)));
+        assert_eq!(d.get(&2), Some(&(8, 0)));
+        assert_eq!(d.get(&3), Some(&(4, 0)));
+    }
 
     fn p(s: &str) -> Position {
         Position::parse(s).unwrap_or_else(|e| panic!("{e}"))
