@@ -57,7 +57,7 @@ for svc in keepalived prometheus; do
 done
 
 # Leftovers of an interrupted earlier run (only our own namespaces).
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0-9]*[0-9]+[sh][0-9]*|rkdemo_[a-z]+|rkbench_[0-9]+|rkcap_[0-9]+|rksamples_[0-9]+|rkverdict_[0-9]+)$' || true); do
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0-9]*[0-9]+[sh][0-9]*|rkdemo_[a-z]+|rkbench_[0-9]+|rkcap_[0-9]+|rksamples_[0-9]+|rkverdict_[0-9]+|rkdeb_[0-9]+)$' || true); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
 done
@@ -71,5 +71,8 @@ cargo test --workspace --no-fail-fast -- --include-ignored
 
 echo "== -t verdicts: keepalived 2.2.7 against compat/expected.tsv, rkeepalived against keepalived"
 scripts/compat-verdicts.sh
+
+echo "== the Debian package: build, install, run, purge"
+scripts/test-deb.sh
 
 echo "== all tests passed"
