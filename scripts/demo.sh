@@ -25,8 +25,8 @@ for tool in ip:iproute2 ping:iputils-ping bc:bc; do
     command -v "${tool%%:*}" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null
 done
 
-echo "== building rkeepalived (release)"
-cargo build --release --quiet
+echo "== building rkeepalived (release; the first build takes about 5 minutes on two cores)"
+cargo build --release
 BIN=$PWD/target/release/rkeepalived
 
 P=rkdemo
@@ -91,14 +91,14 @@ wait_holder() { # expected holder, timeout seconds; prints elapsed
         if [ "$(echo "$t > $limit" | bc)" = 1 ]; then echo "timeout waiting for $want (holders: $(holder))"; return 1; fi
         sleep 0.01
     done
-    echo "$(now) - $t0" | bc
+    printf '%.3f\n' "$(echo "$(now) - $t0" | bc)"
 }
 
 step "starting rkeepalived on A (priority 100) and B (priority 90)"
 start "$A" a
 start "$B" b
 t=$(wait_holder A 10)
-echo "VIP $VIP is on: $(holder)(elected after ${t}s; RFC: 3 × 1 s + (256 − 100)/256 s = 3.609 s)"
+echo "VIP $VIP is on: $(holder)(elected after ${t} s; RFC: 3 × 1 s + (256 − 100)/256 s = 3.609 s)"
 ip netns exec "$C" ping -c 1 -W 1 "$VIP" >/dev/null && echo "client C reaches $VIP at MAC $(mac_of_vip) (A's eth0: $(ip -n "$A" link show eth0 | awk '/ether/{print $2}'))"
 
 step "killing A's daemon with SIGKILL (no goodbye): B must take over"
@@ -106,7 +106,7 @@ t0=$(now)
 kill -9 "$(cat "$WORK/a.pid")"
 while [[ "$(ip -n "$B" -4 addr show eth0)" != *" $VIP/"* ]]; do sleep 0.005; done
 t=$(echo "$(now) - $t0" | bc)
-echo "B holds the VIP ${t}s after the kill (at most Master_Down_Interval = 3 + 166/256 = 3.648 s)"
+echo "B holds the VIP ${t} s after the kill (at most Master_Down_Interval = 3 + 166/256 = 3.648 s)"
 ip -n "$A" addr del "$VIP/24" dev eth0 2>/dev/null || true
 sleep 0.3
 ip netns exec "$C" ping -c 1 -W 1 "$VIP" >/dev/null && echo "client C reaches $VIP at MAC $(mac_of_vip) (B's eth0: $(ip -n "$B" link show eth0 | awk '/ether/{print $2}'))"
@@ -114,7 +114,7 @@ ip netns exec "$C" ping -c 1 -W 1 "$VIP" >/dev/null && echo "client C reaches $V
 step "restarting A: it preempts B (higher priority)"
 start "$A" a
 t=$(wait_holder A 10)
-echo "VIP back on: $(holder)(${t}s after A started)"
+echo "VIP back on: $(holder)(${t} s after A started)"
 grep -h "Master received advert" "$WORK/b.log" | tail -1 | sed 's/^/B logged: /'
 
 step "graceful stop of A (SIGTERM): priority 0, B takes over after its skew time"
@@ -122,7 +122,7 @@ t0=$(now)
 kill -TERM "$(cat "$WORK/a.pid")"
 while [[ "$(ip -n "$B" -4 addr show eth0)" != *" $VIP/"* ]]; do sleep 0.005; done
 t=$(echo "$(now) - $t0" | bc)
-echo "B holds the VIP ${t}s after SIGTERM (RFC Skew_Time for 90: 0.648 s)"
+echo "B holds the VIP ${t} s after SIGTERM (RFC Skew_Time for 90: 0.648 s)"
 
 step "cleaning up"
 kill -TERM "$(cat "$WORK/b.pid")" 2>/dev/null || true

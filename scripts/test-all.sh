@@ -9,6 +9,7 @@
 # Rust stable is assumed (rustup); Debian's own rustc is too old.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s%N)
 
 if [ "$(id -u)" != 0 ]; then
     echo "scripts/test-all.sh: run as root (network namespaces, raw sockets)" >&2
@@ -62,9 +63,9 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0
     ip netns del "$ns" 2>/dev/null || true
 done
 
-echo "== build"
-cargo build --workspace --all-targets --quiet
-cargo build --release --quiet
+echo "== build (a first build takes about 10 minutes on two cores)"
+cargo build --workspace --all-targets
+cargo build --release
 
 echo "== tests (unit, property, simulation, end-to-end in namespaces)"
 cargo test --workspace --no-fail-fast -- --include-ignored
@@ -75,4 +76,5 @@ scripts/compat-verdicts.sh
 echo "== the Debian package: build, install, run, purge"
 scripts/test-deb.sh
 
-echo "== all tests passed"
+ms=$((($(date +%s%N) - started) / 1000000))
+printf '== all tests passed in %d.%03d s\n' $((ms / 1000)) $((ms % 1000))

@@ -33,12 +33,18 @@ fn script_line(s: &ScriptSpec) -> String {
     out
 }
 
-pub fn vip_line(v: &VirtualAddress, default_dev: Option<&str>) -> String {
-    let mut s = if (v.addr.is_ipv4() && v.prefix == 32) || (v.addr.is_ipv6() && v.prefix == 128) {
+/// A VIP's address as the dump writes it: the prefix only when it is not
+/// a host's (/32, /128).
+pub fn vip_address(v: &VirtualAddress) -> String {
+    if (v.addr.is_ipv4() && v.prefix == 32) || (v.addr.is_ipv6() && v.prefix == 128) {
         v.addr.to_string()
     } else {
         format!("{}/{}", v.addr, v.prefix)
-    };
+    }
+}
+
+pub fn vip_line(v: &VirtualAddress, default_dev: Option<&str>) -> String {
+    let mut s = vip_address(v);
     if let Some(d) = v.dev.as_deref().or(default_dev) {
         let _ = write!(s, " dev {d}");
     }

@@ -158,12 +158,13 @@ pub fn secs(t: SystemTime) -> f64 {
 #[derive(Debug, Clone, Default)]
 pub struct Journal {
     entries: VecDeque<Entry>,
-    counts: std::collections::HashMap<Why, u64>,
+    /// Indexed by `Why as usize` (the order of `Why::ALL`).
+    counts: [u64; Why::ALL.len()],
 }
 
 impl Journal {
     pub fn record(&mut self, e: Entry) {
-        *self.counts.entry(e.why).or_default() += 1;
+        self.counts[e.why as usize] += 1;
         if self.entries.len() == JOURNAL_LEN {
             self.entries.pop_front();
         }
@@ -172,7 +173,12 @@ impl Journal {
 
     /// Transitions of this reason so far (not bounded by the journal's length).
     pub fn count(&self, why: Why) -> u64 {
-        self.counts.get(&why).copied().unwrap_or(0)
+        self.counts[why as usize]
+    }
+
+    /// Every reason's count, in the order of `Why::ALL`.
+    pub fn counts(&self) -> [u64; Why::ALL.len()] {
+        self.counts
     }
 
     pub fn last(&self) -> Option<&Entry> {
@@ -199,6 +205,14 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_the_reasons_in_declaration_order() {
+        // The counts are indexed by `Why as usize`.
+        for (i, w) in Why::ALL.iter().enumerate() {
+            assert_eq!(*w as usize, i, "{w:?}");
+        }
+    }
 
     fn entry(n: u8) -> Entry {
         Entry {

@@ -11,6 +11,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, LabelSetEncoder};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
@@ -55,7 +56,8 @@ pub struct InstanceSnap {
     pub effective_priority: u8,
     /// Seconds since the epoch of the last transition (0: none).
     pub last_transition: f64,
-    pub transitions: Vec<(Why, u64)>,
+    /// Transitions by reason, in the order of `Why::ALL`.
+    pub transitions: [u64; Why::ALL.len()],
 }
 
 /// One tracked check's numbers.
@@ -159,28 +161,42 @@ fn drops(t: &Stats) -> [(&'static str, u64); 11] {
 #[derive(Debug)]
 struct Collect(Snapshot);
 
-type Labels = Vec<(&'static str, String)>;
-
-fn ids(s: &InstanceSnap) -> Labels {
-    vec![
-        ("iname", s.name.clone()),
-        ("intf", s.intf.clone()),
-        ("vrid", s.vrid.to_string()),
-    ]
+/// An instance's labels, borrowed from the snapshot: a scrape of many
+/// instances allocates nothing per series.
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    iname: &'a str,
+    intf: &'a str,
+    vrid: u8,
 }
 
-fn with(mut l: Labels, k: &'static str, v: String) -> Labels {
-    l.push((k, v));
-    l
+impl<'a> Ids<'a> {
+    fn of(s: &'a InstanceSnap) -> Self {
+        Ids {
+            iname: &s.name,
+            intf: &s.intf,
+            vrid: s.vrid,
+        }
+    }
 }
+
+impl EncodeLabelSet for Ids<'_> {
+    fn encode(&self, e: &mut LabelSetEncoder<'_>) -> Result<(), std::fmt::Error> {
+        [("iname", self.iname), ("intf", self.intf)].encode(e)?;
+        [("vrid", self.vrid)].encode(e)
+    }
+}
+
+/// One more label after an instance's.
+type IdsAnd<'a> = (Ids<'a>, [(&'static str, &'a str); 1]);
 
 /// One family: a descriptor and its series.
-fn family<M: EncodeMetric>(
+fn family<L: EncodeLabelSet, M: EncodeMetric>(
     e: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
     kind: MetricType,
-    series: impl IntoIterator<Item = (Labels, M)>,
+    series: impl IntoIterator<Item = (L, M)>,
 ) -> Result<(), std::fmt::Error> {
     let mut m = e.encode_descriptor(name, help, None, kind)?;
     for (labels, v) in series {
@@ -189,11 +205,14 @@ fn family<M: EncodeMetric>(
     Ok(())
 }
 
-fn gauges<'a, V: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug + Send + Sync + 'static>(
+fn gauges<
+    L: EncodeLabelSet,
+    V: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug + Send + Sync + 'static,
+>(
     e: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    series: impl IntoIterator<Item = (Labels, V)> + 'a,
+    series: impl IntoIterator<Item = (L, V)>,
 ) -> Result<(), std::fmt::Error> {
     family(
         e,
@@ -204,11 +223,11 @@ fn gauges<'a, V: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug
     )
 }
 
-fn counter_family<'a>(
+fn counter_family<L: EncodeLabelSet>(
     e: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    series: impl IntoIterator<Item = (Labels, u64)> + 'a,
+    series: impl IntoIterator<Item = (L, u64)>,
 ) -> Result<(), std::fmt::Error> {
     family(
         e,
@@ -219,47 +238,51 @@ fn counter_family<'a>(
     )
 }
 
+/// One series per VIP, labelled with the VIP's own interface; an instance
+/// without VIPs has the exporter's one series with ip_address="".
+fn vip_states(i: &InstanceSnap, excluded: bool) -> impl Iterator<Item = (IdsAnd<'_>, i64)> {
+    let vips = if excluded { &i.excluded } else { &i.vips };
+    let none = (!excluded && vips.is_empty()).then(|| ((Ids::of(i), [("ip_address", "")]), i.state));
+    vips.iter()
+        .map(move |(ip, intf)| {
+            let ids = Ids { intf, ..Ids::of(i) };
+            ((ids, [("ip_address", ip.as_str())]), i.state)
+        })
+        .chain(none)
+}
+
+fn check(c: &CheckSnap) -> [(&'static str, &str); 2] {
+    [("name", c.name.as_str()), ("kind", c.kind)]
+}
+
+type DomainLabels<'a> = ([(&'static str, &'a str); 1], [(&'static str, u32); 1]);
+
+fn domain(c: &CheckSnap, d: u32) -> DomainLabels<'_> {
+    ([("name", c.name.as_str())], [("domain", d)])
+}
+
 impl Collector for Collect {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let s = &self.0;
         ConstGauge::new(1i64).encode(e.encode_descriptor("keepalived_up", "Status", None, MetricType::Gauge)?)?;
-        let state = |i: &InstanceSnap, vips: &[(String, String)], empty: bool| {
-            let mut v: Vec<(Labels, i64)> = vips
-                .iter()
-                .map(|(ip, intf)| {
-                    let l = vec![
-                        ("iname", i.name.clone()),
-                        ("intf", intf.clone()),
-                        ("vrid", i.vrid.to_string()),
-                        ("ip_address", ip.clone()),
-                    ];
-                    (l, i.state)
-                })
-                .collect();
-            if empty && vips.is_empty() {
-                // The exporter's one series for an instance without VIPs.
-                v.push((with(ids(i), "ip_address", String::new()), i.state));
-            }
-            v
-        };
         gauges(
             &mut e,
             "keepalived_vrrp_state",
             "State of vrrp",
-            s.instances.iter().flat_map(|i| state(i, &i.vips, true)),
+            s.instances.iter().flat_map(|i| vip_states(i, false)),
         )?;
-        gauges(
+        gauges::<IdsAnd<'_>, i64>(
             &mut e,
             "keepalived_vrrp_excluded_state",
             "State of vrrp with excluded VIP",
-            s.instances.iter().flat_map(|i| state(i, &i.excluded, false)),
+            s.instances.iter().flat_map(|i| vip_states(i, true)),
         )?;
         for (k, (name, help, _)) in s.instances.first().map(counters).into_iter().flatten().enumerate() {
             counter_family(
                 &mut e,
                 name,
                 help,
-                s.instances.iter().map(|i| (ids(i), counters(i)[k].2)),
+                s.instances.iter().map(|i| (Ids::of(i), counters(i)[k].2)),
             )?;
         }
         let scripts: Vec<&CheckSnap> = s.checks.iter().filter(|c| c.script_running.is_some()).collect();
@@ -271,56 +294,62 @@ impl Collector for Collect {
             scripts
                 .iter()
                 .filter(|c| c.status >= 0)
-                .map(|c| (vec![("name", c.name.clone())], c.status)),
+                .map(|c| ([("name", c.name.as_str())], c.status)),
         )?;
         gauges(
             &mut e,
             "keepalived_script_state",
             "Tracker Script State",
-            scripts.iter().map(|c| {
-                (
-                    vec![("name", c.name.clone())],
-                    i64::from(c.script_running == Some(true)),
-                )
-            }),
+            scripts
+                .iter()
+                .map(|c| ([("name", c.name.as_str())], i64::from(c.script_running == Some(true)))),
         )?;
         gauges(
             &mut e,
             "rkeepalived_priority_base",
             "The configured priority",
-            s.instances.iter().map(|i| (ids(i), i64::from(i.base_priority))),
+            s.instances.iter().map(|i| (Ids::of(i), i64::from(i.base_priority))),
         )?;
         gauges(
             &mut e,
             "rkeepalived_priority_effective",
             "The priority after tracking",
-            s.instances.iter().map(|i| (ids(i), i64::from(i.effective_priority))),
+            s.instances
+                .iter()
+                .map(|i| (Ids::of(i), i64::from(i.effective_priority))),
         )?;
         gauges(
             &mut e,
             "rkeepalived_last_transition_timestamp_seconds",
             "When the instance last changed state (seconds since the epoch)",
-            s.instances.iter().map(|i| (ids(i), i.last_transition)),
+            s.instances.iter().map(|i| (Ids::of(i), i.last_transition)),
         )?;
-        counter_family(
+        // The two by-reason families list a reason once it has happened,
+        // as a client library's labelled counter does: at 100 instances
+        // their 25 mostly-zero series each would be most of a scrape.
+        counter_family::<IdsAnd<'_>>(
             &mut e,
             "rkeepalived_transitions",
             "State changes by reason (see rkeepalived(8), JOURNAL REASONS)",
             s.instances.iter().flat_map(|i| {
-                i.transitions
+                Why::ALL
                     .iter()
-                    .map(|(w, n)| (with(ids(i), "reason", w.as_str().to_string()), *n))
+                    .zip(i.transitions)
+                    .filter(|(_, n)| *n > 0)
+                    .map(move |(w, n)| ((Ids::of(i), [("reason", w.as_str())]), n))
             }),
         )?;
-        counter_family(
+        counter_family::<IdsAnd<'_>>(
             &mut e,
             "rkeepalived_advert_drops",
             "Received adverts dropped, by reason",
-            s.instances
-                .iter()
-                .flat_map(|i| drops(&i.stats).map(|(r, n)| (with(ids(i), "reason", r.to_string()), n))),
+            s.instances.iter().flat_map(|i| {
+                drops(&i.stats)
+                    .into_iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(r, n)| ((Ids::of(i), [("reason", r)]), n))
+            }),
         )?;
-        let check = |c: &CheckSnap| vec![("name", c.name.clone()), ("kind", c.kind.to_string())];
         gauges(
             &mut e,
             "rkeepalived_check_status",
@@ -333,7 +362,6 @@ impl Collector for Collect {
             "How long a check's last run took",
             s.checks.iter().filter_map(|c| c.latency.map(|l| (check(c), l))),
         )?;
-        let domain = |c: &CheckSnap, d: u32| vec![("name", c.name.clone()), ("domain", d.to_string())];
         gauges(
             &mut e,
             "rkeepalived_mysql_behind",
@@ -356,7 +384,7 @@ impl Collector for Collect {
             "Whether the server is read-only (1) or writable (0)",
             s.checks
                 .iter()
-                .filter_map(|c| c.read_only.map(|r| (vec![("name", c.name.clone())], i64::from(r)))),
+                .filter_map(|c| c.read_only.map(|r| ([("name", c.name.as_str())], i64::from(r)))),
         )?;
         ConstCounter::new(s.stale_check_reports).encode(e.encode_descriptor(
             "rkeepalived_stale_check_reports",
@@ -372,10 +400,16 @@ impl Collector for Collect {
 pub fn encode(s: Snapshot, openmetrics: bool) -> String {
     let mut r = Registry::default();
     r.register_collector(Box::new(Collect(s)));
-    let mut out = String::new();
-    if prometheus_client::encoding::text::encode(&mut out, &r).is_err() {
+    // Sized as the last exposition was: no regrowth (and copy) per scrape.
+    static LAST_LEN: AtomicUsize = AtomicUsize::new(0);
+    let mut w = Exposition(Vec::with_capacity(LAST_LEN.load(Ordering::Relaxed) + 4096));
+    if prometheus_client::encoding::text::encode(&mut w, &r).is_err() {
         return String::new();
     }
+    let Ok(out) = String::from_utf8(w.0) else {
+        return String::new();
+    };
+    LAST_LEN.store(out.len(), Ordering::Relaxed);
     if openmetrics {
         out
     } else {
@@ -383,41 +417,69 @@ pub fn encode(s: Snapshot, openmetrics: bool) -> String {
     }
 }
 
+/// The encoder's sink. It writes a sample in many pieces of a few bytes:
+/// those are copied inline, not through a memcpy call each.
+struct Exposition(Vec<u8>);
+
+impl std::fmt::Write for Exposition {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let b = s.as_bytes();
+        if b.len() <= 16 {
+            self.0.reserve(b.len());
+            for &c in b {
+                self.0.push(c);
+            }
+        } else {
+            self.0.extend_from_slice(b);
+        }
+        Ok(())
+    }
+}
+
 /// OpenMetrics to Prometheus text 0.0.4: no `# EOF`, and a counter family
-/// is named as its `_total` samples are.
+/// is named as its `_total` samples are. Only the few descriptor lines
+/// change; the samples between them are copied in one piece.
 fn text_004(om: &str) -> String {
-    let mut counters = std::collections::HashSet::new();
-    for l in om.lines() {
-        if let Some(rest) = l.strip_prefix("# TYPE ") {
-            if let Some(name) = rest.strip_suffix(" counter") {
-                counters.insert(name.to_string());
-            }
-        }
-    }
-    let mut out = String::with_capacity(om.len());
-    for l in om.lines() {
-        if l == "# EOF" {
-            continue;
-        }
-        let meta = ["# HELP ", "# TYPE "]
-            .into_iter()
-            .find_map(|p| l.strip_prefix(p).map(|rest| (p, rest)));
-        match meta {
-            Some((p, rest)) => {
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                if counters.contains(name) {
-                    out.push_str(&format!("{p}{name}_total {tail}\n"));
+    let mut out = String::with_capacity(om.len() + 1024);
+    let mut copied = 0;
+    let mut at = 0;
+    while at < om.len() {
+        let end = om[at..].find('\n').map_or(om.len(), |n| at + n + 1);
+        let line = &om[at..end];
+        if line.starts_with('#') {
+            out.push_str(&om[copied..at]);
+            copied = end;
+            if line == "# EOF\n" {
+                // dropped
+            } else if let Some((prefix, rest)) = ["# HELP ", "# TYPE "]
+                .into_iter()
+                .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)))
+            {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, "\n"));
+                // OpenMetrics puts HELP, then TYPE, before each family:
+                // a counter is known at its TYPE line, so look ahead from HELP.
+                let is_counter = if prefix == "# HELP " {
+                    let next = &om[end..];
+                    let t = format!("# TYPE {name} counter\n");
+                    next.starts_with(&t)
                 } else {
-                    out.push_str(l);
-                    out.push('\n');
+                    tail == "counter\n"
+                };
+                out.push_str(prefix);
+                out.push_str(name);
+                if is_counter {
+                    out.push_str("_total");
                 }
-            }
-            None => {
-                out.push_str(l);
-                out.push('\n');
+                out.push(' ');
+                out.push_str(tail);
+            } else {
+                out.push_str(line);
             }
         }
+        at = end;
     }
+    out.push_str(&om[copied..]);
     out
 }
 
@@ -525,7 +587,7 @@ mod tests {
                     base_priority: 100,
                     effective_priority: 70,
                     last_transition: 1.5,
-                    transitions: vec![(Why::Startup, 1), (Why::MasterDownTimer, 1)],
+                    transitions: [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
                 },
                 InstanceSnap {
                     name: "VI_2".into(),
@@ -588,6 +650,9 @@ mod tests {
             ),
             "{text}"
         );
+        // A reason is listed once it has happened.
+        assert!(!text.contains("reason=\"preempt\""), "{text}");
+        assert!(!text.contains("reason=\"ttl\""), "{text}");
         assert!(text.contains("rkeepalived_priority_effective{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 70\n"));
         assert!(text.contains("rkeepalived_stale_check_reports_total 3\n"), "{text}");
     }

@@ -14,11 +14,11 @@ use crate::track::{ObjId, Reference, Tracker};
 
 use super::checks::{CheckFacts, Checks};
 use super::dump::{self, InstanceView};
-use super::journal::Why;
 use super::metrics::{CheckSnap, InstanceSnap, Snapshot};
 use super::run::Daemon;
 use super::tracking::CheckKind;
-use crate::config::dump::vip_line;
+use crate::config::dump::vip_address;
+use crate::config::model::VirtualAddress;
 use crate::track::mysql::gtid::{per_domain, Position};
 
 impl Daemon {
@@ -26,13 +26,10 @@ impl Daemon {
     /// it off the loop).
     pub(super) fn metrics_snapshot(&self) -> Snapshot {
         let facts: HashMap<ObjId, CheckFacts<'_>> = self.checks.facts().collect();
-        let vip = |line: String| {
-            // keepalived-exporter's reading of a JSON vip: address, then the device.
-            let w: Vec<&str> = line.split(' ').collect();
-            (
-                w.first().unwrap_or(&"").to_string(),
-                w.get(2).unwrap_or(&"").to_string(),
-            )
+        // keepalived-exporter's reading of a JSON vip ("ADDR dev DEV …"):
+        // the address, and the device.
+        let vip = |v: &VirtualAddress, dev: Option<&str>| {
+            (vip_address(v), v.dev.as_deref().or(dev).unwrap_or_default().to_string())
         };
         let instances = self
             .router
@@ -45,14 +42,14 @@ impl Daemon {
                     intf: s.ifname.clone(),
                     vrid: s.cfg.vrid,
                     state: i64::from(inst.state().keepalived_code()),
-                    vips: s.cfg.vips.iter().map(|v| vip(vip_line(v, dev))).collect(),
-                    excluded: s.cfg.excluded_vips.iter().map(|v| vip(vip_line(v, dev))).collect(),
+                    vips: s.cfg.vips.iter().map(|v| vip(v, dev)).collect(),
+                    excluded: s.cfg.excluded_vips.iter().map(|v| vip(v, dev)).collect(),
                     stats: inst.stats().clone(),
                     garp_delay: s.cfg.garp.master_delay.as_secs(),
                     base_priority: s.cfg.priority,
                     effective_priority: inst.effective_priority(),
                     last_transition: s.journal.last().map_or(0.0, |e| super::journal::secs(e.at)),
-                    transitions: Why::ALL.iter().map(|w| (*w, s.journal.count(*w))).collect(),
+                    transitions: s.journal.counts(),
                 }
             })
             .collect();

@@ -384,20 +384,11 @@ impl Daemon {
 
     /// `STATUS=` for systemd: each instance and its state.
     pub(super) fn report_status(&self) {
-        let parts: Vec<String> = self
+        let states = self
             .router
             .iter()
-            .map(|(_, i, s)| {
-                let m = if i.in_maintenance() { " (maintenance)" } else { "" };
-                format!("{} {}{m}", s.name(), i.state().name())
-            })
-            .collect();
-        let text = if parts.is_empty() {
-            "no VRRP instances".to_string()
-        } else {
-            parts.join(", ")
-        };
-        super::process::notify_systemd_status(&text);
+            .map(|(_, i, s)| (s.name(), i.state().name(), i.in_maintenance()));
+        super::process::notify_systemd_status(&super::status::status_line(states));
     }
 
     pub(super) fn effect(&self, e: Effect) {

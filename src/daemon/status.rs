@@ -346,6 +346,44 @@ pub fn answer(instances: Vec<Value>, checks: Vec<Value>, started: SystemTime) ->
     })
 }
 
+/// systemd's one-line `STATUS=`: each instance's state, or with many
+/// instances how many are in each state (a line `systemctl status` shows).
+pub fn status_line<'a>(states: impl Iterator<Item = (&'a str, &'static str, bool)>) -> String {
+    const LISTED: usize = 8;
+    let states: Vec<_> = states.collect();
+    if states.is_empty() {
+        return "no VRRP instances".into();
+    }
+    if states.len() <= LISTED {
+        let each: Vec<String> = states
+            .iter()
+            .map(|(name, state, maint)| format!("{name} {state}{}", if *maint { " (maintenance)" } else { "" }))
+            .collect();
+        return each.join(", ");
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (_, state, _) in &states {
+        match counts.iter_mut().find(|(s, _)| s == state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((state, 1)),
+        }
+    }
+    counts.sort();
+    let mut line = format!("{} instances: ", states.len());
+    line.push_str(
+        &counts
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let maint = states.iter().filter(|(_, _, m)| *m).count();
+    if maint > 0 {
+        line.push_str(&format!(", {maint} in maintenance"));
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,5 +444,23 @@ mod tests {
             1,
             "{lines:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod status_line_tests {
+    use super::status_line;
+
+    #[test]
+    fn few_instances_are_listed_many_are_counted() {
+        assert_eq!(status_line(std::iter::empty()), "no VRRP instances");
+        let few = [("VI_1", "MASTER", false), ("VI_2", "BACKUP", true)];
+        assert_eq!(status_line(few.into_iter()), "VI_1 MASTER, VI_2 BACKUP (maintenance)");
+        let names: Vec<String> = (0..10).map(|i| format!("VI_{i}")).collect();
+        let many = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), if i < 7 { "MASTER" } else { "FAULT" }, i == 0));
+        assert_eq!(status_line(many), "10 instances: 3 FAULT, 7 MASTER, 1 in maintenance");
     }
 }
