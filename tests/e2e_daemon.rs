@@ -305,10 +305,14 @@ fn tells_systemd_ready_reloading_and_stopping() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let recv = || {
-        let mut buf = [0u8; 256];
+    // The next state message; STATUS= summaries come between them.
+    let recv = || loop {
+        let mut buf = [0u8; 4096];
         let n = sock.recv(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).to_string()
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        if n == 0 || !msg.starts_with("STATUS=") {
+            return msg;
+        }
     };
     assert!(recv().contains("READY=1"));
     let p: i32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();

@@ -7,7 +7,7 @@
 //! is the same check while its kind and what it runs are unchanged (its
 //! weight is the instance's business; new rise/fall limits apply in place).
 
-use crate::config::model::{Family, VrrpInstance};
+use crate::config::model::{Family, GlobalDefs, VrrpInstance};
 use crate::track::ObjId;
 use crate::vrrp::InstanceId;
 
@@ -158,6 +158,23 @@ pub fn address_diff(old: &Addresses, new: &Addresses) -> (Addresses, Addresses) 
     (remove, add)
 }
 
+/// The global_defs a running daemon reads at start-up only, that the new
+/// configuration changes: a reload keeps the old ones and says so.
+pub fn start_only_changes(old: &GlobalDefs, new: &GlobalDefs) -> Vec<&'static str> {
+    [
+        ("metrics_listen", old.metrics_listen != new.metrics_listen),
+        ("control_socket", old.control_socket != new.control_socket),
+        (
+            "control_socket_group",
+            old.control_socket_group != new.control_socket_group,
+        ),
+        ("state_dir", old.state_dir != new.state_dir),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +182,15 @@ mod tests {
     use crate::daemon::params;
     use crate::daemon::tracking::CheckKind;
     use crate::vrrp::Router;
+
+    #[test]
+    fn a_reload_names_the_start_only_settings_it_cannot_apply() {
+        let global = |text: &str| load_str("t", text, &LoadOptions::default()).config.global;
+        let old = global("global_defs {\n metrics_listen 127.0.0.1:9165\n}\n");
+        assert!(start_only_changes(&old, &old).is_empty());
+        let new = global("global_defs {\n metrics_listen 127.0.0.1:9166\n state_dir /var/lib/other\n}\n");
+        assert_eq!(start_only_changes(&old, &new), ["metrics_listen", "state_dir"]);
+    }
 
     fn instances_of(text: &str) -> Vec<VrrpInstance> {
         load_str("t", text, &LoadOptions::default()).config.instances
