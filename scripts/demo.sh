@@ -25,7 +25,7 @@ for tool in ip:iproute2 ping:iputils-ping bc:bc; do
     command -v "${tool%%:*}" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null
 done
 
-echo "== building rkeepalived (release; the first build takes about 5 minutes on two cores)"
+echo "== building rkeepalived (release; the first build takes about 2 minutes on two cores)"
 cargo build --release
 BIN=$PWD/target/release/rkeepalived
 
@@ -105,7 +105,7 @@ step "killing A's daemon with SIGKILL (no goodbye): B must take over"
 t0=$(now)
 kill -9 "$(cat "$WORK/a.pid")"
 while [[ "$(ip -n "$B" -4 addr show eth0)" != *" $VIP/"* ]]; do sleep 0.005; done
-t=$(echo "$(now) - $t0" | bc)
+t=$(printf '%.3f' "$(echo "$(now) - $t0" | bc)")
 echo "B holds the VIP ${t} s after the kill (at most Master_Down_Interval = 3 + 166/256 = 3.648 s)"
 ip -n "$A" addr del "$VIP/24" dev eth0 2>/dev/null || true
 sleep 0.3
@@ -121,7 +121,7 @@ step "graceful stop of A (SIGTERM): priority 0, B takes over after its skew time
 t0=$(now)
 kill -TERM "$(cat "$WORK/a.pid")"
 while [[ "$(ip -n "$B" -4 addr show eth0)" != *" $VIP/"* ]]; do sleep 0.005; done
-t=$(echo "$(now) - $t0" | bc)
+t=$(printf '%.3f' "$(echo "$(now) - $t0" | bc)")
 echo "B holds the VIP ${t} s after SIGTERM (RFC Skew_Time for 90: 0.648 s)"
 
 step "cleaning up"

@@ -63,7 +63,7 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0
     ip netns del "$ns" 2>/dev/null || true
 done
 
-echo "== build (a first build takes about 10 minutes on two cores)"
+echo "== build (a first build takes about 5 minutes on two cores)"
 cargo build --workspace --all-targets
 cargo build --release
 

@@ -6,7 +6,7 @@
 # examples' check_mysql configs. Source it, then call mysql_lab_up.
 # shellcheck shell=bash
 
-echo "== building rkeepalived (release; the first build takes about 5 minutes on two cores)"
+echo "== building rkeepalived (release; the first build takes about 2 minutes on two cores)"
 cargo build --release
 BIN=$PWD/target/release/rkeepalived
 EX=$PWD/examples/dual-master
