@@ -171,12 +171,8 @@ impl Journal {
         self.entries.push_back(e);
     }
 
-    /// Transitions of this reason so far (not bounded by the journal's length).
-    pub fn count(&self, why: Why) -> u64 {
-        self.counts[why as usize]
-    }
-
-    /// Every reason's count, in the order of `Why::ALL`.
+    /// Transitions of each reason so far (not bounded by the journal's
+    /// length), in the order of `Why::ALL`.
     pub fn counts(&self) -> [u64; Why::ALL.len()] {
         self.counts
     }
@@ -235,11 +231,11 @@ mod tests {
         assert_eq!(j.iter().next().map(|e| e.priority), Some(100 - JOURNAL_LEN as u8));
         assert_eq!(j.last().map(|e| e.priority), Some(99));
         assert_eq!(
-            j.count(Why::MasterDownTimer),
+            j.counts()[Why::MasterDownTimer as usize],
             100,
             "counted beyond the journal's length"
         );
-        assert_eq!(j.count(Why::Preempt), 0);
+        assert_eq!(j.counts()[Why::Preempt as usize], 0);
     }
 
     /// One engine reason (and fault cause) for each journal reason the

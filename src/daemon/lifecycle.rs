@@ -405,18 +405,10 @@ impl Daemon {
         let instances = std::mem::take(&mut loaded.config.instances);
         let (config, scripts) = (loaded.config.clone(), verdicts.scripts.clone());
         let notifier: MakeNotifier = Box::new(move || Notifier::new(&config, &scripts));
-        for name in super::reload::start_only_changes(&self.config.global, &loaded.config.global) {
+        for name in super::reload::keep_start_only(&self.config.global, &mut loaded.config.global) {
             tracing::warn!(
                 "reload: {name} is read at start-up only; the running daemon keeps its old value until it restarts"
             );
-        }
-        {
-            // What runs is what the dumps and the next reload compare with.
-            let (old, new) = (&self.config.global, &mut loaded.config.global);
-            new.metrics_listen = old.metrics_listen;
-            new.control_socket.clone_from(&old.control_socket);
-            new.control_socket_group.clone_from(&old.control_socket_group);
-            new.state_dir.clone_from(&old.state_dir);
         }
         self.config = loaded.config;
         self.realize(instances, &verdicts, Some(notifier)).await;

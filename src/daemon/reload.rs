@@ -158,21 +158,29 @@ pub fn address_diff(old: &Addresses, new: &Addresses) -> (Addresses, Addresses) 
     (remove, add)
 }
 
-/// The global_defs a running daemon reads at start-up only, that the new
-/// configuration changes: a reload keeps the old ones and says so.
-pub fn start_only_changes(old: &GlobalDefs, new: &GlobalDefs) -> Vec<&'static str> {
-    [
-        ("metrics_listen", old.metrics_listen != new.metrics_listen),
-        ("control_socket", old.control_socket != new.control_socket),
-        (
-            "control_socket_group",
-            old.control_socket_group != new.control_socket_group,
-        ),
-        ("state_dir", old.state_dir != new.state_dir),
-    ]
-    .into_iter()
-    .filter_map(|(name, changed)| changed.then_some(name))
-    .collect()
+/// The global_defs a running daemon reads at start-up only: the new
+/// configuration gets the running values back (what runs is what the dumps
+/// and the next reload see), and the names of those it tried to change are
+/// returned, for the reload to say so.
+pub fn keep_start_only(old: &GlobalDefs, new: &mut GlobalDefs) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if new.metrics_listen != old.metrics_listen {
+        new.metrics_listen = old.metrics_listen;
+        changed.push("metrics_listen");
+    }
+    if new.control_socket != old.control_socket {
+        new.control_socket.clone_from(&old.control_socket);
+        changed.push("control_socket");
+    }
+    if new.control_socket_group != old.control_socket_group {
+        new.control_socket_group.clone_from(&old.control_socket_group);
+        changed.push("control_socket_group");
+    }
+    if new.state_dir != old.state_dir {
+        new.state_dir.clone_from(&old.state_dir);
+        changed.push("state_dir");
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -187,9 +195,9 @@ mod tests {
     fn a_reload_names_the_start_only_settings_it_cannot_apply() {
         let global = |text: &str| load_str("t", text, &LoadOptions::default()).config.global;
         let old = global("global_defs {\n metrics_listen 127.0.0.1:9165\n}\n");
-        assert!(start_only_changes(&old, &old).is_empty());
-        let new = global("global_defs {\n metrics_listen 127.0.0.1:9166\n state_dir /var/lib/other\n}\n");
-        assert_eq!(start_only_changes(&old, &new), ["metrics_listen", "state_dir"]);
+        assert!(keep_start_only(&old, &mut old.clone()).is_empty());
+        let mut new = global("global_defs {\n metrics_listen 127.0.0.1:9166\n state_dir /var/lib/other\n}\n");
+        assert_eq!(keep_start_only(&old, &mut new), ["metrics_listen", "state_dir"]);
     }
 
     fn instances_of(text: &str) -> Vec<VrrpInstance> {
