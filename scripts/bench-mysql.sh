@@ -11,9 +11,16 @@
 #    spawning the `mysql` client) as a vrrp_script; server CPU per check
 #    from mariadbd's schedstat. PERF=alive|repl|script records that
 #    window's daemon with perf (to /tmp/rk-KIND.perf; skews its figures).
-# 2. Failover: SIGKILL of A's mysqld -> VIP on B, at advert_int 1 (VRRPv2)
-#    and at VRRPv3 advert_int 0.1; between trials A's mysqld restarts and A
-#    takes the VIP back through the catch-up guard.
+# 2. Failover: SIGKILL of A's mysqld -> VIP on B, and -> a new client's
+#    connection on B's server (every 10 ms, --connect-timeout=1), at
+#    advert_int 1 (VRRPv2) and at VRRPv3 advert_int 0.1, with the examples'
+#    refuse_on_fault and without it; between trials A's mysqld restarts and
+#    A takes the VIP back through the catch-up guard.
+# 3. Switchover (STEPS=switchover): a writer through the VIP (a new client
+#    per INSERT), then `rkeepalived switchover VI_1` on A: the writer's
+#    longest wait between two acknowledged writes, and acknowledged writes
+#    missing on B (must be 0); between trials `maintenance VI_1 off` brings
+#    A back through the guard. keepalived has no switchover to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
@@ -100,26 +107,87 @@ for k in alive repl; do
 done
 fi
 
+# A new client as an application sees failover: connect through the VIP
+# every 10 ms with a 1 s connect timeout until B's server (id 20) answers;
+# prints the seconds since $1.
+client_reaches_b() {
+    until [ "$(ip netns exec "$C" mysql --no-defaults --connect-timeout=1 -h"$VIP" -uapp -papppassword -N -B \
+        -e 'SELECT @@server_id' 2>/dev/null)" = 20 ]; do sleep 0.01; done
+    since "$1"
+}
+stats() { # label: min / median / max of the numbers on stdin
+    LABEL=$1 python3 -c "import os,sys,statistics as s; v=[float(x) for x in sys.stdin.read().split()]; print(f'{os.environ[\"LABEL\"]}: min {min(v):.3f}  median {s.median(v):.3f}  max {max(v):.3f} s  (n={len(v)})')"
+}
 failover() { # label, sed expression for the instances
     local label=$1 expr=$2 t
     for h in a b; do sed -e "$expr" "$EX/host-$h-check_mysql.conf" > "$WORK/$h-bench.conf"; done
     rk_start a "$WORK/a-bench.conf"; rk_start b "$WORK/b-bench.conf"
     wait_holder A 20
-    local out=()
+    local vip=() client=()
     for _ in $(seq "$TRIALS"); do
         sleep 1
         t=$(now)
         kill -9 "$(mysqld_pid)"
+        client_reaches_b "$t" > "$WORK/client.t" &
         wait_holder B 20
-        out+=("$(since "$t")")
+        vip+=("$(since "$t")")
+        wait
+        client+=("$(cat "$WORK/client.t")")
         mariadb_start a
         wait_holder A 120
     done
     kill "$(cat "$WORK/a.pid")" "$(cat "$WORK/b.pid")"
     sleep 1
-    echo "${out[*]}" | python3 -c "import sys,statistics as s; v=[float(x) for x in sys.stdin.read().split()]; print(f'$label: min {min(v):.3f}  median {s.median(v):.3f}  max {max(v):.3f} s  (n={len(v)})')"
+    echo "${vip[*]}" | stats "$label: VIP on B"
+    echo "${client[*]}" | stats "$label: a new client on B's server"
 }
+switchover_trials() {
+    local gaps=() lost=() trial=0
+    sql a "CREATE TABLE IF NOT EXISTS hellodb.sw (id int unsigned PRIMARY KEY)"
+    rk_start a; rk_start b
+    wait_holder A 20
+    for _ in $(seq "$TRIALS"); do
+        sleep 1
+        trial=$((trial + 1))
+        : > "$WORK/acked"
+        ( k=$((trial * 1000000))
+          while [ ! -e "$WORK/stop" ]; do
+              k=$((k + 1))
+              client "INSERT INTO hellodb.sw VALUES ($k)" 2>/dev/null && echo "$k $(now)" >> "$WORK/acked"
+          done ) &
+        local writer=$!
+        sleep 2
+        ip netns exec "$A" "$BIN" --control-socket "$WORK/a.sock" switchover VI_1 >/dev/null
+        wait_holder B 20
+        sleep 2
+        touch "$WORK/stop"; wait "$writer"; rm -f "$WORK/stop"
+        gaps+=("$(awk 'NR > 1 && $2 - t > g {g = $2 - t} {t = $2} END {printf "%.3f", g}' "$WORK/acked")")
+        sleep 1
+        local missing=0
+        for k in $(awk '{print $1}' "$WORK/acked"); do
+            [ "$(sql b "SELECT COUNT(*) FROM hellodb.sw WHERE id = $k")" = 1 ] || missing=$((missing + 1))
+        done
+        lost+=("$missing")
+        echo "  trial: $(wc -l < "$WORK/acked") acknowledged writes, longest wait ${gaps[-1]} s, $missing missing on B"
+        ip netns exec "$A" "$BIN" --control-socket "$WORK/a.sock" maintenance VI_1 off >/dev/null
+        wait_holder A 120
+    done
+    kill "$(cat "$WORK/a.pid")" "$(cat "$WORK/b.pid")"
+    sleep 1
+    echo "${gaps[*]}" | stats "switchover, VRRPv2 advert_int 1: the writer's longest wait"
+    echo "acknowledged writes missing on B, per trial: ${lost[*]}"
+}
+if [[ " $STEPS " == *" switchover "* ]]; then
+    echo "== switchover: rkeepalived switchover VI_1 on A under a writer through the VIP"
+    switchover_trials
+fi
+
 [[ " $STEPS " == *" failover "* ]] || exit 0
-echo "== failover: SIGKILL of A's mysqld -> VIP on B"
-failover "VRRPv2 advert_int 1" 's/^   advert_int 1/   advert_int 1/'
-failover "VRRPv3 advert_int 0.1" 's/^   advert_int 1/   version 3\n   advert_int 0.1/'
+echo "== failover: SIGKILL of A's mysqld -> VIP on B, and -> a new client connection on B's server"
+v2='s/^   advert_int 1/   advert_int 1/'
+v3='s/^   advert_int 1/   version 3\n   advert_int 0.1/'
+off='s/refuse_on_fault yes/refuse_on_fault no/'
+failover "VRRPv2 advert_int 1" "$v2"
+failover "VRRPv2 advert_int 1, refuse_on_fault no" "$v2;$off"
+failover "VRRPv3 advert_int 0.1" "$v3"
+failover "VRRPv3 advert_int 0.1, refuse_on_fault no" "$v3;$off"

@@ -10,8 +10,11 @@
 # through the VIP 10.10.0.100: writes (A answers), kills A's mysqld (B
 # answers), writes a backlog on B, restarts A's mysqld and shows that A
 # takes the VIP back only once it has every transaction — with the time of
-# each step. Installs mariadb-server when missing; removes everything it
-# created.
+# each step; then cuts A off the switch while the client writes on B, heals
+# it, and counts the stale reads through the VIP (none: A gives way until it
+# has B's writes); last, a planned switchover to B under a writer (no write
+# lost, the writer's longest wait). Installs mariadb-server when missing; removes everything
+# it created.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,5 +81,49 @@ done
 echo "a write through the VIP after failback reached B in $(since "$t0") s (B's link from A was restarted by the probe, not left to master_connect_retry)"
 echo "checksums: A $(sql a 'CHECKSUM TABLE hellodb.students' | awk '{print $2}')  B $(sql b 'CHECKSUM TABLE hellodb.students' | awk '{print $2}')"
 echo "read_only: A=$(sql a 'SELECT @@read_only') B=$(sql b 'SELECT @@read_only')"
+
+step "cutting A off the switch (A and its mysqld stay up); the client writes through the VIP"
+t0=$(now)
+ip -n "$SW" link set p1 nomaster
+until [[ "$(ip -n "$B" -4 addr show eth0)" == *" $VIP/"* ]]; do sleep 0.01; done
+echo "B holds the VIP $(since "$t0") s after the cut; A, cut off without a witness, still holds it too"
+for i in $(seq 100); do echo "INSERT INTO hellodb.students (Name, Age) VALUES ('partition $i', 40);"; done \
+    | ip netns exec "$C" mysql --no-defaults --connect-timeout=2 -h"$VIP" -uapp -papppassword
+echo "100 writes through the VIP landed on B; A's server has $(sql a "SELECT COUNT(*) FROM hellodb.students WHERE Name LIKE 'partition %'") of them"
+
+step "healing the partition: A (priority 100) meets B's live master; the client reads through the VIP"
+t0=$(now)
+ip -n "$SW" link set p1 master br0
+reads=0; stale=0; servers=""
+while [ "$(echo "$(now) - $t0 < 8" | bc)" = 1 ]; do
+    if out=$(client "SELECT @@server_id, COUNT(*) FROM hellodb.students WHERE Name LIKE 'partition %'" 2>/dev/null); then
+        read -r id n <<<"$out"
+        reads=$((reads + 1)); [ "$n" -lt 100 ] && stale=$((stale + 1))
+        [[ " $servers " == *" $id "* ]] || servers="$servers $id"
+    fi
+    sleep 0.05
+done
+echo "$reads reads through the VIP in the 8 s after the heal: $stale stale (each saw all 100 writes), from server(s)$servers"
+{ grep -hE "giving way|staying MASTER" "$WORK/a.log" "$WORK/b.log" || true; } | sed 's/^[^ ]* /logged: /' | tail -2
+wait_holder A 60
+echo "VIP back on A $(since "$t0") s after the heal, through the guard: A has $(sql a "SELECT COUNT(*) FROM hellodb.students WHERE Name LIKE 'partition %'") of the 100"
+
+step "planned switchover: rkeepalived switchover VI_1 on A while the client writes through the VIP"
+: > "$WORK/acked"
+( k=0
+  while [ ! -e "$WORK/stop" ]; do
+      k=$((k + 1))
+      client "INSERT INTO hellodb.students (Name, Age) VALUES ('switch $k', 30)" 2>/dev/null && echo "$k $(now)" >> "$WORK/acked"
+  done ) &
+writer=$!
+sleep 2
+t0=$(now)
+ip netns exec "$A" "$BIN" --control-socket "$WORK/a.sock" switchover VI_1 | sed 's/^/rkeepalived: /'
+wait_holder B 20
+echo "VIP on B $(since "$t0") s after the command"
+sleep 2; touch "$WORK/stop"; wait "$writer"; sleep 1
+echo "$(wc -l < "$WORK/acked") writes acknowledged through the VIP; on B: $(sql b "SELECT COUNT(*) FROM hellodb.students WHERE Name LIKE 'switch %'"); the writer's longest wait: $(awk 'NR > 1 && $2 - t > g {g = $2 - t} {t = $2} END {printf "%.3f", g}' "$WORK/acked") s"
+echo "checksums: A $(sql a 'CHECKSUM TABLE hellodb.students' | awk '{print $2}')  B $(sql b 'CHECKSUM TABLE hellodb.students' | awk '{print $2}')"
+echo "A is in maintenance (BACKUP, read_only=$(sql a 'SELECT @@read_only')) until 'rkeepalived maintenance VI_1 off'"
 
 step "cleaning up"

@@ -201,6 +201,10 @@ pub enum Steer {
         #[arg(long)]
         all: bool,
     },
+    /// Hand a MASTER tracked by check_mysql over to its peer without losing a write: freeze
+    /// the local server, wait until the peer has applied every write (catch_up_timeout), then
+    /// maintenance on (the peer takes over). Waits and reports; exit 1 if abandoned. Root only.
+    Switchover { instance: String },
 }
 
 /// The signal numbers keepalived 2.2.7 prints for `--signum`.

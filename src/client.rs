@@ -54,6 +54,10 @@ pub fn run(cli: &Cli, steer: &Steer) -> i32 {
                     println!("{}", line.as_str().unwrap_or(""));
                 }
             }
+            Steer::Switchover { instance } => return follow_switchover(&socket, instance),
+            Steer::Maintenance { .. } if answer["switchover"].is_string() => {
+                return follow_switchover(&socket, answer["switchover"].as_str().unwrap_or_default());
+            }
             Steer::Maintenance { .. } => {
                 let state = if answer["maintenance"] == json!(true) {
                     "on"
@@ -81,10 +85,61 @@ pub fn run(cli: &Cli, steer: &Steer) -> i32 {
     }
 }
 
+/// Follows a switchover the daemon has started, through its status, until
+/// it ends: 0 when the peer takes over, 1 when abandoned.
+fn follow_switchover(socket: &std::path::Path, instance: &str) -> i32 {
+    println!("switchover of {instance}: local server frozen, waiting for the peer to apply every write");
+    let started = std::time::Instant::now();
+    // catch_up_timeout bounds the daemon's side; this only outlives it.
+    while started.elapsed() < Duration::from_secs(3600) {
+        std::thread::sleep(Duration::from_millis(50));
+        let answer = match ask(socket, &json!({ "command": "status" })) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("rkeepalived: lost the daemon at {}: {e}", socket.display());
+                return UNREACHABLE;
+            }
+        };
+        let Some(s) = answer["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["name"] == json!(instance))
+            .map(|i| &i["switchover"])
+        else {
+            eprintln!("rkeepalived: {instance} is gone (a reload?)");
+            return 1;
+        };
+        match s["phase"].as_str() {
+            Some("done") => {
+                println!(
+                    "switchover of {instance}: the peer had every write after {:.3} s; maintenance on, \
+                     the peer takes over (maintenance {instance} off lets this host back)",
+                    s["took"].as_f64().unwrap_or_default()
+                );
+                return 0;
+            }
+            Some("abandoned") => {
+                eprintln!(
+                    "rkeepalived: switchover of {instance} abandoned after {:.3} s: {}; the local server is \
+                     writable again",
+                    s["took"].as_f64().unwrap_or_default(),
+                    s["error"].as_str().unwrap_or("no reason given")
+                );
+                return 1;
+            }
+            _ => {}
+        }
+    }
+    eprintln!("rkeepalived: switchover of {instance}: no end within an hour");
+    1
+}
+
 /// The JSON line a command sends.
 fn request(steer: &Steer) -> Result<Value, String> {
     Ok(match steer {
         Steer::Status { .. } => json!({ "command": "status" }),
+        Steer::Switchover { instance } => json!({ "command": "switchover", "instance": instance }),
         Steer::Explain { instance, .. } => json!({ "command": "explain", "instance": instance }),
         Steer::Maintenance { args, all } => {
             let (target, state) = match (args.as_slice(), all) {

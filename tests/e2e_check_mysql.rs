@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::mariadb::{as_user, dual_master, example, via_stdin, wait_holder, Mariadb, A, B, CLIENT, DB_SLACK};
+use common::mariadb::{
+    as_user, dual_master, example, replicating, via_stdin, wait_holder, Mariadb, A, B, CLIENT, DB_SLACK,
+};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -83,6 +85,8 @@ struct Writer {
 #[derive(Default, Clone)]
 struct Written {
     acked: Vec<u32>,
+    /// When each acknowledgement came.
+    acked_at: Vec<std::time::Instant>,
     refused: Vec<String>,
 }
 
@@ -117,7 +121,9 @@ impl Writer {
                     ],
                 );
                 if o.status.success() {
-                    w2.lock().unwrap().acked.push(id);
+                    let mut w = w2.lock().unwrap();
+                    w.acked.push(id);
+                    w.acked_at.push(std::time::Instant::now());
                 } else {
                     w2.lock()
                         .unwrap()
@@ -142,6 +148,42 @@ impl Writer {
         }
         self.written.lock().unwrap().clone()
     }
+}
+
+/// Connects through the VIP as a new client does, every 10 ms with a 1 s
+/// connect timeout, until server `id` answers; returns when (since `t0`)
+/// and the failed attempts before, with how long each took.
+fn reach_through_vip(
+    lab: &Lab,
+    id: &str,
+    t0: std::time::Instant,
+    limit: Duration,
+) -> (Option<Duration>, Vec<(Duration, String)>) {
+    let mut errors = Vec::new();
+    while t0.elapsed() < limit {
+        let attempt = std::time::Instant::now();
+        let o = lab.exec(
+            CLIENT,
+            &[
+                "mysql",
+                "--no-defaults",
+                "--connect-timeout=1",
+                &format!("-h{VIP}"),
+                "-uapp",
+                "-papppassword",
+                "-N",
+                "-e",
+                "SELECT @@server_id",
+            ],
+        );
+        match String::from_utf8_lossy(&o.stdout).trim() {
+            server if o.status.success() && server == id => return (Some(t0.elapsed()), errors),
+            _ if o.status.success() => {}
+            _ => errors.push((attempt.elapsed(), String::from_utf8_lossy(&o.stderr).trim().to_string())),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (None, errors)
 }
 
 fn failover_and_guarded_failback(test: &str, domains: bool) {
@@ -185,6 +227,40 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
     let t0 = std::time::Instant::now();
     kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
     s.a.reap();
+    // A new client, as the issue's: connect through the VIP every 10 ms
+    // with a 1 s connect timeout. A keeps the VIP until B's advert
+    // (refuse_on_fault), so its kernel resets the connections to the dead
+    // server instead of letting them time out (the client says 115 or
+    // 111; what tells a reset from a timeout is how long it took).
+    let (reached, errors) = reach_through_vip(&s.lab, "20", t0, skew_v2(90) + Duration::from_secs(1) + DB_SLACK);
+    let reached = reached.unwrap_or_else(|| panic!("no client reached B: {errors:?}\nA:\n{}", s.lab.log(A)));
+    eprintln!(
+        "mysqld killed -> a new client on B's server: {reached:?} ({} refused before)",
+        errors.len()
+    );
+    // Through B's Skew_Time every attempt is refused at once (without
+    // refuse_on_fault the first one waits out its 1 s timeout), and A
+    // lets the VIP go when B's gratuitous ARP lands, not before.
+    let slow: Vec<_> = errors
+        .iter()
+        .filter(|(took, _)| *took >= Duration::from_millis(500))
+        .collect();
+    assert!(
+        errors.len() >= 5 && slow.is_empty(),
+        "refused with a reset, never a timeout: {errors:?}"
+    );
+    assert!(reached < skew_v2(90) + Duration::from_millis(350), "{reached:?}");
+    let released = wait_for(Duration::from_secs(2), || {
+        s.lab
+            .log(A)
+            .contains(&format!("another host announced {VIP}; releasing the VIPs"))
+            .then_some(())
+    });
+    assert!(
+        released.is_some(),
+        "A kept the VIP until B announced it\n{}",
+        s.lab.log(A)
+    );
     let took = wait_for(skew_v2(90) + Duration::from_secs(1) + DB_SLACK, || {
         s.lab.holders(VIP) == [B]
     });
@@ -255,20 +331,7 @@ fn failover_and_guarded_failback(test: &str, domains: bool) {
     // B's link from A waited out master_connect_retry (60 s) before; the
     // probe restarts it as soon as A's server answers.
     assert!(s.lab.log(B).contains("IO thread restarted"), "{}", s.lab.log(B));
-    let equal = wait_for(Duration::from_secs(20), || {
-        s.a.sql("CHECKSUM TABLE hellodb.students, hellodb.acked")
-            == s.b.sql("CHECKSUM TABLE hellodb.students, hellodb.acked")
-    });
-    assert!(equal.is_some(), "checksums equal");
-    for m in [&s.a, &s.b] {
-        let ids: std::collections::HashSet<u32> = m
-            .sql("SELECT id FROM hellodb.acked")
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
-        let missing: Vec<_> = acked.iter().filter(|i| !ids.contains(i)).collect();
-        assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
-    }
+    assert_converged(&s, &acked);
     // The guard's view is in the JSON dump, under `rkeepalived`: B holds
     // (nothing to take over from) and, after its next probe, is caught up.
     let guard_view = || {
@@ -351,7 +414,16 @@ fn hung_server_and_broken_replication() {
     );
     let _ = admin_session.kill();
     let _ = admin_session.wait();
-    // (e) B's SQL thread stops: B reports unhealthy.
+    // (e) B's SQL thread stops: B reports unhealthy. First B's link runs
+    // (MariaDB can stop its IO thread on error 1595 when a hung master
+    // resumes; B's probe restarts it).
+    let running = wait_for(Duration::from_secs(20), || {
+        let io = s
+            .b
+            .sql("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'");
+        (io == "ON").then_some(())
+    });
+    assert!(running.is_some(), "B's link runs again: {}", s.lab.log(B));
     s.b.sql("STOP SLAVE SQL_THREAD");
     let unhealthy = wait_for(Duration::from_secs(5), || s.lab.log(B).contains("SQL thread No"));
     assert!(unhealthy.is_some(), "{}", s.lab.log(B));
@@ -636,7 +708,7 @@ fn handover_keeps_the_peer_writable_while_it_serves_another_vip() {
         "A takes VIP 1 back",
     );
     std::thread::sleep(Duration::from_secs(1));
-    let Written { acked, refused } = writer.finish();
+    let Written { acked, refused, .. } = writer.finish();
     assert_eq!(s.lab.holders(VIP2), [B], "B keeps VIP 2");
     assert!(
         acked.len() > 10 && refused.is_empty(),
@@ -688,4 +760,547 @@ fn a_peer_dying_mid_handover_does_not_leave_the_master_frozen() {
     assert!(log.contains("read_only while MASTER"), "{log}");
     assert_eq!(s.lab.holders(VIP), [B]);
     app(&s.lab, VIP, "INSERT INTO hellodb.acked VALUES (1, 'after')").expect("the application writes again");
+}
+
+/// What a client read through the VIP: the server that answered, the
+/// newest row it had, and the newest row acknowledged before the read.
+#[derive(Debug)]
+struct Read {
+    server: String,
+    newest: u32,
+    acked_before: u32,
+}
+
+/// Reads through the VIP every 50 ms for `span` while `writer` writes;
+/// returns the reads that answered.
+fn reads_through_vip(lab: &Lab, writer: &Writer, span: Duration) -> Vec<Read> {
+    let t0 = std::time::Instant::now();
+    let mut reads = Vec::new();
+    while t0.elapsed() < span {
+        let acked_before = writer.written.lock().unwrap().acked.last().copied().unwrap_or(0);
+        if let Ok(out) = app(lab, VIP, "SELECT @@server_id, COALESCE(MAX(id), 0) FROM hellodb.acked") {
+            let mut f = out.split_whitespace();
+            if let (Some(server), Some(Ok(newest))) = (f.next(), f.next().map(str::parse)) {
+                reads.push(Read {
+                    server: server.to_string(),
+                    newest,
+                    acked_before,
+                });
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reads
+}
+
+fn assert_no_stale(reads: &[Read], what: &str) {
+    assert!(reads.len() >= 10, "{what}: too few reads answered: {reads:?}");
+    let stale: Vec<_> = reads.iter().filter(|r| r.newest < r.acked_before).collect();
+    eprintln!(
+        "{what}: {} reads through the VIP, {} stale, servers {:?}",
+        reads.len(),
+        stale.len(),
+        reads
+            .iter()
+            .map(|r| r.server.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    assert!(stale.is_empty(), "{what}: stale reads through the VIP: {stale:?}");
+}
+
+/// Stops `writer` and waits until B has applied everything A has;
+/// returns the writes acknowledged.
+fn quiesce(s: &Setup, writer: Writer) -> Vec<u32> {
+    let acked = writer.finish().acked;
+    let synced = wait_for(Duration::from_secs(10), || {
+        let (a, b) = (s.a.gtid_current_pos(), s.b.gtid_current_pos());
+        (!a.is_empty() && a == b).then_some(())
+    });
+    assert!(synced.is_some(), "B caught up with A");
+    acked
+}
+
+/// Every acknowledged write is on both servers, and they end equal.
+fn assert_converged(s: &Setup, acked: &[u32]) {
+    assert!(!acked.is_empty(), "the writer wrote nothing");
+    let equal = wait_for(Duration::from_secs(30), || {
+        let (a, b) = (
+            s.a.sql("CHECKSUM TABLE hellodb.students, hellodb.acked"),
+            s.b.sql("CHECKSUM TABLE hellodb.students, hellodb.acked"),
+        );
+        (!a.is_empty() && a == b).then_some(())
+    });
+    assert!(
+        equal.is_some(),
+        "checksums equal\nA: {} {}\n{}\nB: {} {}\n{}\nA log:\n{}\nB log:\n{}",
+        s.a.gtid_current_pos(),
+        s.a.sql("CHECKSUM TABLE hellodb.students, hellodb.acked"),
+        s.a.status("SHOW ALL SLAVES STATUS"),
+        s.b.gtid_current_pos(),
+        s.b.sql("CHECKSUM TABLE hellodb.students, hellodb.acked"),
+        s.b.status("SHOW ALL SLAVES STATUS"),
+        s.lab.log(A),
+        s.lab.log(B)
+    );
+    for m in [&s.a, &s.b] {
+        let ids: std::collections::HashSet<u32> = m
+            .sql("SELECT id FROM hellodb.acked")
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let missing: Vec<_> = acked.iter().filter(|i| !ids.contains(i)).collect();
+        assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
+    }
+}
+
+/// The database side through a partition, an isolation and a takeover,
+/// in one lab (one MariaDB pair for the three):
+/// 1. A (100) is cut off while its mysqld stays up; B (90, nopreempt)
+///    takes over and takes writes. When the network heals, A's server
+///    lacks them: A gives way (or B keeps the VIP) whatever the
+///    priorities, and A takes the VIP back only through the guard. No
+///    read through the VIP is stale.
+/// 2. With a witness (the client host, by ICMP echo), a cut-off A fences
+///    itself within isolation_timeout: read_only, FAULT, no VIP; it
+///    recovers by itself when the network returns.
+/// 3. A takeover because A's mysqld died waits until B's SQL thread has
+///    applied its relay log before B's server is writable and the VIP is
+///    added: the first read through the VIP on B has every write.
+fn partition_isolation_and_relay_apply(test: &str, domains: bool) {
+    let mut s = setup(test, domains);
+    let a_conf = example(&s.lab, "host-a-check_mysql.conf");
+    let b_conf = example(&s.lab, "host-b-check_mysql.conf");
+    s.lab.start(A, &a_conf, &[]);
+    s.lab.start(B, &b_conf, &[]);
+    holder(&s, A, mdi_v2(100) + DB_SLACK, "A elected");
+    let writer = Writer::start(&s.lab);
+    std::thread::sleep(Duration::from_secs(2));
+    // The writer pauses over each cut: an acknowledged write that had not
+    // reached B when the cut began is the semi-sync case, not this one.
+    let mut acked = quiesce(&s, writer);
+
+    // 1. Partition and heal, no witness: A stays MASTER and writable.
+    s.lab.cut(A);
+    let writer = Writer::start_via(&s.lab, VIP, 100_000, "p");
+    let took = wait_for(mdi_v2(90) + DB_SLACK, || s.lab.has_addr(B, VIP));
+    assert!(took.is_some(), "B takes over\nB:\n{}", s.lab.log(B));
+    let on_b = wait_for(Duration::from_secs(10), || {
+        let before = writer.written.lock().unwrap().acked.len();
+        std::thread::sleep(Duration::from_secs(3));
+        (writer.written.lock().unwrap().acked.len() > before + 5).then_some(())
+    });
+    assert!(on_b.is_some(), "writes land on B during the partition");
+    assert!(s.lab.has_addr(A, VIP), "A, cut off without a witness, stays MASTER");
+    assert_eq!(s.a.sql("SELECT @@read_only"), "0", "and writable (no witness)");
+    s.lab.heal(A);
+    let reads = reads_through_vip(&s.lab, &writer, Duration::from_secs(8));
+    assert_no_stale(&reads, "after the heal");
+    let (la, lb) = (s.lab.log(A), s.lab.log(B));
+    assert!(
+        la.contains("giving way: check_mysql's guard") || lb.contains("staying MASTER: check_mysql's guard"),
+        "a stance decided the meeting\nA:\n{la}\nB:\n{lb}"
+    );
+    holder(&s, A, Duration::from_secs(60), "A takes the VIP back through the guard");
+    assert!(s.lab.log(A).contains("peer frozen"), "{}", s.lab.log(A));
+    let reads = reads_through_vip(&s.lab, &writer, Duration::from_secs(2));
+    assert_no_stale(&reads, "after the failback");
+
+    // 2. The same cut with a witness: A fences itself.
+    let witness = |c: &str| {
+        c.replace(
+            "read_only_when_backup yes",
+            &format!("read_only_when_backup yes\n    witness {}", s.lab.hosts[CLIENT].v4),
+        )
+    };
+    s.lab.write_config(A, &witness(&a_conf));
+    s.lab.write_config(B, &witness(&b_conf));
+    s.lab.signal(A, Signal::SIGHUP);
+    s.lab.signal(B, Signal::SIGHUP);
+    let witnessed = wait_for(Duration::from_secs(10), || {
+        (check_detail(&s, A)["witnesses"][0]["answered"] == true).then_some(())
+    });
+    assert!(witnessed.is_some(), "A's witness answers: {}", check_detail(&s, A));
+    acked.extend(quiesce(&s, writer));
+    let t0 = std::time::Instant::now();
+    s.lab.cut(A);
+    let writer = Writer::start_via(&s.lab, VIP, 200_000, "i");
+    // isolation_timeout: 3 x interval + timeout = 4 s.
+    let fenced = wait_for(Duration::from_secs(4) + DB_SLACK, || {
+        (s.a.sql("SELECT @@read_only") == "1" && !s.lab.has_addr(A, VIP)).then_some(())
+    });
+    assert!(fenced.is_some(), "A fences itself\n{}", s.lab.log(A));
+    eprintln!("cut off -> A read_only and without the VIP: {:?}", t0.elapsed());
+    assert!(s
+        .lab
+        .log(A)
+        .contains("isolated: neither the peer's server nor any witness"));
+    let faulted = wait_for(Duration::from_secs(3), || {
+        (s.lab.json(A)[0]["data"]["state"] == 3).then_some(())
+    });
+    assert!(faulted.is_some(), "A in FAULT");
+    holder(&s, B, mdi_v2(90) + DB_SLACK, "B takes over from the fenced A");
+    std::thread::sleep(Duration::from_secs(2));
+    s.lab.heal(A);
+    let reads = reads_through_vip(&s.lab, &writer, Duration::from_secs(4));
+    assert_no_stale(&reads, "after an isolation healed");
+    holder(
+        &s,
+        A,
+        Duration::from_secs(60),
+        "A recovers by itself, through the guard",
+    );
+    assert!(s.lab.log(A).contains("no longer isolated"));
+    acked.extend(writer.finish().acked);
+    assert_converged(&s, &acked);
+
+    // 3. B's SQL thread is held up (a table lock) while A's writes reach
+    // its relay log; then A's mysqld dies.
+    let writer = Writer::start_via(&s.lab, VIP, 1_000_000, "r");
+    std::thread::sleep(Duration::from_secs(1));
+    let mut lock =
+        s.b.spawn_root("LOCK TABLES hellodb.acked WRITE; DO SLEEP(8); UNLOCK TABLES");
+    std::thread::sleep(Duration::from_secs(2));
+    let acked = writer.finish().acked;
+    let last = *acked.last().expect("writes through A");
+    // Everything A acknowledged has reached B's relay log (not its tables).
+    let a_pos = s.a.sql("SELECT @@gtid_binlog_pos");
+    let relayed = wait_for(Duration::from_secs(5), || {
+        let io = s.b.status("SHOW ALL SLAVES STATUS");
+        a_pos
+            .split(',')
+            .filter(|g| g.split('-').nth(1) == Some("10"))
+            .all(|g| io.contains(g))
+            .then_some(())
+    });
+    assert!(relayed.is_some(), "relayed to B: {a_pos}");
+    // Not applied: B's applied position lacks A's last transaction (the
+    // locked table itself cannot be read until the lock ends).
+    let a_last: Vec<&str> = a_pos.split(',').filter(|g| g.split('-').nth(1) == Some("10")).collect();
+    let b_applied = s.b.sql("SELECT @@gtid_current_pos");
+    assert!(
+        !a_last.is_empty() && !b_applied.is_empty() && a_last.iter().any(|g| !b_applied.contains(g)),
+        "B's SQL thread is held up: A at {a_pos}, B applied {b_applied}"
+    );
+    kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
+    s.a.reap();
+    holder(
+        &s,
+        B,
+        Duration::from_secs(15),
+        "B takes over once its relay log is applied",
+    );
+    let first = app(
+        &s.lab,
+        VIP,
+        "SELECT @@server_id, COALESCE(MAX(id), 0) FROM hellodb.acked",
+    )
+    .unwrap();
+    assert_eq!(
+        first.split_whitespace().collect::<Vec<_>>(),
+        ["20", &last.to_string()],
+        "the first read on B has every write"
+    );
+    let lb = s.lab.log(B);
+    assert!(lb.contains("waiting for the SQL thread to apply"), "{lb}");
+    assert!(lb.contains("relay log applied"), "{lb}");
+    let _ = lock.wait();
+    s.a.start();
+    holder(&s, A, Duration::from_secs(60), "A back after the takeover");
+    assert_converged(&s, &acked);
+
+    // 4. Both sides write while cut apart. With a domain per server the
+    // histories merge and A comes back through the guard; with a single
+    // domain they diverged: B keeps the VIP and A waits for an admin.
+    s.lab.cut(A);
+    s.a.sql("INSERT INTO hellodb.acked VALUES (300000, 'a')");
+    holder(&s, B, mdi_v2(90) + DB_SLACK, "B takes over from the cut-off A");
+    app(&s.lab, VIP, "INSERT INTO hellodb.acked VALUES (300001, 'b')").expect("a write through the VIP on B");
+    s.lab.heal(A);
+    if domains {
+        holder(&s, A, Duration::from_secs(60), "A back once the histories merged");
+        assert_converged(&s, &[300000, 300001]);
+    } else {
+        let moved = wait_for(Duration::from_secs(10), || (s.lab.holders(VIP) != [B]).then_some(()));
+        assert!(
+            moved.is_none(),
+            "B keeps the VIP over diverged histories\nA:\n{}",
+            s.lab.log(A)
+        );
+        let la = s.lab.log(A);
+        assert!(la.contains("diverged in domain(s) [0]"), "A says why it waits\n{la}");
+        let on_b = app(&s.lab, VIP, "SELECT COUNT(*) FROM hellodb.acked WHERE id = 300001").unwrap();
+        assert_eq!(on_b.trim(), "1", "clients still reach B");
+    }
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn partition_isolation_and_relay_apply_one_domain_per_server() {
+    partition_isolation_and_relay_apply("cmheald", true);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn partition_isolation_and_relay_apply_single_domain() {
+    partition_isolation_and_relay_apply("cmhealz", false);
+}
+
+/// The `[mysqld]` settings of an example option file, without comments.
+fn example_settings(file: &str) -> String {
+    std::fs::read_to_string(format!("{}/examples/dual-master/{file}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with('[') && !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Semi-sync (the example's settings) through a hard death of A's host: a
+/// writer runs through the VIP; A's switch port is cut and its mysqld
+/// SIGKILLed at the same instant. Every acknowledged write is on B; B,
+/// whose peer is gone, warns that semi-sync is off; A restarts (as the
+/// example says, init_rpl_role=SLAVE: the unacknowledged binlog tail is
+/// truncated), rejoins as a replica without divergence and takes the VIP
+/// back through the guard; both servers end equal.
+fn semisync_hard_death(test: &str, domains: bool) {
+    let semisync = example_settings("mariadb-semisync.cnf");
+    assert!(
+        semisync.contains("rpl_semi_sync_master_wait_point=AFTER_SYNC"),
+        "{semisync}"
+    );
+    // As a site turns it on: on running dual masters, one restart each.
+    let mut s = setup(test, domains);
+    for m in [&mut s.a, &mut s.b] {
+        m.add_settings(&semisync);
+        m.stop();
+        m.start();
+    }
+    // A's link waited out its 60 s retry while B restarted.
+    for m in [&s.a, &s.b] {
+        m.sql("STOP SLAVE; START SLAVE");
+    }
+    let running = wait_for(Duration::from_secs(30), || {
+        (replicating(&s.a) && replicating(&s.b)).then_some(())
+    });
+    assert!(
+        running.is_some(),
+        "replication runs again after the restarts\nA: {}\nB: {}",
+        s.a.status("SHOW ALL SLAVES STATUS"),
+        s.b.status("SHOW ALL SLAVES STATUS")
+    );
+    s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
+    s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
+    holder(&s, A, mdi_v2(100) + DB_SLACK, "A elected");
+    let semi_on = wait_for(Duration::from_secs(10), || {
+        (s.a.sql("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'") == "ON"
+            && s.a.sql("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'") == "1")
+            .then_some(())
+    });
+    assert!(semi_on.is_some(), "semi-sync on A with B acknowledging");
+    let writer = Writer::start(&s.lab);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = writer.written.lock().unwrap().acked.len();
+    assert!(before > 10, "writes through A: {before}");
+    // The host dies: port and mysqld at once.
+    s.lab.cut(A);
+    kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
+    s.a.reap();
+    holder(&s, B, mdi_v2(90) + DB_SLACK, "B takes over from the dead host");
+    let on_b = wait_for(Duration::from_secs(15), || {
+        let n = writer.written.lock().unwrap().acked.len();
+        std::thread::sleep(Duration::from_secs(1));
+        (writer.written.lock().unwrap().acked.len() > n + 5).then_some(())
+    });
+    assert!(on_b.is_some(), "writes land on B (after its semi-sync wait)");
+    // Its first commits waited rpl_semi_sync_master_timeout for the dead
+    // peer, then the server fell back to asynchronous replication.
+    let warned = wait_for(Duration::from_secs(5), || {
+        s.lab
+            .log(B)
+            .contains("semi-sync is off: acknowledged writes may be lost on failover")
+            .then_some(())
+    });
+    assert!(warned.is_some(), "B warns: its peer is gone\n{}", s.lab.log(B));
+    let acked = writer.finish().acked;
+    let on_b: std::collections::HashSet<u32> =
+        s.b.sql("SELECT id FROM hellodb.acked")
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+    let lost: Vec<_> = acked.iter().filter(|i| !on_b.contains(i)).collect();
+    assert!(
+        !on_b.is_empty() && lost.is_empty(),
+        "acknowledged writes lost on B: {lost:?}"
+    );
+    // A's host comes back: mysqld recovers as a replica, then the network.
+    s.a.start();
+    let recovery = s.a.error_log();
+    eprintln!(
+        "A's recovery: {}",
+        recovery
+            .lines()
+            .filter(|l| l.contains("truncated binlog") || l.contains("prepared state"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    s.lab.heal(A);
+    holder(&s, A, Duration::from_secs(60), "A takes the VIP back through the guard");
+    assert!(
+        s.lab.log(A).contains("peer frozen"),
+        "A takes over by the guarded handover\nA log:\n{}\nB log:\n{}",
+        s.lab.log(A),
+        s.lab.log(B)
+    );
+    for m in [&s.a, &s.b] {
+        let links = m.status("SHOW ALL SLAVES STATUS");
+        assert!(
+            links.contains("Slave_SQL_Running: Yes") && links.contains("Last_SQL_Errno: 0"),
+            "replication runs without divergence:\n{links}"
+        );
+    }
+    assert_converged(&s, &acked);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn semisync_hard_death_one_domain_per_server() {
+    semisync_hard_death("cmsemid", true);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn semisync_hard_death_single_domain() {
+    semisync_hard_death("cmsemiz", false);
+}
+
+/// A planned switchover: `rkeepalived switchover VI_1` on A, under a writer
+/// through the VIP. A refuses it on the backup (naming the master), A
+/// freezes its server, B applies every write, A goes into maintenance and
+/// B takes over: no acknowledged write is lost, the servers end equal and
+/// the writer's longest wait stays within Skew_Time and a probe round.
+fn planned_switchover(test: &str, domains: bool) {
+    let mut s = setup(test, domains);
+    s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
+    s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
+    holder(&s, A, mdi_v2(100) + DB_SLACK, "A elected");
+    let on_backup = s.lab.ctl(B, &["switchover", "VI_1"]);
+    let said = String::from_utf8_lossy(&on_backup.stderr);
+    assert_eq!(on_backup.status.code(), Some(1), "refused on the backup: {said}");
+    assert!(
+        said.contains(&format!("the master is {}", s.lab.hosts[A].v4)),
+        "names the master: {said}"
+    );
+    let written = hand_over_to_b(&s, Writer::start(&s.lab), &["switchover", "VI_1"]);
+    let la = s.lab.log(A);
+    assert!(la.contains("switchover: local server frozen"), "{la}");
+    assert!(la.contains("maintenance on, the peer takes over"), "{la}");
+    assert_eq!(
+        s.a.sql("SELECT @@read_only"),
+        "1",
+        "A's server stays read-only\nA log:\n{la}"
+    );
+    assert_eq!(s.b.sql("SELECT @@read_only"), "0", "B's server is writable");
+    assert_converged(&s, &written.acked);
+    // Status says how it ended; a second one is refused (A is BACKUP now).
+    let st: serde_json::Value =
+        serde_json::from_slice(&s.lab.ctl(A, &["status", "--json"]).stdout).expect("status --json");
+    assert_eq!(st["instances"][0]["switchover"]["phase"], "done", "{st}");
+    assert_eq!(s.lab.ctl(A, &["switchover", "VI_1"]).status.code(), Some(1));
+    // Maintenance off: A (100) comes back through the guard's handover;
+    // maintenance on then takes the switchover's path again.
+    assert!(s.lab.ctl(A, &["maintenance", "VI_1", "off"]).status.success());
+    holder(&s, A, Duration::from_secs(30), "A back after maintenance off");
+    let again = hand_over_to_b(
+        &s,
+        Writer::start_via(&s.lab, VIP, 500_000, "m"),
+        &["maintenance", "VI_1", "on"],
+    );
+    assert_converged(&s, &again.acked);
+}
+
+/// Under `writer`, runs `args` on A (a switchover, or maintenance on
+/// through one) and checks that it said the peer had every write, that B
+/// takes over after its Skew_Time, and that the writer's longest wait
+/// stays within that and a probe round; returns what was written.
+fn hand_over_to_b(s: &Setup, writer: Writer, args: &[&str]) -> Written {
+    std::thread::sleep(Duration::from_secs(2));
+    let o = s.lab.ctl(A, args);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("the peer had every write"),
+        "{args:?}: {out}{}\nA log:\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        s.lab.log(A)
+    );
+    // B, at priority 90, hears A's priority 0 and waits its Skew_Time.
+    holder(
+        s,
+        B,
+        Duration::from_secs(1) + DB_SLACK,
+        "B takes over after the switchover",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let written = writer.finish();
+    let gap = longest_wait(&written);
+    eprintln!("{args:?}: longest wait between acknowledged writes: {gap:?}");
+    assert!(written.acked.len() > 20, "the writer wrote: {}", written.acked.len());
+    assert!(
+        gap < Duration::from_secs(4),
+        "writes paused {gap:?}\nA log:\n{}\nB log:\n{}",
+        s.lab.log(A),
+        s.lab.log(B)
+    );
+    written
+}
+
+/// The longest time between two acknowledged writes.
+fn longest_wait(w: &Written) -> Duration {
+    w.acked_at.windows(2).map(|p| p[1] - p[0]).max().unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn planned_switchover_one_domain_per_server() {
+    planned_switchover("cmswd", true);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn planned_switchover_single_domain() {
+    planned_switchover("cmswz", false);
+}
+
+/// A switchover the peer cannot finish: B's SQL thread is held (a table
+/// lock) past A's catch_up_timeout (2 s here). It is abandoned: exit 1
+/// with the reason, A's server writable again, A still MASTER with the
+/// VIP, status says so; writes through the VIP land on A again.
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn switchover_past_catch_up_timeout_is_abandoned() {
+    let mut s = setup("cmswab", true);
+    let a_conf = example(&s.lab, "host-a-check_mysql.conf").replace("catch_up_timeout 60", "catch_up_timeout 2");
+    assert!(a_conf.contains("catch_up_timeout 2"), "{a_conf}");
+    s.lab.start(A, &a_conf, &[]);
+    s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
+    holder(&s, A, mdi_v2(100) + DB_SLACK, "A elected");
+    let mut lock =
+        s.b.spawn_root("LOCK TABLES hellodb.acked WRITE; DO SLEEP(6); UNLOCK TABLES");
+    std::thread::sleep(Duration::from_millis(500));
+    app(&s.lab, VIP, "INSERT INTO hellodb.acked VALUES (7, 'a')").expect("a write through A");
+    let o = s.lab.ctl(A, &["switchover", "VI_1"]);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "abandoned: {said}");
+    assert!(
+        said.contains("did not apply") && said.contains("writable again"),
+        "says why: {said}"
+    );
+    assert_eq!(s.a.sql("SELECT @@read_only"), "0", "A's server writable again");
+    assert_eq!(s.lab.holders(VIP), [A], "A keeps the VIP");
+    let st: serde_json::Value =
+        serde_json::from_slice(&s.lab.ctl(A, &["status", "--json"]).stdout).expect("status --json");
+    assert_eq!(st["instances"][0]["switchover"]["phase"], "abandoned", "{st}");
+    assert_eq!(st["instances"][0]["state"], "MASTER", "{st}");
+    let _ = lock.wait();
+    app(&s.lab, VIP, "INSERT INTO hellodb.acked VALUES (8, 'a')").expect("writes land on A again");
+    assert_converged(&s, &[7, 8]);
 }

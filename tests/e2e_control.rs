@@ -202,6 +202,15 @@ fn maintenance_moves_the_vip_never_takes_over_and_survives_reload_and_restart() 
     lab.start(0, &a, &[]);
     lab.start(1, &instance("VI_1", 51, 90, &format!("{VIP}/24"), ""), &[]);
     lab.settle(VIP, &[0], mdi_v2(100) + SLACK);
+    // A switchover needs a check_mysql with a peer: refused, nothing moves.
+    let o = lab.ctl(0, &["switchover", "VI_1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("tracks no check_mysql with peer_host"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab.holders(VIP), [0]);
 
     let o = lab.ctl(0, &["maintenance", "VI_1", "on"]);
     assert!(

@@ -876,6 +876,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         v3_checksum_as_v2: r.v3_checksum_as_v2.unwrap_or(g.v3_checksum_as_v2),
         owner_ignore_adverts: r.owner_ignore_adverts.unwrap_or(g.owner_ignore_adverts),
         sync_group: None,
+        linger_on_fault: false,
     })
 }
 

@@ -190,6 +190,25 @@ fn read_root(ctx: &mut Ctx<'_>, n: &Node, config: &mut Config) {
     }
 }
 
+/// An instance lingers on FAULT when it tracks, itself or through its sync
+/// group, a check_mysql with `refuse_on_fault`.
+fn mark_lingering(c: &mut Config) {
+    let refusing: Vec<&str> = c
+        .check_mysql
+        .iter()
+        .filter(|m| m.settings.refuse_on_fault)
+        .map(|m| m.name.as_str())
+        .collect();
+    let tracks = |refs: &[TrackRef]| refs.iter().any(|r| refusing.contains(&r.name.as_str()));
+    for inst in &mut c.instances {
+        let group = inst
+            .sync_group
+            .as_ref()
+            .and_then(|g| c.sync_groups.iter().find(|s| &s.name == g));
+        inst.linger_on_fault = tracks(&inst.track_scripts) || group.is_some_and(|g| tracks(&g.track_scripts));
+    }
+}
+
 /// Checks across blocks: names, references, sync groups, owners, VRIDs.
 fn validate(ctx: &mut Ctx<'_>, c: &mut Config) {
     dedupe(ctx, &mut c.instances, |i| (&i.name, i.span), "vrrp_instance");
@@ -215,6 +234,7 @@ fn validate(ctx: &mut Ctx<'_>, c: &mut Config) {
     }
 
     sync_groups(ctx, c);
+    mark_lingering(c);
 
     for inst in &mut c.instances {
         if inst.is_owner() {

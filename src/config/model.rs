@@ -383,6 +383,77 @@ pub struct MysqlSettings {
     pub catch_up_timeout: Duration,
     pub catch_up_policy: CatchUpPolicy,
     pub read_only_when_backup: bool,
+    /// Hosts whose answer proves this node is not cut off (a gateway, a
+    /// third host): TCP connect, or ICMP echo without a port.
+    pub witnesses: Vec<Witness>,
+    /// A MASTER that reaches neither the peer's server nor a witness for
+    /// this long fences itself (None: 3 × interval + timeout).
+    pub isolation_timeout: Option<Duration>,
+    /// How long a takeover waits for the SQL thread to apply the relay log
+    /// before the server is made writable anyway.
+    pub relay_apply_timeout: Duration,
+    /// When this check's failure takes a MASTER to FAULT, its VIPs stay
+    /// until another master is heard (at most Master_Down_Interval): the
+    /// kernel refuses connections to the dead server with a reset.
+    pub refuse_on_fault: bool,
+}
+
+/// One `witness` of check_mysql.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Witness {
+    pub addr: std::net::IpAddr,
+    /// TCP port to connect to; None: ICMP echo.
+    pub port: Option<u16>,
+}
+
+impl std::fmt::Display for Witness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.addr, self.port) {
+            (a, None) => write!(f, "{a}"),
+            (std::net::IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
+            (a, Some(p)) => write!(f, "{a}:{p}"),
+        }
+    }
+}
+
+impl Witness {
+    /// `ADDR`, `ADDR:PORT`, `[V6ADDR]:PORT` or a bare IPv6 address.
+    pub fn parse(text: &str) -> Result<Witness, String> {
+        let bad = || format!("'{text}' is not a witness (ADDR, ADDR:PORT or [IPV6]:PORT)");
+        let port = |p: &str| match p.parse::<u16>() {
+            Ok(0) | Err(_) => Err(format!("'{p}' is not a TCP port (1-65535)")),
+            Ok(p) => Ok(Some(p)),
+        };
+        if let Some(rest) = text.strip_prefix('[') {
+            let (addr, tail) = rest.split_once(']').ok_or_else(bad)?;
+            let addr: std::net::Ipv6Addr = addr.parse().map_err(|_| bad())?;
+            let port = match tail {
+                "" => None,
+                t => port(t.strip_prefix(':').ok_or_else(bad)?)?,
+            };
+            return Ok(Witness {
+                addr: addr.into(),
+                port,
+            });
+        }
+        if let Ok(addr) = text.parse::<std::net::IpAddr>() {
+            return Ok(Witness { addr, port: None });
+        }
+        let (addr, p) = text.rsplit_once(':').ok_or_else(bad)?;
+        let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+        Ok(Witness {
+            addr: addr.into(),
+            port: port(p)?,
+        })
+    }
+}
+
+impl MysqlSettings {
+    /// The isolation timeout in effect for a check with `common`.
+    pub fn effective_isolation_timeout(&self, common: &CheckCommon) -> Duration {
+        self.isolation_timeout
+            .unwrap_or(3 * common.interval + common.effective_timeout())
+    }
 }
 
 /// The extension block `check_plugin NAME { … }`.
@@ -612,6 +683,9 @@ pub struct VrrpInstance {
     pub owner_ignore_adverts: bool,
     /// Name of the sync group, filled in when groups are resolved.
     pub sync_group: Option<String>,
+    /// It tracks a check_mysql with `refuse_on_fault` (directly or through
+    /// its sync group), filled in when references are resolved.
+    pub linger_on_fault: bool,
 }
 
 impl VrrpInstance {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::model::{CatchUpPolicy, CheckCommon, CheckMysql, MysqlSettings};
+use super::model::{CatchUpPolicy, CheckCommon, CheckMysql, MysqlSettings, Witness};
 use super::tracking::{block_name, common_setting};
 use super::tree::Node;
 use super::values::Ctx;
@@ -36,6 +36,10 @@ pub const CHECK_MYSQL_KEYWORDS: &[&str] = &[
     "catch_up_timeout",
     "catch_up_policy",
     "read_only_when_backup",
+    "witness",
+    "isolation_timeout",
+    "relay_apply_timeout",
+    "refuse_on_fault",
 ];
 
 const DAY_US: u64 = 86_400_000_000;
@@ -47,6 +51,7 @@ pub fn read_check_mysql(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckMysql> {
         port: 3306,
         peer_port: 3306,
         catch_up_timeout: Duration::from_secs(60),
+        relay_apply_timeout: Duration::from_secs(10),
         ..MysqlSettings::default()
     };
     for c in n.children() {
@@ -86,6 +91,25 @@ pub fn read_check_mysql(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckMysql> {
                 None => ctx.error(c.end_span(), "catch_up_policy needs 'wait' or 'takeover'"),
             },
             "read_only_when_backup" => s.read_only_when_backup = ctx.flag_or_bool(c),
+            "refuse_on_fault" => s.refuse_on_fault = ctx.flag_or_bool(c),
+            "witness" => {
+                if c.args.is_empty() {
+                    ctx.error(c.end_span(), "witness needs one or more ADDR[:PORT]");
+                }
+                for a in &c.args {
+                    match Witness::parse(&a.text) {
+                        Ok(w) if !s.witnesses.contains(&w) => s.witnesses.push(w),
+                        Ok(_) => {}
+                        Err(e) => ctx.error(a.span, e),
+                    }
+                }
+            }
+            "isolation_timeout" => s.isolation_timeout = ctx.timer_arg(c, 1, DAY_US).or(s.isolation_timeout),
+            "relay_apply_timeout" => {
+                if let Some(d) = ctx.timer_arg(c, 0, DAY_US) {
+                    s.relay_apply_timeout = d;
+                }
+            }
             "include" => {}
             _ => ctx.unknown(c, "check_mysql", CHECK_MYSQL_KEYWORDS),
         }
@@ -196,6 +220,28 @@ pub fn parse_client_options(text: &str) -> ClientOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn witnesses_are_addresses_with_an_optional_port() {
+        let w = |t: &str| Witness::parse(t).map(|w| w.to_string());
+        assert_eq!(w("10.0.0.1").as_deref(), Ok("10.0.0.1"));
+        assert_eq!(w("10.0.0.1:53").as_deref(), Ok("10.0.0.1:53"));
+        assert_eq!(w("fd00::1").as_deref(), Ok("fd00::1"));
+        assert_eq!(w("[fd00::1]:443").as_deref(), Ok("[fd00::1]:443"));
+        assert_eq!(w("[fd00::1]").as_deref(), Ok("fd00::1"));
+        assert_eq!(Witness::parse("10.0.0.1").unwrap().port, None);
+        for bad in [
+            "gw.example",
+            "10.0.0.1:0",
+            "10.0.0.1:x",
+            "[fd00::1]443",
+            "[10.0.0.1]:80",
+            "10.0.0:80",
+            "",
+        ] {
+            assert!(Witness::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn client_section_of_an_option_file() {

@@ -34,6 +34,12 @@ pub const MAX_SUBST_DEPTH: u32 = 32;
 /// Most logical lines repetition and substitution may generate in one
 /// configuration: bounds the work of `$X=$X $X`-style doubling.
 pub const MAX_EXPANDED_LINES: usize = 2_000_000;
+/// What the generated lines may hold in all, counting each line's text
+/// plus [`LINE_COST`] for its tokens: a few lines of definitions that
+/// refer to each other can otherwise grow exponentially (found by fuzzing:
+/// 137 bytes took over 1 GB).
+pub const MAX_EXPANDED_BYTES: usize = 32 << 20;
+const LINE_COST: usize = 128;
 /// Longest line substitution may build.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
@@ -181,6 +187,7 @@ pub struct Preprocessor<'a> {
     stack: Vec<PathBuf>,
     lines: Vec<Line>,
     expanded: usize,
+    expanded_bytes: usize,
     expansion_limit_hit: bool,
     cur_dir: PathBuf,
     rng: u64,
@@ -199,6 +206,7 @@ impl<'a> Preprocessor<'a> {
             stack: Vec::new(),
             lines: Vec::new(),
             expanded: 0,
+            expanded_bytes: 0,
             expansion_limit_hit: false,
             cur_dir: PathBuf::from("."),
             rng: seed | 1,
@@ -414,6 +422,18 @@ impl<'a> Preprocessor<'a> {
                 text.span_at(0),
                 format!(
                     "repetition and parameter substitution generate more than {MAX_EXPANDED_LINES} lines; stopping"
+                ),
+            );
+            return;
+        }
+        self.expanded_bytes += text.text.len() + LINE_COST;
+        if self.expanded_bytes > MAX_EXPANDED_BYTES {
+            self.expansion_limit_hit = true;
+            self.diags.error(
+                text.span_at(0),
+                format!(
+                    "repetition and parameter substitution generate more than {} MiB of configuration; stopping",
+                    MAX_EXPANDED_BYTES >> 20
                 ),
             );
             return;
@@ -1050,6 +1070,23 @@ mod tests {
         let text = "@node1 priority 150\n@^node1 priority 99\n$IF_MAIN=@node1\n$IF_MAIN state MASTER\n";
         assert_eq!(joined(text, "node1"), ["priority 150", "state MASTER"]);
         assert_eq!(joined(text, "node2"), ["priority 99"]);
+    }
+
+    #[test]
+    fn exponential_definitions_stop_at_the_budget() {
+        // Multi-line definitions that each use the one before twice:
+        // 2^24 lines of output from 25 lines of input.
+        let mut text = String::from("$D0=vrrp_script s {\\\n}\n");
+        for i in 1..=24 {
+            text += &format!("$D{i}=$D{} \\\n$D{}\n", i - 1, i - 1);
+        }
+        text += "$D24\n";
+        let l = crate::config::load_str("t.conf", &text, &crate::config::LoadOptions::default());
+        let d = l.render_diagnostics();
+        assert!(
+            d.contains("of configuration; stopping") || d.contains("lines; stopping"),
+            "{d}"
+        );
     }
 
     #[test]

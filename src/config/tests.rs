@@ -413,3 +413,33 @@ fn newer_keepalived_keywords_implemented_or_warned() {
     assert!(m[0].contains("keepalived 2.2.8 keyword"), "{m:?}");
     assert_eq!(l.diags.exit_code(), 0);
 }
+
+/// `refuse_on_fault` in a check_mysql makes the instances tracking it
+/// (themselves or through their sync group) linger on FAULT; others not.
+#[test]
+fn refuse_on_fault_marks_the_instances_tracking_the_check() {
+    let inst = |name: &str, vrid: u8, track: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n virtual_ipaddress {{\n 10.0.0.{vrid}\n }}\n{track}}}\n"
+        )
+    };
+    let l = load(&format!(
+        "check_mysql db {{\n host 127.0.0.1\n user chk\n refuse_on_fault yes\n}}\ncheck_mysql other {{\n host 127.0.0.1\n user chk\n}}\n{}{}{}{}vrrp_sync_group G {{\n group {{\n VI_G\n }}\n track_script {{\n db\n }}\n}}\n",
+        inst("VI_1", 1, " track_script {\n db\n }\n"),
+        inst("VI_2", 2, " track_script {\n other\n }\n"),
+        inst("VI_3", 3, ""),
+        inst("VI_G", 4, ""),
+    ));
+    let lingers: Vec<(&str, bool)> = l
+        .config
+        .instances
+        .iter()
+        .map(|i| (i.name.as_str(), i.linger_on_fault))
+        .collect();
+    assert_eq!(
+        lingers,
+        [("VI_1", true), ("VI_2", false), ("VI_3", false), ("VI_G", true)],
+        "{:?}",
+        messages(&l)
+    );
+}

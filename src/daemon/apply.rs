@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::model::SyncGroup;
-use crate::vrrp::{Action, InstanceId, Note, Reason, Router, RouterOutput, State};
+use crate::vrrp::{Action, InstanceId, Linger, LingerEnd, Note, Reason, Router, RouterOutput, State};
 
 use super::effects::{Addresses, Burst};
 use super::notify::{Notice, Subject};
@@ -43,6 +43,18 @@ pub enum Step {
     },
     /// "no source address" was logged; not again until one appears.
     WarnedNoSource,
+    /// Watch the LAN until another host announces one of these VIPs.
+    WatchAnnouncements(AnnouncementWatch),
+}
+
+/// A FAULT instance keeping its VIPs waits for the new master's
+/// gratuitous ARP on the VIPs' interface, at most until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncementWatch {
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+    pub addrs: Vec<std::net::Ipv4Addr>,
+    pub until: std::time::Instant,
 }
 
 fn log(level: Level, s: String) -> Step {
@@ -61,7 +73,7 @@ pub struct Gaps {
 /// keepalived logs "Entering MASTER STATE" before "setting VIPs"), then
 /// each action in order, then the notes.
 pub fn translate(out: &RouterOutput, router: &Router<Slot>, gaps: Gaps) -> Vec<(InstanceId, Step)> {
-    let mut steps = Vec::new();
+    let mut steps = Vec::with_capacity(out.actions.len() + out.notes.len());
     for (id, a) in &out.actions {
         if let (
             Some(s),
@@ -78,16 +90,19 @@ pub fn translate(out: &RouterOutput, router: &Router<Slot>, gaps: Gaps) -> Vec<(
             }
         }
     }
+    let mut one = Vec::new();
     for (id, a) in &out.actions {
         if let Some((inst, slot)) = router.get(*id) {
-            for st in action_steps(a, slot, inst.effective_priority(), gaps) {
-                steps.push((*id, st));
-            }
+            push_action_steps(a, slot, inst.effective_priority(), gaps, &mut one);
+            steps.extend(one.drain(..).map(|st| (*id, st)));
         }
     }
     for (id, n) in &out.notes {
-        if let Some(slot) = router.data(*id) {
+        if let Some((inst, slot)) = router.get(*id) {
             steps.push((*id, note_step(n, slot.name())));
+            if let (Note::VipsLinger { bound }, Linger::UntilAnnounced) = (n, inst.params().linger) {
+                steps.push((*id, Step::WatchAnnouncements(announcement_watch(slot, *bound))));
+            }
         }
     }
     steps
@@ -104,6 +119,13 @@ pub fn transition_logs(name: &str, from: State, to: State, priority: u8, reason:
             out.push(log(Level::Info, format!("({name}) Receive advertisement timeout")))
         }
         Reason::Maintenance => out.push(log(Level::Info, format!("({name}) maintenance: giving up MASTER"))),
+        Reason::Yielded { from: src, priority: p } => out.push(log(
+            Level::Warn,
+            format!(
+                "({name}) Master received advert from {src} with priority {p}, ours {priority}; giving way: \
+                 check_mysql's guard says that master's server may hold writes ours lacks"
+            ),
+        )),
         Reason::Preempted { from: src, priority: p } if p == priority => out.push(log(
             Level::Info,
             format!(
@@ -130,59 +152,62 @@ pub fn transition_logs(name: &str, from: State, to: State, priority: u8, reason:
 /// The steps of one action of an instance whose effective priority is
 /// `ours`.
 pub fn action_steps(a: &Action, slot: &Slot, ours: u8, gaps: Gaps) -> Vec<Step> {
+    let mut v = Vec::new();
+    push_action_steps(a, slot, ours, gaps, &mut v);
+    v
+}
+
+/// [`action_steps`] appended to `out`: a steady advert costs no
+/// allocation.
+pub fn push_action_steps(a: &Action, slot: &Slot, ours: u8, gaps: Gaps, out: &mut Vec<Step>) {
     let name = slot.name();
     match a {
         Action::SendAdvert { priority } => {
             if slot.tx.is_none() {
-                if slot.warned_no_src {
-                    return Vec::new();
-                }
-                return vec![
-                    log(
+                if !slot.warned_no_src {
+                    out.push(log(
                         Level::Warn,
                         format!("({name}) no source address on {}: adverts cannot be sent", slot.ifname),
-                    ),
-                    Step::WarnedNoSource,
-                ];
+                    ));
+                    out.push(Step::WarnedNoSource);
+                }
+                return;
             }
-            let mut v = vec![Step::Send { priority: *priority }];
+            out.push(Step::Send { priority: *priority });
             if *priority == 0 {
-                v.push(log(Level::Info, format!("({name}) sent 0 priority")));
+                out.push(log(Level::Info, format!("({name}) sent 0 priority")));
             }
-            v
         }
-        Action::AddVips => vec![
+        Action::AddVips => out.extend([
             log(Level::Info, format!("({name}) setting VIPs.")),
             Step::SetVips(true),
             Step::Install(slot.addresses.clone()),
-        ],
-        Action::RemoveVips => vec![
+        ]),
+        Action::RemoveVips => out.extend([
             log(Level::Info, format!("({name}) removing VIPs.")),
             Step::SetVips(false),
             Step::Remove(slot.addresses.clone()),
-        ],
+        ]),
         Action::SendGratuitous { repeat } => {
             let addrs: Vec<IpAddr> = slot.announced();
             let Some(first) = addrs.first() else {
-                return Vec::new();
+                return;
             };
-            vec![
-                log(
-                    Level::Info,
-                    format!(
-                        "({name}) Sending/queueing gratuitous ARPs on {} for {first}",
-                        slot.vip_ifname
-                    ),
+            out.push(log(
+                Level::Info,
+                format!(
+                    "({name}) Sending/queueing gratuitous ARPs on {} for {first}",
+                    slot.vip_ifname
                 ),
-                Step::Gratuitous(Burst {
-                    ifindex: slot.vip_ifindex,
-                    mac: slot.mac,
-                    addrs,
-                    repeat: *repeat,
-                    gap_v4: gaps.v4,
-                    gap_v6: gaps.v6,
-                }),
-            ]
+            ));
+            out.push(Step::Gratuitous(Burst {
+                ifindex: slot.vip_ifindex,
+                mac: slot.mac,
+                addrs,
+                repeat: *repeat,
+                gap_v4: gaps.v4,
+                gap_v6: gaps.v6,
+            }));
         }
         Action::StateChange {
             from,
@@ -190,16 +215,15 @@ pub fn action_steps(a: &Action, slot: &Slot, ours: u8, gaps: Gaps) -> Vec<Step> 
             priority,
             reason,
         } => {
-            let mut v = vec![Step::Transitioned {
+            out.push(Step::Transitioned {
                 from: *from,
                 to: *to,
                 priority: *priority,
                 reason: *reason,
-            }];
-            v.extend(instance_notice(slot, *to, *priority).map(|n| Step::Notify(Box::new(n))));
-            v
+            });
+            out.extend(instance_notice(slot, *to, *priority).map(|n| Step::Notify(Box::new(n))));
         }
-        Action::MasterRxLowerPri { from, priority } => vec![
+        Action::MasterRxLowerPri { from, priority } => out.extend([
             log(
                 Level::Info,
                 format!("({name}) Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election"),
@@ -212,7 +236,24 @@ pub fn action_steps(a: &Action, slot: &Slot, ours: u8, gaps: Gaps) -> Vec<Step> 
                 specific: slot.cfg.notify.master_rx_lower_pri.clone(),
                 generic: None,
             })),
-        ],
+        ]),
+    }
+}
+
+fn announcement_watch(slot: &Slot, bound: Duration) -> AnnouncementWatch {
+    AnnouncementWatch {
+        ifindex: slot.vip_ifindex,
+        mac: slot.mac,
+        addrs: slot
+            .cfg
+            .vips
+            .iter()
+            .filter_map(|v| match v.addr {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
+        until: std::time::Instant::now() + bound,
     }
 }
 
@@ -225,6 +266,30 @@ pub fn note_step(n: &Note, name: &str) -> Step {
         Note::PriorityZeroReceived { .. } => log(Level::Info, format!("({name}) Backup received priority 0 advertisement")),
         Note::WantMaster => log(Level::Debug, format!("({name}) wants MASTER; waiting for its sync group")),
         Note::Dropped { src, error } => log(Level::Debug, format!("({name}) dropped advert from {src}: {error}")),
+        Note::KeptMaster { from, priority } => log(
+            Level::Warn,
+            format!(
+                "({name}) Master received advert from {from} with higher priority {priority}; staying MASTER: \
+                 check_mysql's guard says that master's server lacks writes made here"
+            ),
+        ),
+        Note::VipsLinger { bound } => log(
+            Level::Info,
+            format!(
+                "({name}) VIPs stay until another master is heard (refuse_on_fault), at most {:.3} s: \
+                 clients get an answer meanwhile (a reset, or a read-only server), not a timeout",
+                bound.as_secs_f64()
+            ),
+        ),
+        Note::LingerEnded { why } => log(
+            Level::Info,
+            match why {
+                LingerEnd::Announced(a) => format!("({name}) another host announced {a}; releasing the VIPs"),
+                LingerEnd::MasterHeard(m) => format!("({name}) master {m} heard; releasing the VIPs"),
+                LingerEnd::Bound => format!("({name}) no new master announced the VIPs in time; releasing them"),
+                LingerEnd::Left => format!("({name}) releasing the VIPs kept after leaving MASTER"),
+            },
+        ),
         Note::ConflictingOwner { from } => log(
             Level::Error,
             format!("({name}) CONFIGURATION ERROR: {from} also claims to be the address owner (priority 255); lowering ours to 254"),
@@ -376,6 +441,7 @@ mod tests {
                 Step::SetVips(_) => "vips",
                 Step::Transitioned { .. } => "transitioned",
                 Step::WarnedNoSource => "warned",
+                Step::WatchAnnouncements(_) => "watch",
             })
             .collect();
         // No socket and already warned: no advert step at all.
@@ -403,6 +469,41 @@ mod tests {
 
     /// A priority-0 advert is logged as keepalived logs it; without a
     /// source address the warning is given once.
+    /// refuse_on_fault over IPv4: a MASTER going to FAULT keeps its VIPs
+    /// and watches their interface for the new master's announcement,
+    /// until Master_Down_Interval at most.
+    #[test]
+    fn a_lingering_fault_watches_for_the_announcement() {
+        let mut s = slot("");
+        s.cfg.linger_on_fault = true;
+        let mut r = Router::new();
+        let id = r.add(Instance::new(params::engine_params(&s.cfg)), s);
+        let t0 = Instant::now();
+        let mut out = RouterOutput::default();
+        r.handle(t0, id, Event::Start, &mut out);
+        let mdi = r.instance(id).map(|i| i.master_down_interval()).unwrap_or_default();
+        r.handle(t0 + mdi, id, Event::Timer, &mut out);
+        let mut out = RouterOutput::default();
+        let before = Instant::now();
+        r.handle(t0 + mdi, id, Event::Fault(true), &mut out);
+        let steps = translate(&out, &r, Gaps::default());
+        let watch = steps.iter().find_map(|(_, s)| match s {
+            Step::WatchAnnouncements(w) => Some(w.clone()),
+            _ => None,
+        });
+        let w = watch.unwrap_or_else(|| panic!("no watch: {steps:?}"));
+        assert_eq!(
+            w.addrs,
+            ["10.0.0.100".parse::<std::net::Ipv4Addr>().unwrap_or_else(|_| panic!())]
+        );
+        assert_eq!(w.ifindex, r.data(id).map(|s| s.vip_ifindex).unwrap_or_default());
+        assert!(w.until >= before + mdi && w.until <= Instant::now() + mdi);
+        assert!(
+            !steps.iter().any(|(_, s)| matches!(s, Step::Remove(_))),
+            "the VIPs stay"
+        );
+    }
+
     #[test]
     fn priority_zero_and_missing_source() {
         let mut s = slot("");

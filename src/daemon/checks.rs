@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::model::Config;
-use crate::track::check::{Check, Outcome, Report, Reporter, Source};
+use crate::track::check::{Check, Guard, Outcome, Report, Reporter, Source};
 use crate::track::file::{init_file, read_value, FileCheck};
 use crate::track::mysql::{MysqlCheck, Role};
 use crate::track::plugin::PluginCheck;
@@ -36,10 +36,12 @@ struct MysqlLink {
     role: watch::Sender<Role>,
     guarded: bool,
     /// The guard's last decision (None: none yet).
-    hold: Option<bool>,
+    guard: Option<Guard>,
     /// With `read_only_when_backup`: whether the server is writable (None:
     /// not reported yet), and how long a new MASTER waits for it.
     fencing: Option<(Option<bool>, Duration)>,
+    /// Whether it has a peer_host to hand over to.
+    has_peer: bool,
 }
 
 struct Running {
@@ -82,8 +84,10 @@ pub struct Checks {
     tx: mpsc::UnboundedSender<Report>,
     running: HashMap<ObjId, Running>,
     next_generation: u64,
-    /// Hold decisions reported since the last `take_holds`.
-    holds: Vec<(ObjId, bool)>,
+    /// Guard decisions reported since the last `take_guards`.
+    guards: Vec<(ObjId, Guard)>,
+    /// Switchovers that ended since the last `take_switchovers`.
+    switchovers: Vec<(ObjId, u64, Result<(), String>)>,
 }
 
 impl Checks {
@@ -94,7 +98,8 @@ impl Checks {
                 tx,
                 running: HashMap::new(),
                 next_generation: 1,
-                holds: Vec::new(),
+                guards: Vec::new(),
+                switchovers: Vec::new(),
             },
             rx,
         )
@@ -148,7 +153,7 @@ impl Checks {
     /// Stops every check (daemon stopping).
     pub fn stop_all(&mut self) {
         self.running.clear();
-        self.holds.clear();
+        self.guards.clear();
     }
 
     fn stop(&mut self, tracker: &mut Tracker, obj: ObjId) {
@@ -235,8 +240,17 @@ impl Checks {
                 let link = MysqlLink {
                     role: tx,
                     guarded: m.settings.peer_host.is_some(),
-                    hold: None,
-                    fencing: m.settings.read_only_when_backup.then(|| (None, c.effective_timeout())),
+                    guard: None,
+                    // A takeover first waits for the relay log (up to
+                    // relay_apply_timeout, a round more to notice), then
+                    // the SET within the timeout.
+                    fencing: m.settings.read_only_when_backup.then(|| {
+                        (
+                            None,
+                            c.effective_timeout() + m.settings.relay_apply_timeout + c.interval,
+                        )
+                    }),
+                    has_peer: m.settings.peer_host.is_some(),
                 };
                 (obj, Box::new(check), Some(link))
             }
@@ -303,16 +317,40 @@ impl Checks {
 
     /// check_mysql objects whose catch-up guard is on, with its last
     /// decision (None: none yet; their instances are held until it says).
-    pub fn guarded(&self) -> Vec<(ObjId, Option<bool>)> {
+    pub fn guarded(&self) -> Vec<(ObjId, Option<Guard>)> {
         self.running
             .iter()
-            .filter_map(|(o, r)| r.mysql.as_ref().filter(|m| m.guarded).map(|m| (*o, m.hold)))
+            .filter_map(|(o, r)| r.mysql.as_ref().filter(|m| m.guarded).map(|m| (*o, m.guard)))
             .collect()
     }
 
-    /// Hold decisions reported since the last call.
-    pub fn take_holds(&mut self) -> Vec<(ObjId, bool)> {
-        std::mem::take(&mut self.holds)
+    /// Guard decisions reported since the last call.
+    pub fn take_guards(&mut self) -> Vec<(ObjId, Guard)> {
+        std::mem::take(&mut self.guards)
+    }
+
+    /// Switchovers that ended since the last call.
+    pub fn take_switchovers(&mut self) -> Vec<(ObjId, u64, Result<(), String>)> {
+        std::mem::take(&mut self.switchovers)
+    }
+
+    /// The check_mysql with a peer_host among these references: the one a
+    /// switchover of their instance runs through.
+    pub fn switchover_check(&self, refs: &[crate::track::Reference]) -> Option<ObjId> {
+        refs.iter().map(|r| r.obj).find(|o| {
+            self.running
+                .get(o)
+                .and_then(|r| r.mysql.as_ref())
+                .is_some_and(|m| m.has_peer)
+        })
+    }
+
+    /// Asks a check_mysql's probe for a switchover; returns the request's
+    /// number (None: not a check_mysql).
+    pub fn request_switchover(&self, obj: ObjId) -> Option<u64> {
+        let m = self.running.get(&obj)?.mysql.as_ref()?;
+        m.role.send_modify(|r| r.switchover += 1);
+        Some(m.role.borrow().switchover)
     }
 
     /// Tells each MySQL probe the role of the instances tracking it.
@@ -328,6 +366,7 @@ impl Checks {
                 }
             }
             m.role.send_if_modified(|r| {
+                role.switchover = r.switchover;
                 let changed = *r != role;
                 *r = role;
                 changed
@@ -350,10 +389,13 @@ impl Checks {
         if r.detail.is_some() {
             run.detail = r.detail.take();
         }
-        if let Some(h) = r.hold {
-            self.holds.push((obj, h));
+        if let Some((request, result)) = r.switchover.take() {
+            self.switchovers.push((obj, request, result));
+        }
+        if let Some(g) = r.guard {
+            self.guards.push((obj, g));
             if let Some(m) = run.mysql.as_mut() {
-                m.hold = Some(h);
+                m.guard = Some(g);
             }
         }
         if let (Some(w), Some(f)) = (r.writable, run.mysql.as_mut().and_then(|m| m.fencing.as_mut())) {
@@ -487,9 +529,10 @@ mod tests {
             source: Source { obj, generation },
             outcome: Outcome::Value(v),
             detail: None,
-            hold: None,
+            guard: None,
             writable: None,
             latency: None,
+            switchover: None,
         }
     }
 

@@ -22,13 +22,14 @@ impl Daemon {
             Command::Status => self.status_answer(),
             Command::Explain { instance } => self.explain_answer(&instance),
             Command::Maintenance { instances, on } => self.maintenance(instances, on),
+            Command::Switchover { instance } => self.start_switchover(&instance, false),
             Command::TestStall { millis } => {
                 if std::env::var_os("RKEEPALIVED_TEST_HOOKS").is_some_and(|v| v == "1") {
                     // Deliberately blocks this loop: the watchdog test sees the pings stop.
                     std::thread::sleep(std::time::Duration::from_millis(millis));
                     json!({ "version": VERSION, "ok": true })
                 } else {
-                    error("unknown command 'test_stall' (status, explain, maintenance)")
+                    error("unknown command 'test_stall' (status, explain, maintenance, switchover)")
                 }
             }
         };
@@ -50,7 +51,11 @@ impl Daemon {
 
     fn instance_status(&self, id: InstanceId, facts: &[(ObjId, CheckFacts<'_>)], now: Now) -> Option<Value> {
         let (inst, slot) = self.router.get(id)?;
-        Some(status::instance(inst, slot, &self.tracker, facts, now))
+        let mut v = status::instance(inst, slot, &self.tracker, facts, now);
+        if let Some(s) = self.switchovers.get(slot.name()) {
+            v["switchover"] = s.to_json(now.mono);
+        }
+        Some(v)
     }
 
     fn status_answer(&self) -> Value {
@@ -68,7 +73,7 @@ impl Daemon {
         status::answer(instances, checks, self.started_wall)
     }
 
-    fn find(&self, name: &str) -> Option<InstanceId> {
+    pub(super) fn find(&self, name: &str) -> Option<InstanceId> {
         self.router
             .ids()
             .find(|&id| self.router.data(id).is_some_and(|s| s.name() == name))
@@ -93,8 +98,29 @@ impl Daemon {
     }
 
     /// Maintenance on or off for some instances (None: all), recorded in
-    /// the state file so it survives reloads and restarts.
+    /// the state file so it survives reloads and restarts. One MASTER
+    /// tracked by a check_mysql with a peer goes through a switchover
+    /// first, so the peer takes over with every write.
     fn maintenance(&mut self, names: Option<Vec<String>>, on: bool) -> Value {
+        if let (true, Some([name])) = (on, names.as_deref()) {
+            if self.switchover_applies(name) {
+                let answer = self.start_switchover(name, true);
+                if answer["ok"] == json!(true) {
+                    self.persistent.maintenance.insert(name.clone());
+                    self.save_state();
+                    return json!({
+                        "version": VERSION, "ok": true, "maintenance": true,
+                        "changed": [name], "switchover": name,
+                    });
+                }
+                return answer;
+            }
+        }
+        self.set_maintenance(names, on)
+    }
+
+    /// Maintenance on or off at once (see `maintenance`).
+    pub(super) fn set_maintenance(&mut self, names: Option<Vec<String>>, on: bool) -> Value {
         let targets: Vec<(InstanceId, String)> = match &names {
             None => self
                 .router
@@ -147,7 +173,7 @@ impl Daemon {
         }
     }
 
-    fn save_state(&self) {
+    pub(super) fn save_state(&self) {
         self.effect(Effect::SaveState {
             dir: self.state_dir.clone(),
             text: self.persistent.to_text(),

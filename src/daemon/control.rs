@@ -42,6 +42,10 @@ pub enum Command {
         instances: Option<Vec<String>>,
         on: bool,
     },
+    /// A planned handover of a MASTER tracked by check_mysql to its peer.
+    Switchover {
+        instance: String,
+    },
     /// Tests only (the daemon refuses it unless started with
     /// RKEEPALIVED_TEST_HOOKS=1): block the protocol loop itself.
     TestStall {
@@ -52,7 +56,10 @@ pub enum Command {
 impl Command {
     /// Commands that change what the daemon does: root only.
     pub fn changes_state(&self) -> bool {
-        matches!(self, Command::Maintenance { .. } | Command::TestStall { .. })
+        matches!(
+            self,
+            Command::Maintenance { .. } | Command::Switchover { .. } | Command::TestStall { .. }
+        )
     }
 }
 
@@ -83,7 +90,8 @@ pub fn access(uid: u32, in_group: bool) -> Access {
 
 /// Parses one request line: `{"command": "status"}`,
 /// `{"command": "explain", "instance": "VI_1"}`,
-/// `{"command": "maintenance", "instance": "VI_1" | "all": true, "on": true}`.
+/// `{"command": "maintenance", "instance": "VI_1" | "all": true, "on": true}`,
+/// `{"command": "switchover", "instance": "VI_1"}`.
 pub fn parse(line: &str) -> Result<Command, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON request: {e}"))?;
     let instance = || {
@@ -104,10 +112,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
             };
             Ok(Command::Maintenance { instances, on })
         }
+        Some("switchover") => Ok(Command::Switchover { instance: instance()? }),
         Some("test_stall") => Ok(Command::TestStall {
             millis: v["millis"].as_u64().unwrap_or(1000).min(60_000),
         }),
-        Some(other) => Err(format!("unknown command '{other}' (status, explain, maintenance)")),
+        Some(other) => Err(format!(
+            "unknown command '{other}' (status, explain, maintenance, switchover)"
+        )),
         None => Err("'command' is required".into()),
     }
 }
@@ -298,6 +309,17 @@ mod tests {
                 on: true
             })
         );
+        assert_eq!(
+            parse(r#"{"command":"switchover","instance":"VI_1"}"#),
+            Ok(Command::Switchover {
+                instance: "VI_1".into()
+            })
+        );
+        assert!(Command::Switchover {
+            instance: "VI_1".into()
+        }
+        .changes_state());
+        assert!(parse(r#"{"command":"switchover"}"#).is_err());
         for (bad, why) in [
             ("status", "not a JSON request"),
             (r#"{"command":"reboot"}"#, "unknown command 'reboot'"),

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::model::{Family, VrrpInstance};
 use crate::net::garp::virtual_mac;
@@ -29,6 +29,39 @@ pub enum Change {
     NewLink { name: String },
     /// The addresses changed: advert sources may change.
     Addresses,
+    /// This address left this link (after [`Change::Addresses`]).
+    AddressRemoved { index: u32, addr: IpAddr },
+}
+
+/// The addresses the daemon itself is removing, so that the kernel's
+/// report of their deletion is not taken for someone else's. An entry is
+/// used up by its report, or forgotten after [`OwnRemovals::KEEP`].
+#[derive(Debug, Default)]
+pub struct OwnRemovals {
+    pending: Vec<(u32, IpAddr, Instant)>,
+}
+
+impl OwnRemovals {
+    /// Longer than the effects worker takes to reach a removal.
+    const KEEP: Duration = Duration::from_secs(10);
+
+    pub fn note(&mut self, now: Instant, addrs: impl IntoIterator<Item = (u32, IpAddr)>) {
+        self.pending.retain(|(_, _, at)| now.duration_since(*at) < Self::KEEP);
+        self.pending
+            .extend(addrs.into_iter().map(|(index, addr)| (index, addr, now)));
+    }
+
+    /// Whether the daemon removed this address itself (the entry is used up).
+    pub fn take(&mut self, now: Instant, index: u32, addr: IpAddr) -> bool {
+        self.pending.retain(|(_, _, at)| now.duration_since(*at) < Self::KEEP);
+        match self.pending.iter().position(|(i, a, _)| *i == index && *a == addr) {
+            Some(p) => {
+                self.pending.remove(p);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Host {
@@ -44,6 +77,10 @@ impl Host {
 
     pub fn link_by_name(&self, name: &str) -> Option<&Link> {
         self.links.values().find(|l| l.name == name)
+    }
+
+    pub fn name_of(&self, index: u32) -> Option<&str> {
+        self.links.get(&index).map(|l| l.name.as_str())
     }
 
     pub fn index_of(&self, name: &str) -> Option<u32> {
@@ -100,7 +137,13 @@ impl Host {
             }
             NetEvent::AddrRemoved(a) => {
                 self.addrs.retain(|x| !(x.index == a.index && x.addr == a.addr));
-                vec![Change::Addresses]
+                vec![
+                    Change::Addresses,
+                    Change::AddressRemoved {
+                        index: a.index,
+                        addr: a.addr,
+                    },
+                ]
             }
         }
     }
@@ -132,6 +175,7 @@ impl Host {
             warned_no_src: false,
             journal: Default::default(),
             fault_cause: Default::default(),
+            advert_frames: Default::default(),
             cfg,
         };
         if let (Some(v), Some(parent)) = (slot.cfg.vmac.clone(), &link) {
@@ -293,6 +337,23 @@ mod tests {
             .into_iter()
             .next()
             .unwrap_or_else(|| panic!("no instance"))
+    }
+
+    /// A removal the daemon made is recognised once, only for its own
+    /// link and address, and not after it was forgotten.
+    #[test]
+    fn own_removals_are_told_apart_from_someone_else_s() {
+        let vip: IpAddr = "10.0.0.100".parse().unwrap_or_else(|_| panic!());
+        let other: IpAddr = "10.0.0.101".parse().unwrap_or_else(|_| panic!());
+        let t0 = Instant::now();
+        let mut own = OwnRemovals::default();
+        own.note(t0, [(2, vip)]);
+        assert!(!own.take(t0, 3, vip), "another link");
+        assert!(!own.take(t0, 2, other), "another address");
+        assert!(own.take(t0, 2, vip));
+        assert!(!own.take(t0, 2, vip), "used up");
+        own.note(t0, [(2, vip)]);
+        assert!(!own.take(t0 + OwnRemovals::KEEP, 2, vip), "forgotten");
     }
 
     /// The primary address wins; secondaries, VIPs and tentative

@@ -37,8 +37,13 @@ pub enum Why {
     SyncGroup,
     /// check_mysql's catch-up guard released its hold on preemption.
     GuardRelease,
+    /// As MASTER, check_mysql's guard had it give way to a live master whose
+    /// server may hold writes its own lacks.
+    GuardYield,
     /// `rkeepalived maintenance … on`.
     Maintenance,
+    /// As MASTER, a tracked VIP was deleted from the host by someone else.
+    VipDeleted,
     /// A reload retired the instance and created it anew (interface, VRID,
     /// version, family or VMAC changed).
     Reload,
@@ -46,7 +51,7 @@ pub enum Why {
 }
 
 impl Why {
-    pub const ALL: [Why; 14] = [
+    pub const ALL: [Why; 16] = [
         Why::Startup,
         Why::MasterDownTimer,
         Why::HigherPriorityHeard,
@@ -58,7 +63,9 @@ impl Why {
         Why::LinkUp,
         Why::SyncGroup,
         Why::GuardRelease,
+        Why::GuardYield,
         Why::Maintenance,
+        Why::VipDeleted,
         Why::Reload,
         Why::Shutdown,
     ];
@@ -76,7 +83,9 @@ impl Why {
             Why::LinkUp => "link_up",
             Why::SyncGroup => "sync_group",
             Why::GuardRelease => "guard_release",
+            Why::GuardYield => "guard_yield",
             Why::Maintenance => "maintenance",
+            Why::VipDeleted => "vip_deleted",
             Why::Reload => "reload",
             Why::Shutdown => "shutdown",
         }
@@ -102,6 +111,7 @@ pub fn why(reason: Reason, cause: FaultCause) -> Why {
         Reason::PriorityZero { .. } => Why::PriorityZeroHeard,
         Reason::Preempt { .. } => Why::Preempt,
         Reason::HoldReleased => Why::GuardRelease,
+        Reason::Yielded { .. } => Why::GuardYield,
         Reason::Maintenance => Why::Maintenance,
         Reason::Preempted { .. } => Why::HigherPriorityHeard,
         Reason::Fault if cause == FaultCause::Link => Why::LinkDown,
@@ -109,6 +119,7 @@ pub fn why(reason: Reason, cause: FaultCause) -> Why {
         Reason::FaultCleared if cause == FaultCause::Link => Why::LinkUp,
         Reason::FaultCleared => Why::TrackerRecovered,
         Reason::SyncGroup => Why::SyncGroup,
+        Reason::VipDeleted { .. } => Why::VipDeleted,
         Reason::Shutdown => Why::Shutdown,
     }
 }
@@ -116,7 +127,9 @@ pub fn why(reason: Reason, cause: FaultCause) -> Why {
 /// The peer that caused a transition, with the priority it advertised.
 pub fn peer(reason: Reason) -> Option<(IpAddr, u8)> {
     match reason {
-        Reason::Preempted { from, priority } | Reason::Preempt { from, priority } => Some((from, priority)),
+        Reason::Preempted { from, priority }
+        | Reason::Preempt { from, priority }
+        | Reason::Yielded { from, priority } => Some((from, priority)),
         Reason::PriorityZero { from } => Some((from, 0)),
         _ => None,
     }

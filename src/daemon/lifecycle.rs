@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::config::model::VrrpInstance;
 use crate::config::{self, Loaded};
+use crate::track::check::Guard;
 use crate::track::{Kind, Reference, Tracker};
 use crate::vrrp::{Action, Event, Instance, InstanceId, Router, State};
 
@@ -79,6 +80,7 @@ impl Daemon {
         if let Some(w) = warning {
             tracing::warn!("state file {w}");
         }
+        let (announcements, announced) = tokio::sync::mpsc::unbounded_channel();
         let mut d = Daemon {
             config: loaded.config,
             load_opts,
@@ -98,6 +100,9 @@ impl Daemon {
             footguns: verdicts.footguns.clone(),
             persistent,
             state_dir,
+            announcements,
+            switchovers: HashMap::new(),
+            own_removals: Default::default(),
         };
         d.realize(instances, &verdicts, None).await;
         d.apply_maintenance();
@@ -108,6 +113,7 @@ impl Daemon {
             signals,
             control,
             metrics,
+            announced,
         };
         Ok((d, inputs))
     }
@@ -197,6 +203,7 @@ impl Daemon {
     fn change_in_place(&mut self, inst: &mut Instance, slot: &mut Slot, cfg: VrrpInstance) {
         tracing::info!("({}) configuration changed; applied in place", cfg.name);
         let before = slot.addresses.clone();
+        slot.advert_frames = Default::default();
         let resend = slot.cfg.unicast_ttl != cfg.unicast_ttl || slot.cfg.unicast_src_ip != cfg.unicast_src_ip;
         slot.cfg = cfg;
         self.host.resolve(slot);
@@ -247,7 +254,7 @@ impl Daemon {
     /// the generic `notify` and the FIFOs hear FAULT — DELETED, and the
     /// `notify_deleted` script runs, when that is set; `notify_fault` does
     /// not run. Its VMAC goes.
-    async fn retire(&mut self, mut inst: Instance, slot: Slot) {
+    async fn retire(&mut self, mut inst: Instance, mut slot: Slot) {
         let mut out = crate::vrrp::Output::default();
         inst.handle(Instant::now(), Event::Shutdown { release: true }, &mut out);
         for a in &out.actions {
@@ -256,7 +263,7 @@ impl Daemon {
             }
             for step in apply::action_steps(a, &slot, inst.effective_priority(), Default::default()) {
                 match step {
-                    Step::Send { priority } => self.sockets.send_advert(&inst, &slot, priority),
+                    Step::Send { priority } => self.sockets.send_advert(&inst, &mut slot, priority),
                     Step::Remove(addrs) => self.effect(Effect::Remove {
                         owner: slot.cfg.name.clone(),
                         addrs,
@@ -329,13 +336,13 @@ impl Daemon {
         self.sockets.rebuild(&self.router);
         self.refresh_sources();
         // The guard fails closed: held until its check says otherwise.
-        let holds: Vec<_> = self
+        let guards: Vec<_> = self
             .checks
             .guarded()
             .into_iter()
-            .map(|(o, h)| (o, h.unwrap_or(true)))
+            .map(|(o, g)| (o, g.unwrap_or(Guard::CLOSED)))
             .collect();
-        self.apply_holds(&holds);
+        self.apply_guards(&guards);
         self.reevaluate_all();
     }
 

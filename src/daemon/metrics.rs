@@ -587,7 +587,7 @@ mod tests {
                     base_priority: 100,
                     effective_priority: 70,
                     last_transition: 1.5,
-                    transitions: [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                    transitions: [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
                 },
                 InstanceSnap {
                     name: "VI_2".into(),

@@ -34,11 +34,12 @@
 //! - [`effects`]: the ordered effects worker and its GARP schedule;
 //! - [`slot`]: one instance's runtime facts;
 //! - [`control`]: the control socket (all of its I/O, peer credentials);
-//! - [`commands`]: the loop's side of it: status, explain, maintenance;
+//! - [`commands`]: the loop's side of it: status, explain, maintenance, switchover;
 //! - [`status`] (pure): the status schema and `explain`'s sentences;
 //! - [`journal`] (pure): each instance's transitions and their reasons;
 //! - [`footguns`] (pure): what a configuration will not do as meant;
 //! - [`state`]: what survives restarts (maintenance), in `state_dir`;
+//! - [`switchover`]: planned handovers of a check_mysql master to its peer;
 //! - [`reports`]: the dump files on signals (views for [`dump`]);
 //! - [`notify`], [`dump`], [`logging`], [`signals`], [`process`],
 //!   [`params`], [`precheck`]: notifications, dump files, logs, signals,
@@ -71,6 +72,7 @@ pub mod slot;
 pub mod sockets;
 pub mod state;
 pub mod status;
+pub mod switchover;
 pub mod tracking;
 
 use std::io::Write;

@@ -7,7 +7,7 @@ use crate::config::model::{
 };
 use crate::net::netlink::{AddressSpec, RouteSpec, RuleSpec};
 use crate::vrrp::packet::{self, ChecksumMode, Version};
-use crate::vrrp::{GarpParams, Params, UnicastPeer};
+use crate::vrrp::{GarpParams, Linger, Params, UnicastPeer};
 
 use super::effects::Addresses;
 
@@ -62,6 +62,13 @@ pub fn engine_params(i: &VrrpInstance) -> Params {
             })
             .collect(),
         check_unicast_src: i.check_unicast_src,
+        // Over IPv4 without a VMAC the new master's gratuitous ARP can be
+        // told from ours; otherwise its first advert ends the wait.
+        linger: match (i.linger_on_fault, i.family, &i.vmac) {
+            (false, _, _) => Linger::Off,
+            (true, Family::V4, None) => Linger::UntilAnnounced,
+            (true, _, _) => Linger::UntilAdvert,
+        },
     }
 }
 

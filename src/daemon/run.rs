@@ -6,7 +6,9 @@
 //! the rest into steps; adverts leave from here, every other effect goes
 //! in order to the effects worker.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::config::model::Config;
 use crate::config::LoadOptions;
 use crate::net::netlink::NetEvent;
-use crate::track::check::Report;
+use crate::track::check::{Guard, Report};
 use crate::track::{Kind, ObjId, Tracker};
 use crate::vrrp::{Event, InstanceId, Reason, Router, RouterOutput, State};
 
@@ -23,10 +25,13 @@ use super::apply::{self, Gaps, Level, Step};
 use super::checks::Checks;
 use super::effects::{Effect, EffectSender};
 use super::fence::Deferral;
-use super::host::{Change, Host};
+use super::host::{Change, Host, OwnRemovals};
 use super::journal::{self, FaultCause};
 use super::slot::Slot;
 use super::sockets::{self, Input, Sockets, RX_QUEUE};
+
+/// How late a timer wake-up must be to count as a stall.
+const STALL: Duration = Duration::from_secs(1);
 
 pub struct Daemon {
     /// The configuration but its instances (those live in their slots).
@@ -51,6 +56,13 @@ pub struct Daemon {
     /// What survives restarts: the instances in maintenance.
     pub(super) persistent: super::state::Persistent,
     pub(super) state_dir: PathBuf,
+    /// Where announcement watches report another host's ARP for a VIP.
+    pub(super) announcements: mpsc::UnboundedSender<(InstanceId, IpAddr)>,
+    /// Planned switchovers, by instance name: the one running, or how the
+    /// last ended.
+    pub(super) switchovers: HashMap<String, super::switchover::Switchover>,
+    /// Addresses being removed by the daemon itself (not someone else).
+    pub(super) own_removals: RefCell<OwnRemovals>,
 }
 
 /// What feeds the loop besides its timer.
@@ -63,6 +75,8 @@ pub struct Inputs {
     pub control: Option<mpsc::Receiver<super::control::Request>>,
     /// Metrics scrapes (none unless `metrics_listen`).
     pub metrics: Option<mpsc::Receiver<super::metrics::Ask>>,
+    /// Another host announced a VIP of an instance keeping them on FAULT.
+    pub announced: mpsc::UnboundedReceiver<(InstanceId, IpAddr)>,
 }
 
 impl Daemon {
@@ -149,12 +163,52 @@ impl Daemon {
                     let _ = ask.send(self.metrics_snapshot());
                 }
                 Some(ev) = inputs.net.recv() => self.net_event(ev).await,
-                _ = sleep => self.timers(),
+                Some((id, addr)) = inputs.announced.recv() => self.feed(id, Event::Announced(addr)),
+                _ = sleep => {
+                    if let Some(due) = wake {
+                        self.woke_late(due);
+                    }
+                    self.timers();
+                }
             }
             self.checks.update_roles(&self.users, &self.router);
         }
         self.shutdown().await;
         0
+    }
+
+    /// Waits in the background for another host's ARP announcement of a
+    /// VIP; the instance lets its lingering VIPs go when it comes.
+    fn watch_announcements(&self, id: InstanceId, w: super::apply::AnnouncementWatch) {
+        let tx = self.announcements.clone();
+        tokio::spawn(async move {
+            match crate::net::arpwatch::wait_for_announcement(w.ifindex, w.mac, &w.addrs, w.until).await {
+                Ok(Some(addr)) => {
+                    let _ = tx.send((id, IpAddr::V4(addr)));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!("cannot watch for the new master's ARP announcement: {e}"),
+            }
+        });
+    }
+
+    /// A wake-up this late means the daemon was not scheduled (SIGSTOP,
+    /// or starved of CPU): say so, and let the instances know before their
+    /// timers run, so a BACKUP does not take over on adverts it has not
+    /// read yet.
+    fn woke_late(&mut self, due: Instant) {
+        let late = Instant::now().saturating_duration_since(due);
+        if late < STALL {
+            return;
+        }
+        tracing::warn!(
+            "the protocol loop woke {:.1} s late: the daemon was stopped or starved of CPU",
+            late.as_secs_f64()
+        );
+        let ids: Vec<InstanceId> = self.router.iter().map(|(id, _, _)| id).collect();
+        for id in ids {
+            self.feed(id, Event::Resumed);
+        }
     }
 
     fn timers(&mut self) {
@@ -198,24 +252,37 @@ impl Daemon {
     }
 
     fn check_report(&mut self, r: Report) {
-        if let Some(obj) = self.checks.apply(&mut self.tracker, r, &self.sockets.counters) {
+        let changed = self.checks.apply(&mut self.tracker, r, &self.sockets.counters);
+        // The guard first: whether a failing master may keep its VIPs is
+        // decided by the same report that fails it.
+        let guards = self.checks.take_guards();
+        if !guards.is_empty() {
+            self.apply_guards(&guards);
+        }
+        for (obj, request, result) in self.checks.take_switchovers() {
+            self.switchover_ended(obj, request, result);
+        }
+        if let Some(obj) = changed {
             let users = self.users.get(&obj).cloned().unwrap_or_default();
             self.reevaluate(&users);
-        }
-        let holds = self.checks.take_holds();
-        if !holds.is_empty() {
-            self.apply_holds(&holds);
         }
         self.release_deferred(false);
     }
 
-    /// The database catch-up guard's decisions: hold or release the
-    /// preemption of the instances that track each check.
-    pub(super) fn apply_holds(&mut self, holds: &[(ObjId, bool)]) {
-        for &(obj, hold) in holds {
+    /// The database guard's decisions for the instances that track each
+    /// check: hold or release their preemption, and how a MASTER meets
+    /// another master.
+    pub(super) fn apply_guards(&mut self, guards: &[(ObjId, Guard)]) {
+        for &(obj, g) in guards {
             for id in self.users.get(&obj).cloned().unwrap_or_default() {
-                if self.router.instance(id).is_some_and(|i| i.preempt_held() != hold) {
-                    self.feed(id, Event::PreemptHold(hold));
+                if self.router.instance(id).is_some_and(|i| i.stance() != g.stance) {
+                    self.feed(id, Event::Stance(g.stance));
+                }
+                if self.router.instance(id).is_some_and(|i| i.preempt_held() != g.hold) {
+                    self.feed(id, Event::PreemptHold(g.hold));
+                }
+                if self.router.instance(id).is_some_and(|i| i.may_linger() != g.linger) {
+                    self.feed(id, Event::MayLinger(g.linger));
                 }
             }
         }
@@ -307,7 +374,7 @@ impl Daemon {
             match step {
                 Step::Log(level, text) => emit(level, &text),
                 Step::Send { priority } => {
-                    if let Some((inst, slot)) = self.router.get(id) {
+                    if let Some((inst, slot)) = self.router.get_mut(id) {
                         self.sockets.send_advert(inst, slot, priority);
                     }
                 }
@@ -335,6 +402,7 @@ impl Daemon {
                     self.record_transition(id, from, to, priority, reason);
                     transitioned = true;
                 }
+                Step::WatchAnnouncements(w) => self.watch_announcements(id, w),
                 Step::WarnedNoSource => {
                     if let Some(s) = self.router.data_mut(id) {
                         s.warned_no_src = true;
@@ -392,6 +460,10 @@ impl Daemon {
     }
 
     pub(super) fn effect(&self, e: Effect) {
+        if let Effect::Remove { addrs, .. } = &e {
+            let removed = addrs.addrs.iter().map(|(index, spec)| (*index, spec.addr));
+            self.own_removals.borrow_mut().note(Instant::now(), removed);
+        }
         if self.effects.send(e).is_err() {
             tracing::error!("the effects worker has stopped; an effect was lost");
         }
@@ -420,7 +492,32 @@ impl Daemon {
                     }
                 }
                 Change::Addresses => self.refresh_sources(),
+                Change::AddressRemoved { index, addr } => self.address_removed(index, addr),
             }
+        }
+    }
+
+    /// An address left a link. If someone else deleted a VIP a MASTER
+    /// holds and tracks, the MASTER steps down and the election runs again
+    /// (keepalived 2.2.7 does so, observed); with `no_track` it stays
+    /// MASTER without it until its next transition to MASTER.
+    fn address_removed(&mut self, index: u32, addr: IpAddr) {
+        if self.own_removals.borrow_mut().take(Instant::now(), index, addr) {
+            return;
+        }
+        let holders: Vec<InstanceId> = self
+            .router
+            .iter()
+            .filter(|(_, inst, s)| inst.state() == State::Master && s.vips_set && s.tracks_deletion_of(index, addr))
+            .map(|(id, _, _)| id)
+            .collect();
+        if holders.is_empty() {
+            return;
+        }
+        let ifname = self.host.name_of(index).unwrap_or("?");
+        tracing::info!("Netlink reflector reports IP {addr} removed from {ifname}");
+        for id in holders {
+            self.feed(id, Event::VipDeleted(addr));
         }
     }
 
@@ -454,9 +551,7 @@ impl Daemon {
                 self.write_dump("stats");
                 let ids: Vec<InstanceId> = self.router.ids().collect();
                 for id in ids {
-                    if let Some(i) = self.router.instance_mut(id) {
-                        *i.stats_mut() = Default::default();
-                    }
+                    self.router.update_instance(id, |i| *i.stats_mut() = Default::default());
                 }
             }
             _ => {}

@@ -41,6 +41,18 @@ pub struct Slot {
     pub journal: Journal,
     /// What its current (or last) fault was about, for the journal.
     pub fault_cause: FaultCause,
+    /// The bytes of its adverts, built once per priority and source.
+    pub advert_frames: AdvertFrames,
+}
+
+/// The adverts last sent, one per destination. An advert changes only
+/// with its priority, its source and the configuration (a change in
+/// place clears this), so at 10 ms each is built once, not 100 times a
+/// second.
+#[derive(Debug, Default)]
+pub struct AdvertFrames {
+    pub key: Option<(u8, IpAddr)>,
+    pub frames: Vec<(IpAddr, Vec<u8>)>,
 }
 
 impl Slot {
@@ -56,6 +68,15 @@ impl Slot {
             .chain(&self.cfg.excluded_vips)
             .map(|v| v.addr)
             .collect()
+    }
+
+    /// Whether the address on this link is one of its VIPs or excluded
+    /// VIPs whose deletion it follows (all but `no_track`).
+    pub fn tracks_deletion_of(&self, index: u32, addr: IpAddr) -> bool {
+        let configured = self.cfg.vips.iter().chain(&self.cfg.excluded_vips);
+        configured
+            .zip(&self.addresses.addrs)
+            .any(|(v, (idx, spec))| !v.no_track && *idx == index && spec.addr == addr)
     }
 
     /// The interface adverts are sent from: the VMAC unless `vmac_xmit_base`.
@@ -92,6 +113,7 @@ impl Slot {
             warned_no_src: false,
             journal: Journal::default(),
             fault_cause: FaultCause::default(),
+            advert_frames: AdvertFrames::default(),
             cfg,
         }
     }

@@ -146,28 +146,35 @@ impl Sockets {
         }
     }
 
-    /// Sends one advert of `inst` to its multicast group or each unicast peer.
-    pub fn send_advert(&mut self, inst: &Instance, slot: &Slot, priority: u8) {
+    /// Sends one advert of `inst` to its multicast group or each unicast
+    /// peer, built again only when its priority or source changed.
+    pub fn send_advert(&mut self, inst: &Instance, slot: &mut Slot, priority: u8) {
         let Some(tx) = &slot.tx else { return };
-        let advert = inst.advert(priority);
-        let cfg = &slot.cfg;
-        let one = [cfg.mcast_dst];
-        let peers: Vec<IpAddr>;
-        let dsts: &[IpAddr] = if cfg.unicast_peers.is_empty() {
-            &one
-        } else {
-            peers = cfg.unicast_peers.iter().map(|p| p.addr).collect();
-            &peers
-        };
-        for &dst in dsts {
-            match advert.emit(&mut self.buf, tx.src, dst, inst.params().checksum_mode) {
-                Ok(n) => {
-                    if let Err(e) = tx.send(&self.buf[..n], dst, slot.vip_ifindex) {
-                        self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("({}) cannot send advert to {dst}: {e}", cfg.name);
+        let cache = &mut slot.advert_frames;
+        if cache.key != Some((priority, tx.src)) {
+            cache.frames.clear();
+            cache.key = None;
+            let advert = inst.advert(priority);
+            let cfg = &slot.cfg;
+            let multicast = [cfg.mcast_dst];
+            let peers: Vec<IpAddr> = cfg.unicast_peers.iter().map(|p| p.addr).collect();
+            let dsts: &[IpAddr] = if peers.is_empty() { &multicast } else { &peers };
+            for &dst in dsts {
+                match advert.emit(&mut self.buf, tx.src, dst, inst.params().checksum_mode) {
+                    Ok(n) => cache.frames.push((dst, self.buf[..n].to_vec())),
+                    Err(e) => {
+                        tracing::error!("({}) cannot build advert: {e}", cfg.name);
+                        cache.frames.clear();
+                        return;
                     }
                 }
-                Err(e) => tracing::error!("({}) cannot build advert: {e}", cfg.name),
+            }
+            cache.key = Some((priority, tx.src));
+        }
+        for (dst, frame) in &cache.frames {
+            if let Err(e) = tx.send(frame, *dst, slot.vip_ifindex) {
+                self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("({}) cannot send advert to {dst}: {e}", slot.cfg.name);
             }
         }
     }

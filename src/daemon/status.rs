@@ -188,7 +188,11 @@ fn because(e: &Value) -> String {
         Some(Why::LinkUp) => "its interfaces came back up".to_string(),
         Some(Why::SyncGroup) => "its sync group moved it".to_string(),
         Some(Why::GuardRelease) => "check_mysql's guard released the preemption".to_string(),
+        Some(Why::GuardYield) => format!(
+            "check_mysql's guard had it give way to {peer} (priority {pp}), whose server may hold writes its own lacks"
+        ),
         Some(Why::Maintenance) => "it was put in maintenance".to_string(),
+        Some(Why::VipDeleted) => "someone else deleted one of its VIPs from the host".to_string(),
         Some(Why::Reload) => "a reload created it anew".to_string(),
         Some(Why::Shutdown) => "it was stopped".to_string(),
         None => reason.to_string(),

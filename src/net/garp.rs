@@ -118,7 +118,7 @@ impl FrameSocket {
 
 // sockaddr_ll has no safe constructor in socket2 or nix.
 #[allow(unsafe_code)]
-fn link_addr(ifindex: u32, ethertype: u16, dst: [u8; 6]) -> io::Result<socket2::SockAddr> {
+pub(crate) fn link_addr(ifindex: u32, ethertype: u16, dst: [u8; 6]) -> io::Result<socket2::SockAddr> {
     let mut storage = socket2::SockAddrStorage::zeroed();
     let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
     // SAFETY: SockAddrStorage is large and aligned enough for any sockaddr,

@@ -1,7 +1,9 @@
 //! Linux I/O for the daemon: raw VRRP sockets, netlink (addresses,
-//! routes, rules, links, macvlans, monitoring) and gratuitous ARP /
-//! unsolicited NA frames.
+//! routes, rules, links, macvlans, monitoring), gratuitous ARP /
+//! unsolicited NA frames, and watching for another host's ARP
+//! announcement.
 
+pub mod arpwatch;
 pub mod garp;
 pub mod netlink;
 pub mod socket;

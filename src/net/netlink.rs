@@ -702,6 +702,13 @@ pub fn monitor() -> io::Result<mpsc::UnboundedReceiver<NetEvent>> {
     Ok(rx)
 }
 
+/// What the monitor makes of one message as the kernel sends it (bytes):
+/// None for anything it does not follow or cannot decode. For the fuzz
+/// target and tests; the monitor gets messages already decoded.
+pub fn event_from_bytes(buf: &[u8]) -> Option<NetEvent> {
+    event_from(NetlinkMessage::<RouteNetlinkMessage>::deserialize(buf).ok()?)
+}
+
 fn event_from(msg: NetlinkMessage<RouteNetlinkMessage>) -> Option<NetEvent> {
     let NetlinkPayload::InnerMessage(inner) = msg.payload else {
         return None;
@@ -718,5 +725,38 @@ fn event_from(msg: NetlinkMessage<RouteNetlinkMessage>) -> Option<NetEvent> {
         RouteNetlinkMessage::NewAddress(m) => addr_from(&m).map(NetEvent::AddrAdded),
         RouteNetlinkMessage::DelAddress(m) => addr_from(&m).map(NetEvent::AddrRemoved),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod monitor_tests {
+    use super::*;
+
+    /// A kernel's RTM_NEWADDR, as bytes, is an added address; truncated
+    /// or garbage bytes are nothing.
+    #[test]
+    fn raw_address_messages_become_events() {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet;
+        m.header.index = 7;
+        m.header.prefix_len = 24;
+        let vip: IpAddr = "10.0.0.100".parse().unwrap_or_else(|_| panic!());
+        m.attributes.push(AddressAttribute::Local(vip));
+        m.attributes.push(AddressAttribute::Label("eth0".into()));
+        let mut msg = NetlinkMessage::from(RouteNetlinkMessage::NewAddress(m));
+        msg.finalize();
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        match event_from_bytes(&buf) {
+            Some(NetEvent::AddrAdded(a)) => {
+                assert_eq!((a.index, a.addr, a.prefix), (7, vip, 24));
+                assert_eq!(a.label.as_deref(), Some("eth0"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for cut in [0, 4, 15, buf.len() - 1] {
+            assert!(event_from_bytes(&buf[..cut]).is_none(), "{cut}");
+        }
+        assert!(event_from_bytes(&[0xff; 64]).is_none());
     }
 }

@@ -51,15 +51,39 @@ pub struct Report {
     pub outcome: Outcome,
     /// Extra status for dumps and logs (optional).
     pub detail: Option<serde_json::Value>,
-    /// The database catch-up guard: hold (true) or release (false) the
-    /// preemption of the instances that track this check.
-    pub hold: Option<bool>,
+    /// The database guard's decision for the instances that track this check.
+    pub guard: Option<Guard>,
     /// Fencing (check_mysql `read_only_when_backup`): whether the server
     /// is now writable. An instance that becomes MASTER adds its VIPs only
     /// once it is, so no client reaches a read-only server through them.
     pub writable: Option<bool>,
     /// How long the run that gave this result took.
     pub latency: Option<Duration>,
+    /// A switchover this check was asked for (by its request number) has
+    /// ended: the local server is frozen and the peer has every write
+    /// (Ok), or it was undone (Err: why).
+    pub switchover: Option<(u64, Result<(), String>)>,
+}
+
+/// The database guard's decision (check_mysql with `peer_host`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guard {
+    /// Hold off preempting a live master (BACKUP instances).
+    pub hold: bool,
+    /// How a MASTER meets another live master.
+    pub stance: crate::vrrp::Stance,
+    /// A MASTER that fails now may keep its VIPs (refuse_on_fault): only
+    /// while the local server is down, so the kernel refuses clients.
+    pub linger: bool,
+}
+
+impl Guard {
+    /// Until the guard has spoken: held, VRRP's rules for a MASTER.
+    pub const CLOSED: Guard = Guard {
+        hold: true,
+        stance: crate::vrrp::Stance::Priority,
+        linger: true,
+    };
 }
 
 /// Where checks send their results.
@@ -105,9 +129,10 @@ impl Reporter {
                 source: self.source,
                 outcome,
                 detail: None,
-                hold: None,
+                guard: None,
                 writable: None,
                 latency: self.latency,
+                switchover: None,
             })
             .is_ok()
     }
@@ -118,30 +143,33 @@ impl Reporter {
                 source: self.source,
                 outcome,
                 detail: Some(detail),
-                hold: None,
+                guard: None,
                 writable: None,
                 latency: self.latency,
+                switchover: None,
             })
             .is_ok()
     }
 
-    /// A result with its detail, the guard's hold decision and the
+    /// A result with its detail, the guard's decision and the
     /// fencing state.
     pub fn report_guarded(
         &self,
         outcome: Outcome,
         detail: serde_json::Value,
-        hold: Option<bool>,
+        guard: Option<Guard>,
         writable: Option<bool>,
+        switchover: Option<(u64, Result<(), String>)>,
     ) -> bool {
         self.tx
             .send(Report {
                 source: self.source,
                 outcome,
                 detail: Some(detail),
-                hold,
+                guard,
                 writable,
                 latency: self.latency,
+                switchover,
             })
             .is_ok()
     }

@@ -10,5 +10,6 @@ pub mod process;
 pub mod script;
 pub mod security;
 pub mod tracker;
+pub mod witness;
 
 pub use tracker::{Contribution, Evaluation, Kind, ObjId, Reference, Tracker};

@@ -111,6 +111,25 @@ pub struct Params {
     pub checksum_mode: ChecksumMode,
     pub unicast_peers: Vec<UnicastPeer>,
     pub check_unicast_src: bool,
+    /// A MASTER going to FAULT keeps its VIPs for a while: clients are
+    /// refused with a reset by the local kernel instead of timing out on a
+    /// dead host while the new master takes over.
+    pub linger: Linger,
+}
+
+/// How long a MASTER that goes to FAULT keeps its VIPs (rkeepalived's
+/// `refuse_on_fault`); at most Master_Down_Interval in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Linger {
+    /// Removed at once, as RFC 5798 and keepalived do.
+    #[default]
+    Off,
+    /// Until another master's advert is heard.
+    UntilAdvert,
+    /// Until another host announces one of the VIPs ([`Event::Announced`]:
+    /// its gratuitous ARP), which follows the new master's first advert
+    /// once its VIPs are installed.
+    UntilAnnounced,
 }
 
 impl Params {
@@ -139,6 +158,7 @@ impl Params {
             checksum_mode: ChecksumMode::PseudoHeader,
             unicast_peers: Vec::new(),
             check_unicast_src: false,
+            linger: Linger::Off,
         }
     }
 }
@@ -162,6 +182,12 @@ pub enum Reason {
     },
     /// The database catch-up guard released its hold on preemption.
     HoldReleased,
+    /// The database guard had this MASTER give way to a live master whose
+    /// server may hold writes this one lacks (after a partition healed).
+    Yielded {
+        from: IpAddr,
+        priority: u8,
+    },
     /// Maintenance: the instance gave up MASTER (or stays out of it).
     Maintenance,
     /// A master heard a better advert: higher priority, or equal priority
@@ -174,6 +200,12 @@ pub enum Reason {
     FaultCleared,
     /// Moved by its sync group.
     SyncGroup,
+    /// As MASTER, one of its tracked VIPs was deleted from the host by
+    /// someone else: it steps down (priority 0) and the election runs
+    /// again, as keepalived does.
+    VipDeleted {
+        addr: IpAddr,
+    },
     Shutdown,
 }
 
@@ -215,6 +247,42 @@ pub enum Note {
     Dropped { src: IpAddr, error: RxError },
     /// A configuration error only the wire reveals (two owners).
     ConflictingOwner { from: IpAddr },
+    /// A MASTER kept its place against a higher-priority master because
+    /// the database guard says that master's server lacks writes made here
+    /// (noted once per contest).
+    KeptMaster { from: IpAddr, priority: u8 },
+    /// A MASTER went to FAULT and keeps its VIPs (linger_on_fault) until
+    /// another master is heard, at most `bound`.
+    VipsLinger { bound: Duration },
+    /// The lingering VIPs go, and why.
+    LingerEnded { why: LingerEnd },
+}
+
+/// Why VIPs kept on FAULT (or on entering maintenance) were let go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LingerEnd {
+    /// Another host announced this VIP.
+    Announced(IpAddr),
+    /// Another master's advert was heard.
+    MasterHeard(IpAddr),
+    /// Master_Down_Interval passed.
+    Bound,
+    /// The instance left FAULT or stopped.
+    Left,
+}
+
+/// How a MASTER meets another live master; the database guard chooses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stance {
+    /// VRRP's rules: the higher priority, then the higher address, wins.
+    #[default]
+    Priority,
+    /// Stay MASTER against a higher priority: the other's server lacks
+    /// writes made here (or its position is unknown since we took over).
+    Keep,
+    /// Give way to any live master heard, and stay held as BACKUP: it may
+    /// have written what this server lacks.
+    Yield,
 }
 
 /// What one call of [`Instance::handle`] produced.
@@ -250,6 +318,8 @@ pub enum Event<'a> {
     Fault(bool),
     /// Hold off preempting a live lower-priority master (database catch-up).
     PreemptHold(bool),
+    /// How a MASTER meets another master (database guard).
+    Stance(Stance),
     /// Stop; `release` false keeps VIPs and sends no priority 0 (-V).
     Shutdown { release: bool },
     /// The address adverts are sent from (and compared in tie-breaks).
@@ -260,9 +330,24 @@ pub enum Event<'a> {
     GroupBackup,
     /// From the sync group: a member has a fault (true) / none has (false).
     GroupFault(bool),
+    /// Another host announced this address, one of the VIPs (a
+    /// gratuitous ARP): a FAULT instance keeping its VIPs lets them go.
+    Announced(IpAddr),
+    /// Whether a MASTER that goes to FAULT now may keep its VIPs
+    /// (`Params::linger`); a tracker says no when there is nothing to
+    /// refuse (its server is alive). Default: yes.
+    MayLinger(bool),
     /// Maintenance on: give up MASTER at once (priority 0, then the VIPs
     /// go) and never take over until it is off.
     Maintenance(bool),
+    /// A VIP this MASTER installed was deleted from the host by someone
+    /// else, and it is tracked (not `no_track`; the driver decides).
+    VipDeleted(IpAddr),
+    /// The driver was not scheduled for a while (SIGSTOP, or starved of
+    /// CPU), so the adverts that came meanwhile are still unread: a BACKUP
+    /// whose down timer ran out in the stall waits one more
+    /// Master_Down_Interval for them instead of taking over on no evidence.
+    Resumed,
 }
 
 /// One VRRP instance.
@@ -276,6 +361,9 @@ pub struct Instance {
     in_group: bool,
     want_master: bool,
     preempt_hold: bool,
+    stance: Stance,
+    /// A Keep stance has already been noted against the current rival.
+    kept_noted: bool,
     /// The hold was released under a live lower-priority master: the
     /// coming takeover is the guard's release.
     hold_released: bool,
@@ -294,6 +382,10 @@ pub struct Instance {
     t_garp_second: Option<Instant>,
     t_garp_refresh: Option<Instant>,
     t_garp_lower: Option<Instant>,
+    /// In FAULT, the VIPs still installed (refuse_on_fault) until then.
+    t_linger: Option<Instant>,
+    /// A tracker allows lingering on the next FAULT.
+    may_linger: bool,
     stats: Stats,
 }
 
@@ -310,6 +402,8 @@ impl Instance {
             in_group: false,
             want_master: false,
             preempt_hold: false,
+            stance: Stance::Priority,
+            kept_noted: false,
             hold_released: false,
             maintenance: false,
             local_addr: None,
@@ -323,6 +417,8 @@ impl Instance {
             t_garp_second: None,
             t_garp_refresh: None,
             t_garp_lower: None,
+            t_linger: None,
+            may_linger: true,
             stats: Stats::default(),
         }
     }
@@ -358,6 +454,13 @@ impl Instance {
     pub fn preempt_held(&self) -> bool {
         self.preempt_hold
     }
+    pub fn may_linger(&self) -> bool {
+        self.may_linger
+    }
+
+    pub fn stance(&self) -> Stance {
+        self.stance
+    }
     pub fn master_adver_interval(&self) -> Duration {
         self.master_adver_interval
     }
@@ -376,7 +479,10 @@ impl Instance {
     /// A BACKUP that would take over from a live, lower-priority master
     /// were its preemption not held (the database catch-up guard asks).
     pub fn would_preempt(&self) -> bool {
+        // In maintenance it never takes over (a check_mysql guard must not
+        // start a failback handover for it).
         self.state == State::Backup
+            && !self.in_maintenance()
             && !self.params.nopreempt
             && self.master.is_some_and(|(_, p)| p != 0 && p < self.effective_priority)
     }
@@ -406,17 +512,25 @@ impl Instance {
 
     /// The earliest time the instance needs a [`Event::Timer`] call.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
+        // Written out: the iterator version was a tenth of the cost of an
+        // advert at 255 instances.
+        let mut first = self.t_advert;
+        for t in [
             self.t_master_down,
-            self.t_advert,
             self.t_preempt_delay,
             self.t_garp_second,
             self.t_garp_refresh,
             self.t_garp_lower,
+            self.t_linger,
         ]
         .into_iter()
         .flatten()
-        .min()
+        {
+            if first.is_none_or(|f| t < f) {
+                first = Some(t);
+            }
+        }
+        first
     }
 
     /// The advertisement this instance sends with `priority`.
@@ -474,8 +588,24 @@ impl Instance {
                 self.fault_changed(now, out);
             }
             Event::PreemptHold(h) => self.set_preempt_hold(now, h),
+            Event::Stance(s) => {
+                self.stance = s;
+                self.kept_noted = false;
+            }
             Event::Maintenance(on) => self.set_maintenance(now, on, out),
+            Event::MayLinger(on) => self.may_linger = on,
+            Event::Announced(addr) => {
+                if self.params.vips.contains(&addr) {
+                    self.end_linger(LingerEnd::Announced(addr), out);
+                }
+            }
             Event::Shutdown { release } => self.shutdown(release, out),
+            Event::VipDeleted(addr) => self.vip_deleted(now, addr, out),
+            Event::Resumed => {
+                if self.state == State::Backup && self.t_master_down.is_some_and(|t| t <= now) {
+                    self.t_master_down = Some(now + self.master_down_interval());
+                }
+            }
             Event::LocalAddress(a) => self.local_addr = a,
             Event::GroupGoMaster => {
                 if self.state == State::Backup && self.want_master && !self.maintenance {
@@ -489,6 +619,18 @@ impl Instance {
                 self.want_master = false;
             }
         }
+    }
+
+    /// keepalived 2.2.7's answer to a deleted VIP (observed): BACKUP,
+    /// priority 0 sent, the other VIPs removed, and its down timer set as
+    /// if it had heard priority 0 itself, so that it is MASTER again,
+    /// with every VIP, Skew_Time later unless a backup took over first.
+    fn vip_deleted(&mut self, now: Instant, addr: IpAddr, out: &mut Output) {
+        if self.state != State::Master {
+            return;
+        }
+        self.leave_master(now, State::Backup, Reason::VipDeleted { addr }, true, out);
+        self.t_master_down = Some(now + self.skew_time());
     }
 
     fn set_priority(&mut self, p: u8) {
@@ -517,6 +659,7 @@ impl Instance {
     }
 
     fn enter_backup(&mut self, now: Instant, reason: Reason, out: &mut Output) {
+        self.end_linger(LingerEnd::Left, out);
         self.master_adver_interval = self.params.advert_int;
         self.t_master_down = (!self.maintenance).then(|| now + self.master_down_interval());
         self.clear_master_timers();
@@ -536,6 +679,8 @@ impl Instance {
 
     /// keepalived's order: advert, VIPs, gratuitous ARP/NA, notify.
     fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Output) {
+        // Lingering VIPs are simply kept.
+        self.t_linger = None;
         self.t_master_down = None;
         self.t_preempt_delay = None;
         self.want_master = false;
@@ -562,7 +707,21 @@ impl Instance {
         if send_zero {
             self.send_advert(0, out);
         }
-        out.actions.push(Action::RemoveVips);
+        // FAULT lingers only while the tracker allows it (its server is
+        // down, so the kernel refuses clients); maintenance (a switchover)
+        // always, as the server still answers: it refuses writes, frozen.
+        let linger = match (to, reason) {
+            (State::Fault, _) => self.may_linger,
+            (State::Backup, Reason::Maintenance) => true,
+            _ => false,
+        };
+        if linger && self.params.linger != Linger::Off {
+            let bound = self.master_down_interval();
+            self.t_linger = Some(now + bound);
+            out.notes.push(Note::VipsLinger { bound });
+        } else {
+            out.actions.push(Action::RemoveVips);
+        }
         self.clear_master_timers();
         self.stats.release_master += 1;
         match to {
@@ -662,6 +821,10 @@ impl Instance {
     }
 
     fn shutdown(&mut self, release: bool, out: &mut Output) {
+        match release {
+            true => self.end_linger(LingerEnd::Left, out),
+            false => self.t_linger = None,
+        }
         if self.state == State::Master && release {
             self.send_advert(0, out);
             out.actions.push(Action::RemoveVips);
@@ -673,8 +836,19 @@ impl Instance {
         self.set_state(State::Stop, Reason::Shutdown, out);
     }
 
+    /// The VIPs kept on FAULT or on entering maintenance go.
+    fn end_linger(&mut self, why: LingerEnd, out: &mut Output) {
+        if self.t_linger.take().is_some() {
+            out.notes.push(Note::LingerEnded { why });
+            out.actions.push(Action::RemoveVips);
+        }
+    }
+
     fn timers(&mut self, now: Instant, out: &mut Output) {
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        if due(self.t_linger) {
+            self.end_linger(LingerEnd::Bound, out);
+        }
         match self.state {
             State::Master => {
                 if let Some(t) = self.t_advert.filter(|t| *t <= now) {
@@ -750,8 +924,16 @@ impl Instance {
                     self.stats.pri_zero_rcvd += 1;
                 }
                 match self.state {
-                    State::Backup => self.backup_rx(now, meta.src, priority, interval, out),
+                    State::Backup => {
+                        if priority > 0 && self.params.linger == Linger::UntilAdvert {
+                            self.end_linger(LingerEnd::MasterHeard(meta.src), out);
+                        }
+                        self.backup_rx(now, meta.src, priority, interval, out)
+                    }
                     State::Master => self.master_rx(now, meta.src, priority, interval, out),
+                    State::Fault if priority > 0 && self.params.linger == Linger::UntilAdvert => {
+                        self.end_linger(LingerEnd::MasterHeard(meta.src), out)
+                    }
                     _ => {}
                 }
             }
@@ -763,7 +945,9 @@ impl Instance {
     }
 
     fn validate<'p>(&self, meta: RxMeta, payload: &'p [u8]) -> Result<AdvertPacket<'p>, RxError> {
-        if !matches!(self.state, State::Backup | State::Master) {
+        // A FAULT instance whose VIPs linger listens for the new master.
+        let lingering = self.state == State::Fault && self.t_linger.is_some();
+        if !matches!(self.state, State::Backup | State::Master) && !lingering {
             return Err(RxError::NotRunning);
         }
         let p = &self.params;
@@ -915,6 +1099,16 @@ impl Instance {
         }
     }
 
+    /// A master leaving MASTER to `src` learns it (RFC 5798 §6.4.2: and
+    /// its interval, in v3).
+    fn learn_master(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration) {
+        if self.params.version == Version::V3 {
+            self.master_adver_interval = interval;
+        }
+        self.master = Some((src, priority));
+        self.master_seen = Some(now);
+    }
+
     /// RFC 5798 §6.4.3 with keepalived's rules (reference §3.4).
     fn master_rx(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, out: &mut Output) {
         let ours = self.effective_priority;
@@ -931,20 +1125,35 @@ impl Instance {
             self.effective_priority = 254;
         }
         let ours = self.effective_priority;
+        if self.stance == Stance::Yield {
+            // The other master may have written what our server lacks:
+            // give way whatever the priorities, and stay held as BACKUP
+            // (the guard releases the hold once caught up). No priority 0:
+            // the other is MASTER already.
+            self.learn_master(now, src, priority, interval);
+            self.preempt_hold = true;
+            self.leave_master(now, State::Backup, Reason::Yielded { from: src, priority }, false, out);
+            return;
+        }
         let higher_addr = match self.local_addr {
             Some(local) => src > local,
             // Without a known own address, yield: never two masters.
             None => true,
         };
-        if priority > ours || (priority == ours && higher_addr) {
+        let outranked = priority > ours || (priority == ours && higher_addr);
+        if outranked && self.stance == Stance::Keep {
+            // Its server lacks our writes: stay MASTER. No advert in reply,
+            // so two keepers never answer each other's adverts in a loop.
+            if !std::mem::replace(&mut self.kept_noted, true) {
+                out.notes.push(Note::KeptMaster { from: src, priority });
+            }
+            return;
+        }
+        if outranked {
             if self.params.higher_prio_send_advert {
                 self.send_advert(ours, out);
             }
-            if self.params.version == Version::V3 {
-                self.master_adver_interval = interval;
-            }
-            self.master = Some((src, priority));
-            self.master_seen = Some(now);
+            self.learn_master(now, src, priority, interval);
             self.leave_master(
                 now,
                 State::Backup,

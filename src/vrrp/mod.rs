@@ -12,7 +12,9 @@ pub mod stats;
 pub mod sync;
 pub mod timers;
 
-pub use instance::{Action, Event, GarpParams, Instance, Note, Output, Params, Reason, State, UnicastPeer};
+pub use instance::{
+    Action, Event, GarpParams, Instance, Linger, LingerEnd, Note, Output, Params, Reason, Stance, State, UnicastPeer,
+};
 pub use packet::{Advert, AdvertPacket, AuthType, ChecksumMode, Family, MessageType, Version};
 pub use rx::{RxError, RxMeta};
 pub use stats::Stats;

@@ -10,7 +10,8 @@
 //! for it (sockets, interfaces, tracking): one index space, no parallel
 //! vectors to keep aligned.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 use super::instance::{Action, Event, Instance, Note, Output, Params, State};
@@ -55,9 +56,9 @@ impl RouterOutput {
         self.actions.is_empty() && self.notes.is_empty()
     }
 
-    fn extend(&mut self, id: InstanceId, out: Output) {
-        self.actions.extend(out.actions.into_iter().map(|a| (id, a)));
-        self.notes.extend(out.notes.into_iter().map(|n| (id, n)));
+    fn extend(&mut self, id: InstanceId, out: &mut Output) {
+        self.actions.extend(out.actions.drain(..).map(|a| (id, a)));
+        self.notes.extend(out.notes.drain(..).map(|n| (id, n)));
     }
 }
 
@@ -65,6 +66,9 @@ impl RouterOutput {
 pub struct Router<S = ()> {
     slots: Vec<Slot<S>>,
     groups: Vec<Group>,
+    deadlines: Deadlines,
+    /// Reused for each instance's output: no allocation per advert.
+    scratch: Output,
 }
 
 impl<S> Default for Router<S> {
@@ -72,7 +76,74 @@ impl<S> Default for Router<S> {
         Router {
             slots: Vec::new(),
             groups: Vec::new(),
+            deadlines: Deadlines::default(),
+            scratch: Output::default(),
         }
+    }
+}
+
+/// Every instance's next deadline, in time order: the earliest is the
+/// loop's next wake-up, and the due ones are found without visiting the
+/// others (with 255 instances at 10 ms, scanning all of them at every
+/// wake-up cost more than the adverts). A binary heap whose outdated
+/// entries are dropped when they reach the top: moving a deadline is one
+/// push.
+#[derive(Debug, Clone, Default)]
+struct Deadlines {
+    heap: BinaryHeap<Reverse<(Instant, usize)>>,
+    of: Vec<Option<Instant>>,
+}
+
+impl Deadlines {
+    fn set(&mut self, i: usize, t: Option<Instant>) {
+        if self.of.len() <= i {
+            self.of.resize(i + 1, None);
+        }
+        if self.of[i] == t {
+            return;
+        }
+        self.of[i] = t;
+        if let Some(t) = t {
+            self.heap.push(Reverse((t, i)));
+        }
+        self.drop_outdated();
+        if self.heap.len() > 4 * self.of.len() + 64 {
+            let of = &self.of;
+            self.heap.retain(|Reverse((t, i))| of[*i] == Some(*t));
+        }
+    }
+
+    /// Keeps the top entry current, so `first` needs no `&mut`.
+    fn drop_outdated(&mut self) {
+        while let Some(Reverse((t, i))) = self.heap.peek() {
+            if self.of[*i] == Some(*t) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    fn first(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Takes out the instances due at `now`, in slot order; they get a
+    /// deadline again when they are handled.
+    fn take_due(&mut self, now: Instant) -> Vec<usize> {
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, i))) = self.heap.peek() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            if self.of[i] == Some(t) {
+                self.of[i] = None;
+                due.push(i);
+            }
+            self.drop_outdated();
+        }
+        due.sort_unstable();
+        due
     }
 }
 
@@ -92,11 +163,13 @@ impl<S> Router<S> {
     /// Adds an instance (new, or kept across a reload) with its data.
     pub fn add(&mut self, mut instance: Instance, data: S) -> InstanceId {
         instance.set_in_group(false);
+        let deadline = instance.poll_timeout();
         self.slots.push(Slot {
             instance,
             group: None,
             data,
         });
+        self.deadlines.set(self.slots.len() - 1, deadline);
         InstanceId::from_index(self.slots.len() - 1)
     }
 
@@ -115,6 +188,7 @@ impl<S> Router<S> {
             if let Some(slot) = self.slots.get_mut(m.index()) {
                 slot.group = Some(gid);
                 slot.instance.set_in_group(true);
+                self.deadlines.set(m.index(), slot.instance.poll_timeout());
             }
         }
         self.groups.push(Group {
@@ -144,8 +218,13 @@ impl<S> Router<S> {
         self.slots.get(id.index()).map(|s| &s.instance)
     }
 
-    pub fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
-        self.slots.get_mut(id.index()).map(|s| &mut s.instance)
+    /// Changes one instance outside [`Router::handle`] (its deadline is
+    /// looked at again afterwards).
+    pub fn update_instance<R>(&mut self, id: InstanceId, f: impl FnOnce(&mut Instance) -> R) -> Option<R> {
+        let slot = self.slots.get_mut(id.index())?;
+        let r = f(&mut slot.instance);
+        self.deadlines.set(id.index(), slot.instance.poll_timeout());
+        Some(r)
     }
 
     pub fn data(&self, id: InstanceId) -> Option<&S> {
@@ -159,6 +238,11 @@ impl<S> Router<S> {
     /// Both halves of a slot.
     pub fn get(&self, id: InstanceId) -> Option<(&Instance, &S)> {
         self.slots.get(id.index()).map(|s| (&s.instance, &s.data))
+    }
+
+    /// Both halves of a slot, the driver's data to change.
+    pub fn get_mut(&mut self, id: InstanceId) -> Option<(&Instance, &mut S)> {
+        self.slots.get_mut(id.index()).map(|s| (&s.instance, &mut s.data))
     }
 
     pub fn instances(&self) -> impl Iterator<Item = (InstanceId, &Instance)> {
@@ -215,14 +299,20 @@ impl<S> Router<S> {
 
     /// The earliest deadline of any instance.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.slots.iter().filter_map(|s| s.instance.poll_timeout()).min()
+        self.deadlines.first()
     }
 
-    /// Runs the timers of every instance whose deadline has passed.
+    /// Runs the timers of every instance whose deadline has passed, in
+    /// slot order (one handled earlier in the same call may have moved a
+    /// later one's deadline).
     pub fn handle_timers(&mut self, now: Instant, out: &mut RouterOutput) {
-        for i in 0..self.slots.len() {
-            if self.slots[i].instance.poll_timeout().is_some_and(|t| t <= now) {
+        for i in self.deadlines.take_due(now) {
+            let deadline = self.slots[i].instance.poll_timeout();
+            if deadline.is_some_and(|t| t <= now) {
                 self.handle(now, InstanceId::from_index(i), Event::Timer, out);
+            } else {
+                // Moved by a member handled before it: not due after all.
+                self.deadlines.set(i, deadline);
             }
         }
     }
@@ -264,8 +354,10 @@ impl<S> Router<S> {
         let Some(slot) = self.slots.get_mut(id.index()) else {
             return;
         };
-        let mut own = Output::default();
+        let mut own = std::mem::take(&mut self.scratch);
+        own.clear();
         slot.instance.handle(now, event, &mut own);
+        self.deadlines.set(id.index(), slot.instance.poll_timeout());
         if let Some(gid) = slot.group {
             let members = self.groups[gid].members.clone();
             // A member with a fault of its own holds every other member in
@@ -303,6 +395,42 @@ impl<S> Router<S> {
                 }
             }
         }
-        out.extend(id, own);
+        out.extend(id, &mut own);
+        self.scratch = own;
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The earliest current deadline wins, moved and cleared ones are
+    /// forgotten, and the due ones come out once, in slot order.
+    #[test]
+    fn deadlines_follow_every_move() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut d = Deadlines::default();
+        d.set(2, Some(at(30)));
+        d.set(0, Some(at(10)));
+        d.set(1, Some(at(20)));
+        assert_eq!(d.first(), Some(at(10)));
+        d.set(0, Some(at(40)));
+        assert_eq!(d.first(), Some(at(20)), "a moved deadline leaves its old place");
+        d.set(1, None);
+        assert_eq!(d.first(), Some(at(30)), "a cleared one is gone");
+        d.set(1, Some(at(5)));
+        d.set(1, Some(at(35)));
+        d.set(1, Some(at(5)));
+        assert_eq!(d.take_due(at(30)), [1, 2], "in slot order, each once");
+        assert_eq!(d.first(), Some(at(40)));
+        assert!(d.take_due(at(30)).is_empty());
+        for round in 0..1000 {
+            d.set(3, Some(at(100 + round)));
+        }
+        assert!(d.heap.len() <= 4 * d.of.len() + 65, "outdated entries are pruned");
+        assert_eq!(d.take_due(at(2000)), [0, 3]);
+        assert_eq!(d.first(), None);
     }
 }

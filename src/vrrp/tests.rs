@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::instance::{Action as A, Event, Instance, Note, Output, Params, Reason, State};
+use super::instance::{Action as A, Event, Instance, Linger, LingerEnd, Note, Output, Params, Reason, Stance, State};
 use super::packet::{Advert, AuthType, ChecksumMode, Version};
 use super::rx::{RxError, RxMeta};
 use super::timers::{master_down_interval, skew_time};
@@ -367,6 +367,99 @@ fn preemption_hold_does_not_block_takeover_from_a_dead_master() {
     assert_eq!(t.i.state(), State::Master);
 }
 
+/// rkeepalived's Keep stance (the database guard after a healed
+/// partition): a MASTER whose peer's server lacks its writes stays MASTER
+/// against a higher priority, sends nothing in reply (two keepers never
+/// answer each other in a loop), notes it once, and follows VRRP again
+/// once the stance is back to Priority.
+#[test]
+fn keep_stance_stays_master_against_a_higher_priority() {
+    let mut t = T::master(params(90));
+    let m = t.i.master_down_interval();
+    t.ev(m, Event::Stance(Stance::Keep));
+    let a = t.rx(m + secs(0.1), 100, "10.0.0.1");
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(
+        t.notes,
+        vec![Note::KeptMaster {
+            from: ip("10.0.0.1"),
+            priority: 100
+        }]
+    );
+    let a = t.rx(m + secs(1.1), 100, "10.0.0.1");
+    assert!(a.is_empty() && t.notes.is_empty(), "noted once: {a:?} {:?}", t.notes);
+    assert_eq!(t.i.state(), State::Master);
+    // Adverts go on at their own rhythm.
+    let a = t.ev(m + secs(1.0), Event::Timer);
+    assert!(a.contains(&A::SendAdvert { priority: 90 }), "{a:?}");
+    t.ev(m + secs(1.5), Event::Stance(Stance::Priority));
+    let a = t.rx(m + secs(2.1), 100, "10.0.0.1");
+    assert!(a.contains(&change(
+        State::Master,
+        State::Backup,
+        90,
+        Reason::Preempted {
+            from: ip("10.0.0.1"),
+            priority: 100
+        }
+    )));
+}
+
+/// rkeepalived's Yield stance: a MASTER whose server may lack what a live
+/// master wrote gives way to it whatever its priority, without priority 0,
+/// and stays held: it does not preempt that lower-priority master.
+#[test]
+fn yield_stance_gives_way_to_a_lower_priority_master_and_stays_held() {
+    let mut t = T::master(params(100));
+    let m = t.i.master_down_interval();
+    t.ev(m, Event::Stance(Stance::Yield));
+    let a = t.rx(m + secs(0.5), 90, "10.0.0.1");
+    assert!(!a.contains(&A::SendAdvert { priority: 0 }), "{a:?}");
+    assert!(!a.iter().any(|x| matches!(x, A::SendGratuitous { .. })), "{a:?}");
+    assert_eq!(
+        a,
+        vec![
+            A::RemoveVips,
+            change(
+                State::Master,
+                State::Backup,
+                100,
+                Reason::Yielded {
+                    from: ip("10.0.0.1"),
+                    priority: 90
+                }
+            )
+        ]
+    );
+    assert!(t.i.preempt_held());
+    for k in 1..10 {
+        let at = m + secs(0.5 + f64::from(k));
+        t.rx(at, 90, "10.0.0.1");
+        t.ev(at, Event::Timer);
+        assert_eq!(t.i.state(), State::Backup, "held at {k} s");
+    }
+    // The guard releases it once caught up: preempt after Skew_Time.
+    let at = m + secs(10.0);
+    t.ev(at, Event::PreemptHold(false));
+    let a = t.ev(at + t.i.skew_time(), Event::Timer);
+    assert!(
+        a.contains(&change(State::Backup, State::Master, 100, Reason::HoldReleased)),
+        "{a:?}"
+    );
+}
+
+/// Without a stance (the default), a MASTER hearing a lower priority
+/// reasserts itself as VRRP says.
+#[test]
+fn priority_stance_is_plain_vrrp() {
+    let mut t = T::master(params(100));
+    assert_eq!(t.i.stance(), Stance::Priority);
+    let m = t.i.master_down_interval();
+    let a = t.rx(m + secs(0.5), 90, "10.0.0.1");
+    assert!(a.contains(&A::SendAdvert { priority: 100 }), "{a:?}");
+    assert_eq!(t.i.state(), State::Master);
+}
+
 // ---- MASTER ----------------------------------------------------------------
 
 /// RFC 5798 §6.4.3: the master advertises every Advertisement_Interval.
@@ -550,6 +643,160 @@ fn fault_from_master_and_recovery() {
         [change(State::Fault, State::Backup, 100, Reason::FaultCleared)]
     );
     assert_eq!(t.i.poll_timeout(), Some(t.at(secs(9.0) + t.i.master_down_interval())));
+}
+
+/// rkeepalived's refuse_on_fault (UntilAdvert, for IPv6 or a VMAC): a
+/// MASTER going to FAULT sends priority 0 but keeps its VIPs (the kernel
+/// refuses connections with a reset) until the new master's first advert.
+#[test]
+fn lingering_vips_go_when_the_new_master_is_heard() {
+    let mut t = T::master(Params {
+        linger: Linger::UntilAdvert,
+        ..params(100)
+    });
+    let a = t.ev(secs(5.0), Event::Fault(true));
+    assert_eq!(
+        a,
+        [
+            A::SendAdvert { priority: 0 },
+            change(State::Master, State::Fault, 100, Reason::Fault)
+        ]
+    );
+    let bound = t.i.master_down_interval();
+    assert_eq!(t.notes, [Note::VipsLinger { bound }]);
+    assert_eq!(t.i.poll_timeout(), Some(t.at(secs(5.0) + bound)));
+    // A priority-0 advert is no new master.
+    assert!(t.rx(secs(5.1), 0, "10.0.0.1").is_empty());
+    assert_eq!(t.rx(secs(5.7), 90, "10.0.0.1"), [A::RemoveVips]);
+    assert_eq!(
+        t.notes,
+        [Note::LingerEnded {
+            why: LingerEnd::MasterHeard(ip("10.0.0.1"))
+        }]
+    );
+    assert_eq!(t.i.state(), State::Fault);
+    assert_eq!(t.i.poll_timeout(), None);
+    // Adverts are not for a FAULT instance once nothing lingers.
+    assert!(t.rx(secs(6.7), 90, "10.0.0.1").is_empty());
+    assert_eq!(dropped(&t.notes), Some(RxError::NotRunning));
+}
+
+/// UntilAnnounced (IPv4): the new master's advert comes before its VIPs
+/// (they wait for its server), so the VIPs stay until another host
+/// announces one of them; another address's announcement does not count.
+#[test]
+fn lingering_vips_go_when_another_host_announces_them() {
+    let mut t = T::master(Params {
+        linger: Linger::UntilAnnounced,
+        ..params(100)
+    });
+    t.ev(secs(5.0), Event::Fault(true));
+    assert!(t.rx(secs(5.7), 90, "10.0.0.1").is_empty());
+    assert!(t.ev(secs(5.71), Event::Announced(ip("10.9.9.9"))).is_empty());
+    let vip = t.i.params().vips[0];
+    assert_eq!(t.ev(secs(5.72), Event::Announced(vip)), [A::RemoveVips]);
+    assert_eq!(
+        t.notes,
+        [Note::LingerEnded {
+            why: LingerEnd::Announced(vip)
+        }]
+    );
+    assert!(t.ev(secs(5.73), Event::Announced(vip)).is_empty(), "once");
+}
+
+/// A tracker that says there is nothing to refuse (the server is alive)
+/// makes the next FAULT remove the VIPs at once.
+#[test]
+fn no_lingering_when_a_tracker_says_no() {
+    let mut t = T::master(Params {
+        linger: Linger::UntilAnnounced,
+        ..params(100)
+    });
+    t.ev(secs(4.0), Event::MayLinger(false));
+    assert!(!t.i.may_linger());
+    let a = t.ev(secs(5.0), Event::Fault(true));
+    assert!(a.contains(&A::RemoveVips), "{a:?}");
+    assert!(t.notes.is_empty(), "{:?}", t.notes);
+}
+
+/// Without an announcement the lingering VIPs go after
+/// Master_Down_Interval, and at once when the instance leaves FAULT or
+/// stops.
+#[test]
+fn lingering_vips_are_bounded() {
+    let lingering = || {
+        let mut t = T::master(Params {
+            linger: Linger::UntilAnnounced,
+            ..params(100)
+        });
+        t.ev(secs(5.0), Event::Fault(true));
+        t
+    };
+    let mut t = lingering();
+    let bound = t.i.master_down_interval();
+    assert!(t.ev(secs(5.0) + bound - secs(0.01), Event::Timer).is_empty());
+    assert_eq!(t.ev(secs(5.0) + bound, Event::Timer), [A::RemoveVips]);
+    assert_eq!(t.notes, [Note::LingerEnded { why: LingerEnd::Bound }]);
+    let mut t = lingering();
+    let a = t.ev(secs(5.5), Event::Fault(false));
+    assert_eq!(
+        a,
+        [
+            A::RemoveVips,
+            change(State::Fault, State::Backup, 100, Reason::FaultCleared)
+        ]
+    );
+    let mut t = lingering();
+    let a = t.ev(secs(5.5), Event::Shutdown { release: true });
+    assert_eq!(a.first(), Some(&A::RemoveVips), "{a:?}");
+}
+
+/// Maintenance (a switchover) with lingering on: the MASTER sends priority 0
+/// but keeps its VIPs, even with a tracker that says its server is alive
+/// (frozen, it refuses writes with an answer), until the new master
+/// announces one, or Master_Down_Interval; without lingering they go at once.
+#[test]
+fn maintenance_keeps_the_vips_until_the_new_master_announces_them() {
+    let mut t = T::master(Params {
+        linger: Linger::UntilAnnounced,
+        ..params(100)
+    });
+    t.ev(secs(4.0), Event::MayLinger(false));
+    let a = t.ev(secs(5.0), Event::Maintenance(true));
+    assert_eq!(
+        a,
+        [
+            A::SendAdvert { priority: 0 },
+            change(State::Master, State::Backup, 100, Reason::Maintenance)
+        ]
+    );
+    assert!(matches!(t.notes.as_slice(), [Note::VipsLinger { .. }]), "{:?}", t.notes);
+    assert!(
+        t.rx(secs(5.7), 90, "10.0.0.1").is_empty(),
+        "its advert comes before its VIPs"
+    );
+    let vip = t.i.params().vips[0];
+    assert_eq!(t.ev(secs(5.72), Event::Announced(vip)), [A::RemoveVips]);
+    let bound = t.i.master_down_interval();
+    let mut t = T::master(Params {
+        linger: Linger::UntilAnnounced,
+        ..params(100)
+    });
+    t.ev(secs(5.0), Event::Maintenance(true));
+    assert_eq!(t.ev(secs(5.0) + bound, Event::Timer), [A::RemoveVips], "bounded");
+    let mut t = T::master(Params {
+        linger: Linger::UntilAdvert,
+        ..params(100)
+    });
+    t.ev(secs(5.0), Event::Maintenance(true));
+    assert_eq!(
+        t.rx(secs(5.7), 90, "10.0.0.1"),
+        [A::RemoveVips],
+        "UntilAdvert: its advert"
+    );
+    let mut t = T::master(params(100));
+    let a = t.ev(secs(5.0), Event::Maintenance(true));
+    assert!(a.contains(&A::RemoveVips), "no lingering configured: {a:?}");
 }
 
 /// KA §3.5: an owner configured `state MASTER` leaves FAULT straight to MASTER.
@@ -1068,6 +1315,10 @@ fn maintenance_gives_up_master_and_never_takes_over_until_off() {
     assert!(t.i.in_maintenance());
     assert_eq!(t.i.poll_timeout(), None, "no down timer: it never takes over");
     t.rx(secs(11.0), 50, "10.0.0.1");
+    assert!(
+        !t.i.would_preempt(),
+        "under a lower-priority master it would not preempt (no guard handover for it)"
+    );
     t.rx(secs(12.0), 0, "10.0.0.1");
     assert!(t.ev(secs(100.0), Event::Timer).is_empty());
     assert_eq!(t.i.state(), State::Backup);
@@ -1086,4 +1337,65 @@ fn maintenance_gives_up_master_and_never_takes_over_until_off() {
     owner.ev(Duration::ZERO, Event::Maintenance(true));
     owner.ev(Duration::ZERO, Event::Start);
     assert_eq!(owner.i.state(), State::Backup);
+}
+
+/// A tracked VIP deleted under a MASTER (keepalived 2.2.7, observed):
+/// priority 0, the VIPs go, BACKUP; Skew_Time later, with no other master
+/// heard, it is MASTER again and installs every VIP. A BACKUP ignores it.
+#[test]
+fn a_deleted_vip_makes_the_master_step_down_and_come_back() {
+    let mut t = T::master(params(100));
+    let vip = t.i.params().vips[0];
+    let now = secs(10.0);
+    assert_eq!(
+        t.ev(now, Event::VipDeleted(vip)),
+        [
+            A::SendAdvert { priority: 0 },
+            A::RemoveVips,
+            change(State::Master, State::Backup, 100, Reason::VipDeleted { addr: vip })
+        ]
+    );
+    let skew = secs(156.0 / 256.0);
+    assert_eq!(
+        t.i.poll_timeout(),
+        Some(t.at(now + skew)),
+        "Skew_Time, not Master_Down_Interval"
+    );
+    assert!(t.ev(now, Event::VipDeleted(vip)).is_empty(), "a BACKUP holds no VIP");
+    assert_eq!(
+        t.ev(now + skew, Event::Timer),
+        [
+            A::SendAdvert { priority: 100 },
+            A::AddVips,
+            A::SendGratuitous { repeat: 5 },
+            change(State::Backup, State::Master, 100, Reason::MasterDown)
+        ]
+    );
+}
+
+/// After a stall (SIGSTOP longer than Master_Down_Interval) a BACKUP
+/// waits for the adverts it has not read yet before it takes over; one
+/// whose timer has not run out, and a MASTER, carry on as they were.
+#[test]
+fn a_backup_resumed_from_a_stall_waits_for_the_unread_adverts() {
+    let mut t = T::started(params(90));
+    t.rx(secs(1.0), 100, "10.0.0.1");
+    let late = secs(10.0);
+    assert!(t.ev(late, Event::Resumed).is_empty());
+    let mdi = t.i.master_down_interval();
+    assert_eq!(t.i.poll_timeout(), Some(t.at(late + mdi)));
+    assert!(t.ev(late, Event::Timer).is_empty(), "no takeover on stale evidence");
+    t.rx(late + secs(0.01), 100, "10.0.0.1");
+    assert_eq!(t.i.state(), State::Backup);
+    let mut t = T::started(params(90));
+    let before = t.i.poll_timeout();
+    t.ev(secs(1.0), Event::Resumed);
+    assert_eq!(t.i.poll_timeout(), before, "its timer had not run out");
+    let mut t = T::master(params(100));
+    t.ev(secs(20.0), Event::Resumed);
+    assert_eq!(
+        t.ev(secs(20.0), Event::Timer)[0],
+        A::SendAdvert { priority: 100 },
+        "a MASTER advertises at once"
+    );
 }

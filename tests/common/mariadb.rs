@@ -128,6 +128,16 @@ impl Mariadb {
     }
 
     /// A clean shutdown, as `systemctl stop mariadb` does.
+    /// Appends `[mysqld]` settings to the option file, for the next start.
+    pub fn add_settings(&self, text: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("my.cnf"))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
     pub fn stop(&mut self) {
         let _ = self.root_sql("SHUTDOWN");
         if let Some(mut c) = self.child.take() {
@@ -246,13 +256,22 @@ pub fn dual_master(a: &Mariadb, b: &Mariadb) {
          ('Lin Chong',25),('Hua Rong',23),('Xue Baochai',18),('Diao Chan',19),('Huang Yueying',22),\
          ('Xiaoqiao',20),('Ma Chao',23),('Xu Xian',27),('Sun Dasheng',100)",
     );
-    for (slave, master) in [(b, a), (a, b)] {
+    let replicate = |slave: &Mariadb, master: &Mariadb| {
         slave.sql(&format!(
             "CHANGE MASTER TO master_host='{}', master_port=3306, master_user='bak', \
              master_password='bakpassword', master_use_gtid=current_pos; START SLAVE",
             master.ip
-        ));
-    }
+        ))
+    };
+    replicate(b, a);
+    // current_pos: A asks B from A's own last GTID, so B must have A's
+    // set-up writes first (else fatal 1236, "not in the master's binlog").
+    let has_all = wait_for(Duration::from_secs(30), || {
+        let (pa, pb) = (a.gtid_current_pos(), b.gtid_current_pos());
+        !pa.is_empty() && pa == pb
+    });
+    assert!(has_all.is_some(), "B did not replicate A's set-up writes");
+    replicate(a, b);
     a.sql(&format!(
         "GRANT ALL ON *.* TO 'chk'@'{net}' IDENTIFIED BY 'chkpassword'"
     ));

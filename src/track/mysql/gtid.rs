@@ -47,12 +47,45 @@ impl Position {
     /// does not advance `gtid_slave_pos` for it until it comes back round
     /// the ring, so waiting on it would time out (a verified pitfall).
     pub fn wait_list(&self, own_server: u32) -> String {
+        self.others(own_server).to_string()
+    }
+}
+
+impl Position {
+    /// The furthest GTID per domain of several positions (the relay logs
+    /// of several links).
+    pub fn furthest<'a>(positions: impl IntoIterator<Item = &'a Position>) -> Position {
+        let mut out = Position::default();
+        for p in positions {
+            for g in p.0.values() {
+                let e = out.0.entry(g.domain).or_insert(*g);
+                if g.seq > e.seq {
+                    *e = *g;
+                }
+            }
+        }
+        out
+    }
+
+    /// How many transactions of `self` (per domain, by sequence number)
+    /// `applied` has not reached.
+    pub fn pending_after(&self, applied: &Position) -> u64 {
         self.0
             .values()
-            .filter(|g| g.server != own_server)
-            .map(|g| g.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+            .map(|g| g.seq.saturating_sub(applied.0.get(&g.domain).map_or(0, |a| a.seq)))
+            .sum()
+    }
+
+    /// Only the domains whose last GTID another server wrote (see
+    /// [`Position::wait_list`]).
+    pub fn others(&self, own_server: u32) -> Position {
+        Position(
+            self.0
+                .iter()
+                .filter(|(_, g)| g.server != own_server)
+                .map(|(d, g)| (*d, *g))
+                .collect(),
+        )
     }
 }
 
@@ -150,6 +183,20 @@ mod tests {
 
     fn p(s: &str) -> Position {
         Position::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The relay logs of two links end at 1-10-40 and 2-20-7; the SQL
+    /// thread has applied 1-10-35 and all of domain 2.
+    #[test]
+    fn relay_log_pending_is_what_the_io_thread_has_beyond_the_applied() {
+        let target = Position::furthest([&p("1-10-40,2-20-5"), &p("2-20-7")]);
+        assert_eq!(target.to_string(), "1-10-40,2-20-7");
+        assert_eq!(target.pending_after(&p("1-10-35,2-20-7")), 5);
+        assert_eq!(target.pending_after(&p("1-10-40,2-20-9")), 0);
+        assert_eq!(target.pending_after(&p("2-20-7")), 40, "nothing of domain 1 applied");
+        // The own domain's last GTID coming back round the ring is left out.
+        assert_eq!(p("0-20-9,1-10-4").others(20).to_string(), "1-10-4");
+        assert_eq!(Position::furthest([]).pending_after(&p("1-10-1")), 0);
     }
 
     #[test]

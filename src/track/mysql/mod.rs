@@ -18,6 +18,8 @@ pub mod policy;
 pub mod status;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -29,9 +31,14 @@ use tokio::time::Instant;
 
 use crate::config::model::{CheckCommon, MysqlSettings};
 
+use super::check::Guard;
 use super::check::{Check, Outcome, Reporter};
+use super::witness;
+use crate::vrrp::Stance;
 use gtid::{compare, Comparison, Position};
-use policy::{FenceInput, FenceStep, GuardInput, GuardStep, Peer, Settle, Verdict};
+use policy::{
+    FenceInput, FenceStep, GuardInput, GuardStep, IsolationInput, Peer, RelayStep, Settle, StanceInput, Verdict,
+};
 use status::{read_link, read_variables, replication_health, Columns, Flavor, Link, Row, Variables};
 
 /// What the daemon tells the probe about the instances that track it.
@@ -46,6 +53,9 @@ pub struct Role {
     /// peer's server serves that instance's addresses and must stay
     /// writable, so a handover of another instance does not freeze it.
     pub peer_serves: bool,
+    /// Switchover requests so far: a new number asks the probe of a MASTER
+    /// to freeze its server and wait until the peer has every write.
+    pub switchover: u64,
 }
 
 pub struct MysqlCheck {
@@ -57,6 +67,13 @@ pub struct MysqlCheck {
 
 /// Reconnect backoff: doubles from the interval up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long restarting an idle link's IO thread may take: a semi-sync
+/// replica's stop waits to reach the old master first.
+const KICK_TIMEOUT: Duration = Duration::from_secs(30);
+/// The first wait between restarts of a link that stopped on an error;
+/// it doubles while the error comes back, up to [`MAX_KICK_BACKOFF`].
+const KICK_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_KICK_BACKOFF: Duration = Duration::from_secs(300);
 
 /// One server and its persistent connection.
 struct Server {
@@ -314,12 +331,48 @@ struct State {
     links: Vec<Link>,
     /// When an idle replication link was last restarted.
     kicked_at: Option<Instant>,
+    /// How long to wait after that restart before the next one: doubles
+    /// while a link keeps stopping on an error.
+    kick_backoff: Duration,
+    /// A restart of idle links is running (on its own connection).
+    kick_running: Arc<AtomicBool>,
     /// When a handover last failed: the next waits catch_up_timeout, so a
     /// peer is not frozen (its sessions ended) over and over.
     handover_failed_at: Option<Instant>,
     /// Since when the server has been read_only while it should be
     /// writable (frozen by a peer's handover).
     read_only_since: Option<Instant>,
+    /// Since when an instance tracking the check has been MASTER.
+    master_since: Option<Instant>,
+    /// When the peer's server last answered.
+    peer_seen_at: Option<Instant>,
+    /// When the peer's server or a witness last answered (or the start).
+    last_contact: Instant,
+    /// Cut off: neither the peer's server nor a witness answers.
+    isolated: bool,
+    /// Isolation set the server read_only (undone on recovery when
+    /// fencing is off).
+    isolation_fenced: bool,
+    /// A MASTER's broken replication was logged (it keeps the VIP).
+    master_replication_broken: bool,
+    /// As MASTER, semi-sync fell back to asynchronous (warned).
+    semi_sync_off: bool,
+    /// A takeover waits for the relay log to be applied, since then.
+    relay_wait_since: Option<Instant>,
+    /// The MASTER's stance last reported, with why.
+    last_stance: (Stance, Option<String>),
+    /// The last switchover request seen.
+    switchover_seen: u64,
+    /// A switchover froze the local server: it stays read_only while the
+    /// instances are MASTER, until they give way (or it is undone).
+    switched_out: bool,
+}
+
+/// What this round learnt of the peer's server.
+struct PeerView {
+    peer: Peer,
+    /// Its server did not answer at all.
+    unreachable: bool,
 }
 
 impl Check for MysqlCheck {
@@ -378,8 +431,21 @@ impl MysqlCheck {
             last_guard: None,
             links: Vec::new(),
             kicked_at: None,
+            kick_backoff: KICK_BACKOFF,
+            kick_running: Arc::default(),
             handover_failed_at: None,
             read_only_since: None,
+            master_since: None,
+            peer_seen_at: None,
+            last_contact: Instant::now(),
+            isolated: false,
+            isolation_fenced: false,
+            master_replication_broken: false,
+            semi_sync_off: false,
+            relay_wait_since: None,
+            last_stance: (Stance::Priority, None),
+            switchover_seen: 0,
+            switched_out: false,
         };
         let interval = self.common.interval;
         let mut next = Instant::now();
@@ -396,40 +462,231 @@ impl MysqlCheck {
                     None
                 }
             };
-            let Some((outcome, mut detail, vars)) = probed else {
+            let Some((mut outcome, mut detail, vars)) = probed else {
                 next = Instant::now();
                 continue;
             };
             next = Instant::now() + interval;
             let role = *roles.borrow_and_update();
-            if self.settings.read_only_when_backup {
-                self.fence(&mut st, role, vars.as_ref()).await;
+            let now = Instant::now();
+            if role.master {
+                st.master_since.get_or_insert(now);
+            } else {
+                st.master_since = None;
+                st.switched_out = false;
             }
-            let guard = match st.peer.is_some() {
-                true => Some(self.guard(&mut st, role, vars.as_ref(), &mut detail).await),
-                false => None,
+            let mut switchover = None;
+            if role.switchover != st.switchover_seen {
+                st.switchover_seen = role.switchover;
+                let r = match role.master {
+                    true => self.switch_out(&mut st).await,
+                    false => Err("the instances are no longer MASTER".to_string()),
+                };
+                switchover = Some((role.switchover, r));
+            }
+            self.spare_the_master(&mut st, role, &mut outcome, &detail);
+            self.semi_sync(&mut st, role, vars.as_ref(), &mut detail).await;
+            let (view, contact) = self.contact(&mut st, vars.as_ref(), &mut detail).await;
+            if let Some(why) = self.isolation(&mut st, role, contact, vars.as_ref(), &mut detail).await {
+                outcome = Outcome::Failure(why);
+            }
+            if self.settings.read_only_when_backup && self.fence(&mut st, role, vars.as_ref(), &mut detail).await {
+                // A takeover waits for the relay log: look again at once.
+                next = Instant::now();
+            }
+            let guard = match view {
+                Some(view) => Some(self.guard(&mut st, role, vars.as_ref(), view, &mut detail).await),
+                None => None,
             };
-            if guard != st.last_guard {
-                match &guard {
+            if guard.as_ref().map(|g| &g.0) != st.last_guard.as_ref() {
+                match guard.as_ref().map(|g| &g.0) {
                     Some(Verdict::Hold(why)) => tracing::info!("check_mysql {}: holding preemption: {why}", self.name),
                     Some(Verdict::Release) => tracing::info!("check_mysql {}: preemption allowed", self.name),
                     None => {}
                 }
-                st.last_guard = guard.clone();
+                st.last_guard = guard.as_ref().map(|g| g.0.clone());
             }
-            if let Some(Verdict::Hold(why)) = &guard {
+            if let Some(Verdict::Hold(why)) = guard.as_ref().map(|g| &g.0) {
                 detail["waiting_for"] = json!(why);
             }
-            let hold = guard.map(|g| matches!(g, Verdict::Hold(_)));
+            let decision = guard.map(|(verdict, stance)| Guard {
+                // A MASTER that gives way stays held once BACKUP.
+                hold: matches!(verdict, Verdict::Hold(_)) || stance == Stance::Yield,
+                stance,
+                // A live server (isolated, say) accepts connections: no
+                // reset to give, and its VIPs must go.
+                linger: vars.is_none(),
+            });
             let writable = self
                 .settings
                 .read_only_when_backup
                 .then_some(st.fenced_for == Some(true));
             let reporter = reporter.timed(Instant::now().saturating_duration_since(started));
-            if !reporter.report_guarded(outcome, detail, hold, writable) {
+            if !reporter.report_guarded(outcome, detail, decision, writable, switchover) {
                 return;
             }
         }
+    }
+
+    /// require_replication keeps a server with broken replication from
+    /// becoming master; it never fails the master itself. When histories
+    /// diverge both links break, and failing the master too would leave
+    /// no one serving: it keeps the VIP, and says so once.
+    fn spare_the_master(&self, st: &mut State, role: Role, outcome: &mut Outcome, detail: &Value) {
+        let broken = detail["replication_broken"] == true;
+        let spared = role.master && broken;
+        if spared && !st.master_replication_broken {
+            tracing::warn!(
+                "check_mysql {}: replication is broken while MASTER ({}); keeping the VIP: require_replication                  only keeps a BACKUP from taking over",
+                self.name,
+                detail["error"].as_str().unwrap_or_default()
+            );
+        }
+        st.master_replication_broken = spared;
+        if spared {
+            *outcome = Outcome::Success;
+        }
+    }
+
+    /// A MASTER with semi-sync enabled warns while it has fallen back to
+    /// asynchronous replication: what it acknowledges then may be lost on
+    /// failover.
+    async fn semi_sync(&self, st: &mut State, role: Role, vars: Option<&Variables>, detail: &mut Value) {
+        let enabled = vars.and_then(|v| v.semi_sync) == Some(true);
+        let sql = st.local.flavor.semi_sync_active_sql();
+        let active = match (enabled && role.master, sql) {
+            (true, Some(sql)) => st.local.scalar(sql).await.ok().flatten().map(|v| v == "ON"),
+            _ => None,
+        };
+        if enabled {
+            detail["semi_sync"] = json!({ "enabled": true, "active": active });
+        }
+        let off = active == Some(false);
+        if off && !st.semi_sync_off {
+            tracing::warn!(
+                "check_mysql {}: semi-sync is off: acknowledged writes may be lost on failover",
+                self.name
+            );
+        } else if !off && st.semi_sync_off && active == Some(true) {
+            tracing::info!("check_mysql {}: semi-sync is on again", self.name);
+        }
+        st.semi_sync_off = off;
+    }
+
+    /// Asks the peer's server (and compares positions when the local
+    /// server answered) and the witnesses, at once. None without a peer.
+    async fn contact(&self, st: &mut State, own: Option<&Variables>, detail: &mut Value) -> (Option<PeerView>, bool) {
+        let witnesses = &self.settings.witnesses;
+        let timeout = self.common.effective_timeout();
+        let (view, (witnessed, errors)) = tokio::join!(
+            async {
+                match st.peer.is_some() {
+                    true => Some(self.ask_peer(st, own, detail).await),
+                    false => None,
+                }
+            },
+            witness::any_answers(witnesses, timeout)
+        );
+        let now = Instant::now();
+        let peer_answered = view.as_ref().is_some_and(|v| !v.unreachable);
+        if peer_answered {
+            st.peer_seen_at = Some(now);
+        }
+        let contact = peer_answered || witnessed;
+        if contact {
+            st.last_contact = now;
+        }
+        if !witnesses.is_empty() {
+            detail["witnesses"] = witnesses
+                .iter()
+                .zip(&errors)
+                .map(|(w, e)| match e {
+                    None => json!({ "witness": w.to_string(), "answered": true }),
+                    Some(e) => json!({ "witness": w.to_string(), "answered": false, "error": e }),
+                })
+                .collect();
+        }
+        (view, contact)
+    }
+
+    /// Isolation fencing: a MASTER that reaches neither the peer's server
+    /// nor a witness for isolation_timeout sets its server read_only, ends
+    /// the application sessions and fails the check (FAULT with weight 0),
+    /// until something answers again. Returns the failure while isolated.
+    async fn isolation(
+        &self,
+        st: &mut State,
+        role: Role,
+        contact: bool,
+        vars: Option<&Variables>,
+        detail: &mut Value,
+    ) -> Option<String> {
+        let s = &self.settings;
+        let timeout = s.effective_isolation_timeout(&self.common);
+        let since = st.last_contact.elapsed();
+        let isolated = policy::isolated(&IsolationInput {
+            witnesses: !s.witnesses.is_empty(),
+            master: role.master,
+            contact,
+            since_contact: since,
+            timeout,
+            isolated: st.isolated,
+        });
+        if isolated != st.isolated {
+            st.isolated = isolated;
+            if isolated {
+                tracing::error!(
+                    "check_mysql {}: isolated: neither the peer's server nor any witness answered for {:?} \
+                     (isolation_timeout {:?}); fencing the local server and going to FAULT",
+                    self.name,
+                    since,
+                    timeout
+                );
+            } else {
+                tracing::warn!("check_mysql {}: no longer isolated: reached again", self.name);
+            }
+        }
+        match (st.isolated, st.isolation_fenced, vars.is_some()) {
+            (true, false, true) => match st.local.set_read_only(true).await {
+                Ok(()) => {
+                    tracing::error!(
+                        "check_mysql {}: isolated: local server set read_only=ON, application sessions ended",
+                        self.name
+                    );
+                    st.isolation_fenced = true;
+                    st.handed_over = None;
+                    if s.read_only_when_backup {
+                        st.fenced_for = Some(false);
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    "check_mysql {}: isolated: cannot fence the local server: {e}",
+                    self.name
+                ),
+            },
+            (false, true, _) => {
+                st.isolation_fenced = false;
+                // Fencing makes it writable again when an instance is
+                // MASTER; without fencing, undo what isolation did.
+                if !s.read_only_when_backup {
+                    match st.local.set_read_only(false).await {
+                        Ok(()) => {
+                            tracing::info!("check_mysql {}: local server writable again after isolation", self.name)
+                        }
+                        Err(e) => {
+                            st.isolation_fenced = true;
+                            tracing::warn!("check_mysql {}: cannot undo the isolation's read_only: {e}", self.name);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !s.witnesses.is_empty() {
+            detail["isolated"] = json!(st.isolated);
+        }
+        st.isolated
+            .then(|| format!("isolated: neither the peer's server nor any witness answered for {since:.1?}"))
     }
 
     /// The local server's health, probed at `at`.
@@ -442,7 +699,9 @@ impl MysqlCheck {
                 return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None);
             }
         }
-        let want_links = s.require_replication || s.max_lag.is_some() || s.peer_host.is_some();
+        // Fencing reads them for the relay log's end before a takeover.
+        let want_links =
+            s.require_replication || s.max_lag.is_some() || s.peer_host.is_some() || s.read_only_when_backup;
         let (vars, links) = match st.local.status_at(at, want_links).await {
             Ok(v) => v,
             Err(e) => return (Outcome::Failure(e.clone()), json!({ "alive": false, "error": e }), None),
@@ -465,6 +724,7 @@ impl MysqlCheck {
                 };
                 if let Err(e) = health {
                     detail["error"] = json!(e);
+                    detail["replication_broken"] = json!(true);
                     outcome = Outcome::Failure(e);
                 }
             }
@@ -475,14 +735,19 @@ impl MysqlCheck {
 
     /// Fencing: on a change of role, and whenever the connection is new
     /// (a restarted mysqld comes up writable), make the server writable
-    /// exactly while an instance is MASTER (or a handover is under way).
-    async fn fence(&self, st: &mut State, role: Role, vars: Option<&Variables>) {
-        let Some(vars) = vars else { return };
-        let writable = role.master || st.handed_over.is_some();
+    /// exactly while an instance is MASTER (or a handover is under way),
+    /// and never while isolated. A takeover first waits for the relay log
+    /// to be applied; true while it waits (look again at once).
+    async fn fence(&self, st: &mut State, role: Role, vars: Option<&Variables>, detail: &mut Value) -> bool {
+        let Some(vars) = vars else { return false };
+        let writable = (role.master || st.handed_over.is_some()) && !st.isolated && !st.switched_out;
+        if !writable {
+            st.relay_wait_since = None;
+        }
         let input = FenceInput {
             writable_wanted: writable,
             fenced_for: st.fenced_for,
-            fresh: std::mem::take(&mut st.local.fresh),
+            fresh: st.local.fresh,
             read_only: vars.read_only,
             read_only_for: st.read_only_since.map(|t| t.elapsed()),
             // A handover ends within 2 x catch_up_timeout (the wait, then
@@ -490,7 +755,16 @@ impl MysqlCheck {
             // left by a peer that died mid-handover.
             stale_after: 2 * self.settings.catch_up_timeout + 2 * self.common.interval,
         };
-        match policy::fence(&input) {
+        let step = policy::fence(&input);
+        // A takeover (not a handover, which waited for the peer itself).
+        if step == (FenceStep::Set { writable: true })
+            && st.handed_over.is_none()
+            && !self.relay_applied(st, vars, detail).await
+        {
+            return true;
+        }
+        st.local.fresh = false;
+        match step {
             FenceStep::Nothing => st.read_only_since = None,
             FenceStep::Frozen => {
                 st.read_only_since.get_or_insert_with(Instant::now);
@@ -526,18 +800,128 @@ impl MysqlCheck {
                 }
             }
         }
+        false
     }
 
-    /// The catch-up guard: carries out the steps [`policy::guard`] asks for.
-    async fn guard(&self, st: &mut State, role: Role, vars: Option<&Variables>, detail: &mut Value) -> Verdict {
+    /// Before a takeover makes the server writable: has the SQL thread
+    /// applied everything the IO threads received? Waits up to one
+    /// interval per call, relay_apply_timeout in all, then says yes anyway
+    /// (availability wins) and logs what was not applied.
+    async fn relay_applied(&self, st: &mut State, vars: &Variables, detail: &mut Value) -> bool {
+        let flavor = st.local.flavor;
+        let (target, pending) = match flavor {
+            Flavor::MariaDb => {
+                let received: Vec<Position> = st
+                    .links
+                    .iter()
+                    .filter_map(|l| Position::parse(&l.io_pos).ok())
+                    .collect();
+                let target = Position::furthest(&received).others(vars.server_id);
+                let applied = Position::parse(&vars.current_pos).unwrap_or_default();
+                let pending = target.pending_after(&applied);
+                (target.to_string(), pending)
+            }
+            Flavor::MySql => {
+                let target = st
+                    .links
+                    .iter()
+                    .map(|l| l.io_pos.as_str())
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let have = match target.is_empty() {
+                    true => Ok(Some("1".to_string())),
+                    false => st.local.scalar(&Flavor::mysql_compare_sql(&target)).await,
+                };
+                (target, u64::from(have.ok().flatten().as_deref() != Some("1")))
+            }
+        };
+        tracing::debug!(
+            "check_mysql {}: before promoting: relay log up to {target:?}, applied {:?}, {pending} pending",
+            self.name,
+            vars.current_pos
+        );
+        let first = st.relay_wait_since.is_none();
+        let since = *st.relay_wait_since.get_or_insert_with(Instant::now);
+        let waited = since.elapsed();
+        let limit = self.settings.relay_apply_timeout;
+        match policy::relay_step(pending, waited, limit, self.common.interval) {
+            RelayStep::Promote => {
+                if !first {
+                    tracing::info!(
+                        "check_mysql {}: relay log applied (up to {target}) after {waited:.3?}; promoting",
+                        self.name
+                    );
+                }
+                st.relay_wait_since = None;
+                true
+            }
+            RelayStep::PromoteAnyway => {
+                tracing::error!(
+                    "check_mysql {}: relay_apply_timeout ({limit:?}) is over with {pending} received transaction(s) \
+                     NOT applied (relay log up to {target}, applied {}): making the server writable anyway; \
+                     those transactions apply later and may conflict with new writes",
+                    self.name,
+                    vars.current_pos
+                );
+                st.relay_wait_since = None;
+                true
+            }
+            RelayStep::Wait(step) => {
+                if first {
+                    tracing::warn!(
+                        "check_mysql {}: promoting: waiting for the SQL thread to apply {pending} relayed \
+                         transaction(s) up to {target} (at most relay_apply_timeout {limit:?}); VIPs wait",
+                        self.name
+                    );
+                }
+                detail["relay_apply"] = json!({
+                    "pending": pending,
+                    "target": target,
+                    "waited_ms": waited.as_millis() as u64,
+                });
+                let sql = flavor.wait_sql(&target, step);
+                let saved = st.local.timeout;
+                st.local.timeout = step + saved;
+                let _ = st.local.scalar(&sql).await;
+                st.local.timeout = saved;
+                false
+            }
+        }
+    }
+
+    /// The guard: carries out the steps [`policy::guard`] asks for, and
+    /// for a MASTER chooses how it meets another master ([`policy::stance`]).
+    async fn guard(
+        &self,
+        st: &mut State,
+        role: Role,
+        vars: Option<&Variables>,
+        view: PeerView,
+        detail: &mut Value,
+    ) -> (Verdict, Stance) {
+        let stance = match st.master_since {
+            Some(since) => {
+                let (stance, why) = policy::stance(&StanceInput {
+                    peer: view.peer.clone(),
+                    took_over_blind: st.peer_seen_at.is_none_or(|seen| seen < since),
+                });
+                self.log_stance(st, stance, why, detail);
+                stance
+            }
+            None => {
+                st.last_stance = (Stance::Priority, None);
+                Stance::Priority
+            }
+        };
         let now = Instant::now();
         let mut input = GuardInput {
             role,
             local_healthy: vars.is_some(),
             handed_over: st.handed_over.map(|t| now - t),
             failed: st.handover_failed_at.map(|t| now - t),
-            peer: Peer::Unknown,
-            peer_unreachable: false,
+            peer: view.peer,
+            peer_unreachable: view.unreachable,
             catch_up_timeout: self.settings.catch_up_timeout,
             policy: self.settings.catch_up_policy,
         };
@@ -550,7 +934,7 @@ impl MysqlCheck {
                     if clear_handover {
                         st.handed_over = None;
                     }
-                    return verdict;
+                    return (verdict, stance);
                 }
                 GuardStep::Unfreeze => {
                     tracing::error!(
@@ -568,10 +952,11 @@ impl MysqlCheck {
                         input.local_healthy = false;
                         continue;
                     };
-                    (input.peer, input.peer_unreachable) = self.ask_peer(st, own, detail).await;
+                    let view = self.ask_peer(st, Some(own), detail).await;
+                    (input.peer, input.peer_unreachable) = (view.peer, view.unreachable);
                 }
                 GuardStep::Handover { freeze } => {
-                    return match self.handover(st, freeze).await {
+                    let verdict = match self.handover(st, freeze).await {
                         Ok(()) => {
                             st.handed_over = Some(Instant::now());
                             st.handover_failed_at = None;
@@ -589,17 +974,51 @@ impl MysqlCheck {
                             Verdict::Hold(format!("handover failed: {e}"))
                         }
                     };
+                    return (verdict, stance);
                 }
             }
         }
     }
 
-    /// The peer's position compared with ours (and the detail for dumps);
-    /// true when the peer's server did not answer at all.
-    async fn ask_peer(&self, st: &mut State, own: &Variables, detail: &mut Value) -> (Peer, bool) {
+    fn log_stance(&self, st: &mut State, stance: Stance, why: Option<String>, detail: &mut Value) {
+        detail["stance"] = json!(match stance {
+            Stance::Priority => "priority",
+            Stance::Keep => "keep",
+            Stance::Yield => "yield",
+        });
+        if let Some(why) = &why {
+            detail["stance_why"] = json!(why);
+        }
+        if st.last_stance.0 != stance {
+            let why = why.as_deref().unwrap_or("positions equal");
+            match stance {
+                // Debug: with two VIPs (one master each) it follows every
+                // replication lag; the engine logs when a stance acts.
+                Stance::Keep => tracing::debug!(
+                    "check_mysql {}: as MASTER, keeping the VIP even against a higher priority: {why}",
+                    self.name
+                ),
+                Stance::Yield => tracing::debug!(
+                    "check_mysql {}: as MASTER, giving way to any live master: {why}",
+                    self.name
+                ),
+                Stance::Priority => {
+                    tracing::debug!("check_mysql {}: as MASTER, VRRP's priorities decide: {why}", self.name)
+                }
+            }
+        }
+        st.last_stance = (stance, why);
+    }
+
+    /// The peer's position compared with ours when ours is known (and the
+    /// detail for dumps).
+    async fn ask_peer(&self, st: &mut State, own: Option<&Variables>, detail: &mut Value) -> PeerView {
         let interval = self.common.interval;
         let Some(peer) = st.peer.as_mut() else {
-            return (Peer::Failed("no peer configured".into()), true);
+            return PeerView {
+                peer: Peer::Failed("no peer configured".into()),
+                unreachable: true,
+            };
         };
         let peer_vars = match peer.connect(interval).await {
             Ok(()) => peer.variables().await,
@@ -609,13 +1028,11 @@ impl MysqlCheck {
             Ok(v) => v,
             Err(e) => {
                 detail["peer"] = json!({ "alive": false, "error": e });
-                return (Peer::Failed(e), true);
+                return PeerView {
+                    peer: Peer::Failed(e),
+                    unreachable: true,
+                };
             }
-        };
-        self.kick_idle_link(st).await;
-        let cmp = match self.compare(st, own, &peer_vars).await {
-            Ok(c) => c,
-            Err(e) => return (Peer::Failed(e), false),
         };
         detail["peer"] = json!({
             "alive": true,
@@ -623,49 +1040,114 @@ impl MysqlCheck {
             "gtid_binlog_pos": peer_vars.binlog_pos,
             "gtid_current_pos": peer_vars.current_pos,
         });
+        let Some(own) = own else {
+            return PeerView {
+                peer: Peer::Unknown,
+                unreachable: false,
+            };
+        };
+        self.kick_idle_link(st).await;
+        let cmp = match self.compare(st, own, &peer_vars).await {
+            Ok(c) => c,
+            Err(e) => {
+                return PeerView {
+                    peer: Peer::Failed(e),
+                    unreachable: false,
+                }
+            }
+        };
         detail["behind"] = json!(cmp.behind);
         detail["ahead"] = json!(cmp.ahead);
         detail["diverged_domains"] = json!(cmp.diverged);
-        (Peer::Compared(cmp), false)
+        PeerView {
+            peer: Peer::Compared(cmp),
+            unreachable: false,
+        }
     }
 
-    /// The peer's server answers but the local link from it still waits
-    /// to reconnect (`master_connect_retry`, 60 s by default): restart its
-    /// IO thread so the peer's new writes arrive now, not a minute later.
+    /// The peer's server answers but the local link from it is not
+    /// replicating: its IO thread waits to reconnect
+    /// (`master_connect_retry`, 60 s by default), or stopped on an error
+    /// MariaDB does not retry. Restart the IO thread so the peer's writes
+    /// arrive now and this server stays a takeover target without an
+    /// administrator. A link that keeps stopping on its error is
+    /// restarted less and less often.
+    ///
+    /// The restart runs on a connection of its own, off the check: a
+    /// semi-sync replica's stop first tries to reach the old master to end
+    /// its dump thread, which takes seconds when that master is gone, far
+    /// past the check's timeout. Under the check's connection the stop ran
+    /// out the timeout, the start never ran, and the link stayed stopped.
     async fn kick_idle_link(&self, st: &mut State) {
         let Some(peer_host) = self.settings.peer_host.as_deref() else {
             return;
         };
-        if st.kicked_at.is_some_and(|t| t.elapsed() < Duration::from_secs(5)) {
-            return;
-        }
-        let flavor = st.local.flavor;
+        let from_peer = |l: &&Link| l.master.starts_with(&format!("{peer_host}:"));
         let idle: Vec<Link> = st
             .links
             .iter()
-            .filter(|l| l.master_unreachable() && l.master.starts_with(&format!("{peer_host}:")))
+            .filter(from_peer)
+            .filter(|l| l.master_unreachable() || l.io_stopped_by_error())
             .cloned()
             .collect();
-        for l in idle {
-            st.kicked_at = Some(Instant::now());
-            let [stop, start] = flavor.restart_io_sql(&l.name);
-            let r = match st.local.rows(&stop).await {
-                Ok(_) => st.local.rows(&start).await,
-                Err(e) => Err(e),
-            };
-            match r {
-                Ok(_) => tracing::info!(
-                    "check_mysql {}: replication from {} was waiting to reconnect; IO thread restarted",
-                    self.name,
-                    l.master
-                ),
-                Err(e) => tracing::warn!(
-                    "check_mysql {}: cannot restart replication from {}: {e}",
-                    self.name,
-                    l.master
-                ),
-            }
+        let errored = idle.iter().any(Link::io_stopped_by_error);
+        if !errored {
+            st.kick_backoff = KICK_BACKOFF;
         }
+        let wait = if errored { st.kick_backoff } else { KICK_BACKOFF };
+        if idle.is_empty()
+            || st.kick_running.load(Ordering::Acquire)
+            || st.kicked_at.is_some_and(|t| t.elapsed() < wait)
+        {
+            return;
+        }
+        if errored {
+            st.kick_backoff = (st.kick_backoff * 2).min(MAX_KICK_BACKOFF);
+        }
+        st.kicked_at = Some(Instant::now());
+        st.kick_running.store(true, Ordering::Release);
+        let (opts, flavor, name, running) = (
+            st.local.opts.clone(),
+            st.local.flavor,
+            self.name.clone(),
+            st.kick_running.clone(),
+        );
+        tokio::spawn(async move {
+            for l in idle {
+                let restart = async {
+                    let mut c = Conn::new(opts.clone()).await?;
+                    c.query_iter(flavor.restart_io_sql(&l.name))
+                        .await?
+                        .drop_result()
+                        .await?;
+                    c.disconnect().await
+                };
+                let was = if l.io_stopped_by_error() {
+                    format!("had stopped on IO error {}: {}", l.io_errno, l.io_error)
+                } else {
+                    "was waiting to reconnect".to_string()
+                };
+                match tokio::time::timeout(KICK_TIMEOUT, restart).await {
+                    Ok(Ok(())) if l.io_stopped_by_error() => tracing::warn!(
+                        "check_mysql {name}: replication from {} {was}; IO thread restarted",
+                        l.master
+                    ),
+                    Ok(Ok(())) => tracing::info!(
+                        "check_mysql {name}: replication from {} {was}; IO thread restarted",
+                        l.master
+                    ),
+                    Ok(Err(e)) => tracing::warn!(
+                        "check_mysql {name}: cannot restart replication from {}: local server: {e}",
+                        l.master
+                    ),
+                    Err(_) => tracing::warn!(
+                        "check_mysql {name}: restarting replication from {}: no answer within {KICK_TIMEOUT:?}",
+                        l.master
+                    ),
+                }
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 
     async fn compare(&self, st: &mut State, own: &Variables, peer: &Variables) -> Result<Comparison, String> {
@@ -683,6 +1165,94 @@ impl MysqlCheck {
                 })
             }
         }
+    }
+
+    /// A frozen server's final position: read until two reads agree. A
+    /// session that read_only does not stop (SUPER, READ_ONLY ADMIN) can
+    /// keep it moving: then this fails at the deadline.
+    async fn settled(&self, server: &mut Server, deadline: Instant, who: &str) -> Result<Variables, String> {
+        let mut target = server.variables().await?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = server.variables().await?;
+            match policy::settle(&target.binlog_pos, &now.binlog_pos, Instant::now() >= deadline) {
+                Settle::Settled => return Ok(target),
+                Settle::Again => target = now,
+                Settle::StillMoving => {
+                    return Err(format!(
+                        "{who} still writes (a session with SUPER or READ_ONLY ADMIN?); \
+                         its position did not settle within catch_up_timeout ({:?})",
+                        self.settings.catch_up_timeout
+                    ))
+                }
+            }
+        }
+    }
+
+    /// A planned switchover, on the master's side: freeze the local
+    /// server (read_only, sessions ended), then wait on the peer until it
+    /// has applied the final position, all within catch_up_timeout. Then
+    /// the daemon puts the instances in maintenance and the peer, caught
+    /// up, takes over. On failure the local server is writable again.
+    async fn switch_out(&self, st: &mut State) -> Result<(), String> {
+        let deadline = Instant::now() + self.settings.catch_up_timeout;
+        if st.peer.is_none() {
+            return Err("no peer_host: nobody to hand over to".into());
+        }
+        let started = Instant::now();
+        st.switched_out = true;
+        let result = async {
+            st.local.set_read_only(true).await?;
+            tracing::info!(
+                "check_mysql {}: switchover: local server frozen (read_only=ON, sessions ended)",
+                self.name
+            );
+            let own = self.settled(&mut st.local, deadline, "the frozen local server").await?;
+            let Some(peer) = st.peer.as_mut() else {
+                return Err("no peer_host".into());
+            };
+            let peer_vars = peer.variables().await?;
+            let wait_for = match peer.flavor {
+                Flavor::MariaDb => Position::parse(&own.binlog_pos)?.wait_list(peer_vars.server_id),
+                Flavor::MySql => own.binlog_pos.clone(),
+            };
+            if !wait_for.is_empty() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let sql = peer.flavor.wait_sql(&wait_for, left);
+                let saved = peer.timeout;
+                peer.timeout = left + saved;
+                let r = peer.scalar(&sql).await;
+                peer.timeout = saved;
+                if r?.as_deref() != Some("0") {
+                    return Err(format!(
+                        "the peer did not apply {} within catch_up_timeout ({:?})",
+                        own.binlog_pos, self.settings.catch_up_timeout
+                    ));
+                }
+            }
+            if peer.flavor == Flavor::MariaDb {
+                let peer_now = peer.variables().await?;
+                let theirs = self.compare_plain(Flavor::MariaDb, &peer_now, &own)?;
+                policy::caught_up_after_wait(&theirs).map_err(|e| format!("the peer is {e}"))?;
+            }
+            tracing::info!(
+                "check_mysql {}: switchover: the peer has every write (up to {}) after {:.3} s; handing over",
+                self.name,
+                own.binlog_pos,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        .await;
+        if let Err(why) = &result {
+            st.switched_out = false;
+            tracing::warn!("check_mysql {}: switchover abandoned: {why}", self.name);
+            match st.local.set_read_only(false).await {
+                Ok(()) => tracing::info!("check_mysql {}: local server writable again", self.name),
+                Err(e) => tracing::warn!("check_mysql {}: cannot make the local server writable: {e}", self.name),
+            }
+        }
+        result
     }
 
     /// Freeze the peer, wait for its final position here, make this
@@ -704,27 +1274,11 @@ impl MysqlCheck {
             );
         }
         let result = async {
-            // The peer's final position: read until two reads agree. A
-            // session that read_only does not stop (SUPER, READ_ONLY ADMIN)
-            // can keep it moving: then the handover times out.
-            let mut target = peer.variables().await?;
             // Unfrozen (the peer still serves), its position at the start will do.
-            let mut settled = !freeze;
-            while !settled {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let now = peer.variables().await?;
-                match policy::settle(&target.binlog_pos, &now.binlog_pos, Instant::now() >= deadline) {
-                    Settle::Settled => settled = true,
-                    Settle::Again => target = now,
-                    Settle::StillMoving => {
-                        return Err(format!(
-                            "the frozen peer still writes (a session with SUPER or READ_ONLY ADMIN?); \
-                             its position did not settle within catch_up_timeout ({:?})",
-                            self.settings.catch_up_timeout
-                        ))
-                    }
-                }
-            }
+            let target = match freeze {
+                true => self.settled(peer, deadline, "the frozen peer").await?,
+                false => peer.variables().await?,
+            };
             let last = target.binlog_pos.clone();
             let own = st.local.variables().await?;
             let wait_for = match st.local.flavor {

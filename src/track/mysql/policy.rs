@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::config::model::CatchUpPolicy;
+use crate::vrrp::Stance;
 
 use super::gtid::Comparison;
 use super::Role;
@@ -134,6 +135,102 @@ pub fn guard(i: &GuardInput) -> GuardStep {
     }
 }
 
+/// How a MASTER meets another live master (a healed partition, or two
+/// masters that came up apart): the server with writes the other lacks
+/// keeps the VIP, whatever the priorities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StanceInput {
+    /// This round's view of the peer's server.
+    pub peer: Peer,
+    /// An instance became MASTER while the peer's server was out of reach
+    /// (or before it was ever reached), and it has not answered since.
+    pub took_over_blind: bool,
+}
+
+/// The stance and why (None for VRRP's own rules).
+pub fn stance(i: &StanceInput) -> (Stance, Option<String>) {
+    // Without the peer's position: the node that took over while the peer
+    // was out of reach treats the peer as behind (its clients wrote here);
+    // the node that lost sight of its peer while MASTER gives way to a live
+    // master (the peer may have taken over and written meanwhile).
+    let blind = |why: String| {
+        if i.took_over_blind {
+            (
+                Stance::Keep,
+                Some(format!("{why}; took over while it was out of reach: treated as behind")),
+            )
+        } else {
+            (
+                Stance::Yield,
+                Some(format!("{why}; a live master there may hold writes this server lacks")),
+            )
+        }
+    };
+    match &i.peer {
+        Peer::Unknown => blind("the peer's position is unknown".into()),
+        Peer::Failed(e) => blind(e.clone()),
+        Peer::Compared(c) if !c.diverged.is_empty() => blind(format!(
+            "GTID histories diverged in domain(s) {:?}: an admin must decide",
+            c.diverged
+        )),
+        Peer::Compared(c) if c.behind > 0 && c.ahead > 0 => blind(format!(
+            "both servers took writes the other lacks ({} behind, {} ahead): an admin must decide",
+            c.behind, c.ahead
+        )),
+        Peer::Compared(c) if c.behind > 0 => (
+            Stance::Yield,
+            Some(format!("{} transaction(s) behind the peer", c.behind)),
+        ),
+        Peer::Compared(c) if c.ahead > 0 => (
+            Stance::Keep,
+            Some(format!("the peer lacks {} transaction(s) written here", c.ahead)),
+        ),
+        Peer::Compared(_) => (Stance::Priority, None),
+    }
+}
+
+/// Whether a node is cut off: it reaches neither the peer's server nor any
+/// witness. Only with witnesses configured (without, nothing can tell a
+/// dead peer from a cut-off self); only a MASTER becomes isolated, and it
+/// stays so until something answers again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsolationInput {
+    pub witnesses: bool,
+    pub master: bool,
+    /// The peer's server or a witness answered this round.
+    pub contact: bool,
+    /// Since the last answer from either (or since the check started).
+    pub since_contact: Duration,
+    pub timeout: Duration,
+    pub isolated: bool,
+}
+
+pub fn isolated(i: &IsolationInput) -> bool {
+    i.witnesses && !i.contact && (i.isolated || (i.master && i.since_contact >= i.timeout))
+}
+
+/// A takeover's wait for the relay log to be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayStep {
+    /// Nothing received is left unapplied: make the server writable.
+    Promote,
+    /// Wait up to this long (then ask again).
+    Wait(Duration),
+    /// relay_apply_timeout is over: writable anyway (availability wins),
+    /// logging what was not applied.
+    PromoteAnyway,
+}
+
+pub fn relay_step(pending: u64, waited: Duration, timeout: Duration, round: Duration) -> RelayStep {
+    if pending == 0 {
+        RelayStep::Promote
+    } else if waited >= timeout {
+        RelayStep::PromoteAnyway
+    } else {
+        RelayStep::Wait((timeout - waited).min(round))
+    }
+}
+
 /// During a handover: whether the frozen peer's position has settled
 /// (two reads agree), or the wait is over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +322,7 @@ mod tests {
                 master: false,
                 would_preempt: true,
                 peer_serves: false,
+                switchover: 0,
             },
             local_healthy: true,
             handed_over: None,
@@ -352,6 +450,88 @@ mod tests {
         assert_eq!(settle("1-10-5", "1-10-6", true), Settle::StillMoving);
         assert!(caught_up_after_wait(&cmp(0, 0, &[])).is_ok());
         assert!(caught_up_after_wait(&cmp(1, 0, &[])).is_err());
+    }
+
+    fn stance_of(peer: Peer, blind: bool) -> Stance {
+        stance(&StanceInput {
+            peer,
+            took_over_blind: blind,
+        })
+        .0
+    }
+
+    /// The healed partition of the issue: B took over while A's server was
+    /// out of reach and took 669 writes; A, isolated MASTER, lacks them.
+    #[test]
+    fn the_server_with_writes_the_other_lacks_keeps_the_vip() {
+        // A: behind its peer: gives way whatever its higher priority.
+        assert_eq!(stance_of(Peer::Compared(cmp(669, 0, &[])), false), Stance::Yield);
+        // B: its peer lacks writes made here: keeps against the higher priority.
+        assert_eq!(stance_of(Peer::Compared(cmp(0, 669, &[])), true), Stance::Keep);
+        // Equal: VRRP decides.
+        assert_eq!(
+            stance(&StanceInput {
+                peer: Peer::Compared(cmp(0, 0, &[])),
+                took_over_blind: true
+            }),
+            (Stance::Priority, None)
+        );
+    }
+
+    /// Until the positions are known after a heal, the one that took over
+    /// blind keeps and the one that lost sight of its peer yields; the same
+    /// when the histories diverged (waiting for an admin).
+    #[test]
+    fn unknown_or_diverged_positions_follow_who_took_over_blind() {
+        let failed = || Peer::Failed("peer server: cannot connect".into());
+        assert_eq!(stance_of(failed(), true), Stance::Keep);
+        assert_eq!(stance_of(failed(), false), Stance::Yield);
+        assert_eq!(stance_of(Peer::Unknown, true), Stance::Keep);
+        assert_eq!(stance_of(Peer::Compared(cmp(2, 3, &[])), true), Stance::Keep);
+        let (s, why) = stance(&StanceInput {
+            peer: Peer::Compared(cmp(1, 1, &[0])),
+            took_over_blind: false,
+        });
+        assert_eq!(s, Stance::Yield);
+        assert!(why.unwrap().contains("an admin must decide"));
+    }
+
+    fn iso(witnesses: bool, master: bool, contact: bool, since: u64, was: bool) -> bool {
+        isolated(&IsolationInput {
+            witnesses,
+            master,
+            contact,
+            since_contact: s(since),
+            timeout: s(4),
+            isolated: was,
+        })
+    }
+
+    #[test]
+    fn a_master_out_of_reach_of_peer_and_witnesses_is_isolated() {
+        assert!(!iso(true, true, false, 3, false), "within isolation_timeout");
+        assert!(iso(true, true, false, 4, false));
+        assert!(!iso(true, false, false, 60, false), "only a MASTER fences itself");
+        assert!(iso(true, false, false, 60, true), "it stays isolated as FAULT");
+        assert!(!iso(true, false, true, 0, true), "until something answers");
+        assert!(!iso(false, true, false, 60, false), "no witness: as before");
+    }
+
+    #[test]
+    fn the_relay_wait_is_bounded() {
+        let r = s(1);
+        assert_eq!(relay_step(0, s(0), s(10), r), RelayStep::Promote);
+        assert_eq!(relay_step(5, s(0), s(10), r), RelayStep::Wait(s(1)));
+        assert_eq!(
+            relay_step(5, Duration::from_millis(9500), s(10), r),
+            RelayStep::Wait(Duration::from_millis(500))
+        );
+        assert_eq!(relay_step(5, s(10), s(10), r), RelayStep::PromoteAnyway);
+        assert_eq!(
+            relay_step(5, s(0), s(0), r),
+            RelayStep::PromoteAnyway,
+            "relay_apply_timeout 0: no wait"
+        );
     }
 
     fn fenced(w: bool, fenced_for: Option<bool>, fresh: bool, read_only: bool, ro_for: Option<u64>) -> FenceStep {

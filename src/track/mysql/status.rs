@@ -49,12 +49,25 @@ impl Flavor {
             Flavor::MariaDb => {
                 "SELECT @@global.read_only AS read_only, @@global.server_id AS server_id, \
                  @@global.gtid_domain_id AS domain, @@global.gtid_binlog_pos AS binlog_pos, \
-                 @@global.gtid_current_pos AS current_pos"
+                 @@global.gtid_current_pos AS current_pos, \
+                 @@global.rpl_semi_sync_master_enabled AS semi_sync"
             }
             Flavor::MySql => {
                 "SELECT @@global.read_only AS read_only, @@global.server_id AS server_id, \
                  NULL AS domain, @@global.gtid_executed AS binlog_pos, @@global.gtid_executed AS current_pos"
             }
+        }
+    }
+
+    /// Whether a semi-sync master is still waiting for acknowledgements
+    /// (OFF: it fell back to asynchronous replication).
+    pub fn semi_sync_active_sql(self) -> Option<&'static str> {
+        match self {
+            Flavor::MariaDb => Some(
+                "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+                 WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'",
+            ),
+            Flavor::MySql => None,
         }
     }
 
@@ -90,20 +103,17 @@ impl Flavor {
         }
     }
 
-    /// Restarts one link's IO thread (it reconnects at once): two
-    /// statements, run in order.
-    pub fn restart_io_sql(self, connection: &str) -> [String; 2] {
+    /// Restarts one link's IO thread (it reconnects at once): one batch,
+    /// so the server starts the thread again even when the client is gone
+    /// by the time the stop returns.
+    pub fn restart_io_sql(self, connection: &str) -> String {
         let c = connection.replace('\'', "''");
         match self {
-            Flavor::MariaDb if c.is_empty() => ["STOP SLAVE IO_THREAD".into(), "START SLAVE IO_THREAD".into()],
-            Flavor::MariaDb => [
-                format!("STOP SLAVE '{c}' IO_THREAD"),
-                format!("START SLAVE '{c}' IO_THREAD"),
-            ],
-            Flavor::MySql => [
-                format!("STOP REPLICA IO_THREAD FOR CHANNEL '{c}'"),
-                format!("START REPLICA IO_THREAD FOR CHANNEL '{c}'"),
-            ],
+            Flavor::MariaDb if c.is_empty() => "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD".into(),
+            Flavor::MariaDb => format!("STOP SLAVE '{c}' IO_THREAD; START SLAVE '{c}' IO_THREAD"),
+            Flavor::MySql => {
+                format!("STOP REPLICA IO_THREAD FOR CHANNEL '{c}'; START REPLICA IO_THREAD FOR CHANNEL '{c}'")
+            }
         }
     }
 
@@ -138,6 +148,9 @@ pub struct Variables {
     pub domain: Option<u32>,
     pub binlog_pos: String,
     pub current_pos: String,
+    /// Semi-synchronous replication is enabled on the master side
+    /// (MariaDB's built-in semi-sync; None where it is not read).
+    pub semi_sync: Option<bool>,
 }
 
 pub fn read_variables(row: &impl Columns) -> Variables {
@@ -154,6 +167,7 @@ pub fn read_variables(row: &impl Columns) -> Variables {
         domain: parse("domain"),
         binlog_pos: position("binlog_pos"),
         current_pos: position("current_pos"),
+        semi_sync: row.text("semi_sync").map(|v| matches!(v.as_ref(), "1" | "ON")),
     }
 }
 
@@ -169,6 +183,9 @@ pub struct Link {
     pub sql_errno: u32,
     pub sql_error: String,
     pub lag: Option<u64>,
+    /// What the IO thread has received (MariaDB `Gtid_IO_Pos`, MySQL
+    /// `Retrieved_Gtid_Set`): the relay log's end.
+    pub io_pos: String,
 }
 
 impl Link {
@@ -179,6 +196,15 @@ impl Link {
             && matches!(self.io_errno, 0 | 2003 | 2005 | 2006 | 2013)
             && self.sql_running == "Yes"
             && self.sql_errno == 0
+    }
+
+    /// The IO thread stopped on an error of its own (MariaDB retries only
+    /// network errors; a relay-log write failure, 1595, after a hung
+    /// master resumed stops it for good), with the SQL thread healthy.
+    /// Restarting it is safe: it fetches again from its GTID position,
+    /// and the SQL thread skips what it already applied.
+    pub fn io_stopped_by_error(&self) -> bool {
+        self.io_running == "No" && self.io_errno != 0 && self.sql_running == "Yes" && self.sql_errno == 0
     }
 }
 
@@ -199,9 +225,9 @@ pub fn read_link(flavor: Flavor, row: &impl Columns) -> Link {
             "Channel_Name",
         ),
     };
-    let (host, port) = match flavor {
-        Flavor::MariaDb => ("Master_Host", "Master_Port"),
-        Flavor::MySql => ("Source_Host", "Source_Port"),
+    let (host, port, io_pos) = match flavor {
+        Flavor::MariaDb => ("Master_Host", "Master_Port", "Gtid_IO_Pos"),
+        Flavor::MySql => ("Source_Host", "Source_Port", "Retrieved_Gtid_Set"),
     };
     Link {
         name: s(name),
@@ -217,6 +243,7 @@ pub fn read_link(flavor: Flavor, row: &impl Columns) -> Link {
         sql_errno: number("Last_SQL_Errno").unwrap_or(0),
         sql_error: s("Last_SQL_Error"),
         lag: row.text(lag).and_then(|v| v.parse().ok()),
+        io_pos: s(io_pos).replace('\n', ""),
     }
 }
 
@@ -291,6 +318,47 @@ pub fn links_json(links: &[Link]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_io_thread_restart_is_one_batch_stop_first() {
+        assert_eq!(
+            Flavor::MariaDb.restart_io_sql("from_b"),
+            "STOP SLAVE 'from_b' IO_THREAD; START SLAVE 'from_b' IO_THREAD"
+        );
+        assert_eq!(
+            Flavor::MariaDb.restart_io_sql(""),
+            "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"
+        );
+        assert_eq!(
+            Flavor::MySql.restart_io_sql("it's"),
+            "STOP REPLICA IO_THREAD FOR CHANNEL 'it''s'; START REPLICA IO_THREAD FOR CHANNEL 'it''s'"
+        );
+    }
+
+    /// Which stopped links the probe restarts: a network wait or an IO
+    /// error of the IO thread's own; never a link whose SQL thread failed
+    /// (that needs an admin) nor one stopped by hand (no error).
+    #[test]
+    fn which_links_are_restarted() {
+        let link = |io: &str, io_errno, sql: &str, sql_errno| Link {
+            io_running: io.into(),
+            io_errno,
+            sql_running: sql.into(),
+            sql_errno,
+            ..Link::default()
+        };
+        let relay_write = link("No", 1595, "Yes", 0);
+        assert!(relay_write.io_stopped_by_error() && !relay_write.master_unreachable());
+        let waiting = link("Connecting", 2003, "Yes", 0);
+        assert!(waiting.master_unreachable() && !waiting.io_stopped_by_error());
+        for l in [
+            link("No", 0, "Yes", 0),
+            link("No", 1595, "No", 1062),
+            link("Yes", 0, "Yes", 0),
+        ] {
+            assert!(!l.io_stopped_by_error() && !l.master_unreachable(), "{l:?}");
+        }
+    }
 
     fn row(pairs: &[(&str, Option<&str>)]) -> Row {
         pairs
@@ -411,7 +479,9 @@ mod tests {
             ("current_pos", Some("1-10-5,2-20-3")),
         ]));
         assert!(v.read_only);
-        assert_eq!((v.server_id, v.domain), (10, Some(1)));
+        assert_eq!((v.server_id, v.domain, v.semi_sync), (10, Some(1), None));
+        let semi = |on: &str| read_variables(&row(&[("semi_sync", Some(on))])).semi_sync;
+        assert_eq!((semi("1"), semi("0")), (Some(true), Some(false)));
         assert!(Flavor::MariaDb
             .wait_sql("2-20-3", Duration::from_secs(60))
             .contains("MASTER_GTID_WAIT('2-20-3', 60.000)"));
