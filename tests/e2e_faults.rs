@@ -1,6 +1,7 @@
 //! End-to-end: the fault matrix. Each fault is applied to the master and
 //! then to the backup of a pair (A at priority 100, B at 90, VRRPv2 at
-//! 1 s, a tracked check script). After each, the run must end with
+//! 1 s, a tracked check script and an isolated check plugin, an IPv6
+//! address beside the VIP). After each, the run must end with
 //! exactly one VIP holder, the right one, within the RFC bound plus
 //! slack; both daemons must be running (a daemon's own death is followed
 //! by its restart, as systemd's `Restart=` does); and the fault must show
@@ -18,6 +19,9 @@ use nix::sys::signal::Signal;
 
 const A: usize = 0;
 const B: usize = 1;
+/// An excluded address beside the VIP, the one the kernel refuses while
+/// IPv6 is disabled on the link.
+const VIP6: &str = "fd00:99::100";
 
 /// Which side of the pair a fault hits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,12 +97,21 @@ impl Rig {
         let mut configs = [String::new(), String::new()];
         let mut tmp = [PathBuf::new(), PathBuf::new()];
         for (h, prio) in [(A, 100), (B, 90)] {
+            let dir = lab.dir(h);
+            let plugin = rust_plugin(dir, "misbehave");
             let defs = format!(
-                "vrrp_script chk {{\n    script \"{}\"\n    interval 1\n    timeout 1\n}}\n",
-                script(lab.dir(h))
+                "vrrp_script chk {{\n    script \"{}\"\n    interval 1\n    timeout 1\n}}\n\
+                 check_plugin chk_plugin {{\n    plugin {}\n    interval 0.5\n    timeout 1\n    isolate yes\n    \
+                 config {{\n        mode segv\n        flag {}\n    }}\n}}\n",
+                script(dir),
+                plugin.display(),
+                dir.join("crash").display()
             );
-            let track = "    track_script {\n        chk\n    }";
-            configs[h] = format!("{defs}{}", instance("VI_1", 51, prio, &format!("{VIP}/24"), track));
+            let track = format!(
+                "    track_script {{\n        chk\n        chk_plugin\n    }}\n    \
+                 virtual_ipaddress_excluded {{\n        {VIP6}/64\n    }}"
+            );
+            configs[h] = format!("{defs}{}", instance("VI_1", 51, prio, &format!("{VIP}/24"), &track));
             tmp[h] = lab.dir(h).join("tmp");
             std::fs::create_dir_all(&tmp[h]).unwrap();
         }
@@ -181,11 +194,22 @@ fn link_up(rig: &mut Rig, h: usize) {
     rig.lab.link(h, true);
 }
 
+/// Deleted twice: the second time once it is back (the daemon's own
+/// removal of the already deleted VIP must not hide the next deletion).
 fn delete_vip(rig: &mut Rig, h: usize, _: Target) {
-    must(
-        "ip",
-        &["-n", rig.lab.ns(h), "addr", "del", &format!("{VIP}/24"), "dev", "eth0"],
-    );
+    let delete = || {
+        must(
+            "ip",
+            &["-n", rig.lab.ns(h), "addr", "del", &format!("{VIP}/24"), "dev", "eth0"],
+        )
+    };
+    delete();
+    wait_for(mdi_v2(100) + SLACK, || rig.lab.holders(VIP) == [h])
+        .unwrap_or_else(|| panic!("the VIP is back on host {h}:\n{}", rig.lab.log(h)));
+    delete();
+    let seen = |log: &str| log.matches("Netlink reflector reports IP 10.99.0.100 removed").count();
+    wait_for(Duration::from_secs(2), || seen(&rig.lab.log(h)) == 2)
+        .unwrap_or_else(|| panic!("both deletions are seen on host {h}:\n{}", rig.lab.log(h)));
 }
 
 fn nothing(_: &mut Rig, _: usize) {}
@@ -221,6 +245,61 @@ fn empty_tmp(rig: &mut Rig, h: usize) {
     rig.lab.signal(h, Signal::SIGUSR1);
     wait_for(Duration::from_secs(3), || rig.lab.log(h).contains("wrote "))
         .unwrap_or_else(|| panic!("the next dump is written:\n{}", rig.lab.log(h)));
+}
+
+/// The check plugin SIGSEGVs in its helper: the check fails (FAULT, its
+/// weight is 0) and the daemon goes on.
+fn crash_plugin(rig: &mut Rig, h: usize, t: Target) {
+    std::fs::write(rig.lab.dir(h).join("crash"), "").unwrap();
+    wait_for(Duration::from_secs(5), || {
+        rig.lab.log(h).contains("Entering FAULT STATE")
+    })
+    .unwrap_or_else(|| panic!("a crashing plugin faults host {h}:\n{}", rig.lab.log(h)));
+    if t == Target::Master {
+        other_takes_over(rig, h);
+    }
+}
+
+/// The flag goes: the helper, restarted after its back-off, passes.
+fn heal_plugin(rig: &mut Rig, h: usize) {
+    std::fs::remove_file(rig.lab.dir(h).join("crash")).unwrap();
+    wait_for(Duration::from_secs(40), || rig.lab.vrrp_state(h).0 != FAULT)
+        .unwrap_or_else(|| panic!("the plugin's check passes again on host {h}:\n{}", rig.lab.log(h)));
+}
+
+fn disable_ipv6(rig: &Rig, h: usize, disabled: bool) {
+    let knob = format!("net.ipv6.conf.eth0.disable_ipv6={}", u8::from(disabled));
+    let out = rig.lab.exec(h, &["sysctl", "-qw", &knob]);
+    assert!(out.status.success(), "{knob}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The kernel refuses an address the daemon adds: IPv6 is disabled on
+/// the link of the master (whose addresses go with it), or of the backup,
+/// which then takes over from a stopped master. The IPv4 VIP is served
+/// all the same.
+fn refuse_address(rig: &mut Rig, h: usize, t: Target) {
+    disable_ipv6(rig, h, true);
+    if t == Target::Backup {
+        rig.lab.stop(A);
+        other_takes_over(rig, A);
+    }
+    wait_for(mdi_v2(90) + SLACK, || {
+        rig.lab.log(h).contains(&format!("cannot add address {VIP6}/64"))
+    })
+    .unwrap_or_else(|| panic!("the refusal is logged on host {h}:\n{}", rig.lab.log(h)));
+    assert!(rig.lab.has_addr(h, VIP), "the IPv4 VIP is served");
+    assert!(!rig.lab.has_addr(h, VIP6));
+}
+
+/// IPv6 back: the refused address lands on a retry, before any
+/// transition; a stopped master starts again.
+fn allow_address(rig: &mut Rig, h: usize) {
+    disable_ipv6(rig, h, false);
+    wait_for(Duration::from_secs(35), || rig.lab.has_addr(h, VIP6))
+        .unwrap_or_else(|| panic!("the refused address lands on host {h}:\n{}", rig.lab.log(h)));
+    if !rig.lab.running(A) {
+        rig.start(A);
+    }
 }
 
 const BOTH: &[Target] = &[Target::Master, Target::Backup];
@@ -279,6 +358,20 @@ const MATRIX: &[Fault] = &[
         apply: hang_script,
         recover: unhang_script,
         logged: |_| (Whose::Target, "VRRP_Script(chk) timed_out"),
+    },
+    Fault {
+        name: "a crashing check plugin",
+        targets: BOTH,
+        apply: crash_plugin,
+        recover: heal_plugin,
+        logged: |_| (Whose::Target, "plugin helper died"),
+    },
+    Fault {
+        name: "the kernel refusing an address add",
+        targets: BOTH,
+        apply: refuse_address,
+        recover: allow_address,
+        logged: |_| (Whose::Target, "cannot add address fd00:99::100/64: Permission denied"),
     },
     Fault {
         name: "a full $TMPDIR when a dump is asked for",
@@ -356,6 +449,8 @@ matrix_tests! {
     link_down_and_up => "link down and up",
     vip_deleted_by_hand => "the VIP deleted by hand while MASTER",
     hung_script => "a hung check script",
+    crashing_plugin => "a crashing check plugin",
+    kernel_refuses_an_address => "the kernel refusing an address add",
     full_tmpdir => "a full $TMPDIR when a dump is asked for",
 }
 

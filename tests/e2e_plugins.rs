@@ -17,25 +17,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// target/<profile>/ of this build.
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// Copies a built Rust plugin into `dir` (root-owned, as plugins must be).
-fn rust_plugin(dir: &Path, name: &str) -> PathBuf {
-    let src = build_dir().join(format!("lib{name}.so"));
-    assert!(
-        src.exists(),
-        "{} missing: build the workspace first (cargo build --workspace), as scripts/test-all.sh does",
-        src.display()
-    );
-    let dst = dir.join(format!("lib{name}.so"));
-    std::fs::copy(&src, &dst).unwrap();
-    dst
-}
-
 /// The C source of the example plugin plugins/examples/check_pidfile.c.
 fn pidfile_plugin_source() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/check_pidfile.c")).unwrap()

@@ -297,6 +297,17 @@ pub fn note_step(n: &Note, name: &str) -> Step {
     }
 }
 
+/// The line before a logged drop when [`super::slot::DropLog`] held some back.
+pub fn unlogged_drops_step(name: &str, unlogged: u64) -> Step {
+    log(
+        Level::Debug,
+        format!(
+            "({name}) {unlogged} more adverts dropped in the last {} s: counted by reason (status, metrics), not logged",
+            super::slot::DropLog::QUIET.as_secs()
+        ),
+    )
+}
+
 /// The notification of an instance entering `to` (none for INIT).
 pub fn instance_notice(slot: &Slot, to: State, priority: u8) -> Option<Notice> {
     let n = &slot.cfg.notify;

@@ -45,10 +45,16 @@ impl OwnRemovals {
     /// Longer than the effects worker takes to reach a removal.
     const KEEP: Duration = Duration::from_secs(10);
 
-    pub fn note(&mut self, now: Instant, addrs: impl IntoIterator<Item = (u32, IpAddr)>) {
+    /// Notes the removals of `addrs` the kernel will report: those still
+    /// `present` (one already gone, deleted by someone else, gets no
+    /// report, and a stale entry would hide that address's next deletion
+    /// by someone else).
+    pub fn note(&mut self, now: Instant, addrs: impl IntoIterator<Item = (u32, IpAddr)>, present: &[Addr]) {
         self.pending.retain(|(_, _, at)| now.duration_since(*at) < Self::KEEP);
-        self.pending
-            .extend(addrs.into_iter().map(|(index, addr)| (index, addr, now)));
+        let reported = addrs
+            .into_iter()
+            .filter(|(index, addr)| present.iter().any(|a| a.index == *index && a.addr == *addr));
+        self.pending.extend(reported.map(|(index, addr)| (index, addr, now)));
     }
 
     /// Whether the daemon removed this address itself (the entry is used up).
@@ -176,6 +182,7 @@ impl Host {
             journal: Default::default(),
             fault_cause: Default::default(),
             advert_frames: Default::default(),
+            drop_log: Default::default(),
             cfg,
         };
         if let (Some(v), Some(parent)) = (slot.cfg.vmac.clone(), &link) {
@@ -346,14 +353,19 @@ mod tests {
         let vip: IpAddr = "10.0.0.100".parse().unwrap_or_else(|_| panic!());
         let other: IpAddr = "10.0.0.101".parse().unwrap_or_else(|_| panic!());
         let t0 = Instant::now();
+        let present = [addr(2, "10.0.0.100", true, false), addr(2, "10.0.0.101", true, false)];
         let mut own = OwnRemovals::default();
-        own.note(t0, [(2, vip)]);
+        own.note(t0, [(2, vip)], &present);
         assert!(!own.take(t0, 3, vip), "another link");
         assert!(!own.take(t0, 2, other), "another address");
         assert!(own.take(t0, 2, vip));
         assert!(!own.take(t0, 2, vip), "used up");
-        own.note(t0, [(2, vip)]);
+        own.note(t0, [(2, vip)], &present);
         assert!(!own.take(t0 + OwnRemovals::KEEP, 2, vip), "forgotten");
+        // Removing a VIP someone else already deleted notes nothing: its
+        // next deletion by someone else, once it is back, is theirs.
+        own.note(t0, [(2, vip)], &present[1..]);
+        assert!(!own.take(t0, 2, vip), "an address already gone is not noted");
     }
 
     /// The primary address wins; secondaries, VIPs and tentative

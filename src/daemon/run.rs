@@ -19,7 +19,7 @@ use crate::config::LoadOptions;
 use crate::net::netlink::NetEvent;
 use crate::track::check::{Guard, Report};
 use crate::track::{Kind, ObjId, Tracker};
-use crate::vrrp::{Event, InstanceId, Reason, Router, RouterOutput, State};
+use crate::vrrp::{Event, InstanceId, Note, Reason, Router, RouterOutput, State};
 
 use super::apply::{self, Gaps, Level, Step};
 use super::checks::Checks;
@@ -336,12 +336,40 @@ impl Daemon {
                 tracing::info!("({name}) VIPs wait for check_mysql to make the server writable");
             }
         }
+        let unlogged = self.thin_drop_notes(&mut out);
         let gaps = Gaps {
             v4: self.config.global.garp.interval,
             v6: self.config.global.garp.na_interval,
         };
-        let steps = apply::translate(&out, &self.router, gaps);
+        let mut steps = apply::translate(&out, &self.router, gaps);
+        steps.extend(unlogged);
         self.execute(steps);
+    }
+
+    /// Keeps the dropped-advert notes each instance's drop log (`Slot::drop_log`) admits;
+    /// returns the lines that say how many went unlogged before them.
+    fn thin_drop_notes(&mut self, out: &mut RouterOutput) -> Vec<(InstanceId, Step)> {
+        let mut lines = Vec::new();
+        if !out.notes.iter().any(|(_, n)| matches!(n, Note::Dropped { .. })) {
+            return lines;
+        }
+        let now = Instant::now();
+        let router = &mut self.router;
+        out.notes.retain(|(id, n)| {
+            let Note::Dropped { .. } = n else { return true };
+            let Some((_, slot)) = router.get_mut(*id) else {
+                return false;
+            };
+            match slot.drop_log.admit(now) {
+                None => false,
+                Some(0) => true,
+                Some(unlogged) => {
+                    lines.push((*id, apply::unlogged_drops_step(slot.name(), unlogged)));
+                    true
+                }
+            }
+        });
+        lines
     }
 
     /// Gives back held VIPs whose server is writable (all of them once the
@@ -462,7 +490,7 @@ impl Daemon {
     pub(super) fn effect(&self, e: Effect) {
         if let Effect::Remove { addrs, .. } = &e {
             let removed = addrs.addrs.iter().map(|(index, spec)| (*index, spec.addr));
-            self.own_removals.borrow_mut().note(Instant::now(), removed);
+            self.own_removals.borrow_mut().note(Instant::now(), removed, self.host.addrs());
         }
         if self.effects.send(e).is_err() {
             tracing::error!("the effects worker has stopped; an effect was lost");

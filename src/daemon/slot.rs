@@ -43,6 +43,34 @@ pub struct Slot {
     pub fault_cause: FaultCause,
     /// The bytes of its adverts, built once per priority and source.
     pub advert_frames: AdvertFrames,
+    /// How often its dropped adverts are logged.
+    pub drop_log: DropLog,
+}
+
+/// Dropped adverts are logged at most once per [`DropLog::QUIET`] per
+/// instance: a flood of bad packets (10,000/s in the flood test) would
+/// otherwise write a log line each. Every drop is still counted, by
+/// reason, in the status, dumps and metrics; the next line logged says
+/// how many were not.
+#[derive(Debug, Default)]
+pub struct DropLog {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl DropLog {
+    pub const QUIET: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// Whether a drop at `now` is logged, and if so how many went unlogged
+    /// before it.
+    pub fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
+        if self.last.is_some_and(|t| now.duration_since(t) < Self::QUIET) {
+            self.unlogged += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.unlogged))
+    }
 }
 
 /// The adverts last sent, one per destination. An advert changes only
@@ -114,7 +142,31 @@ impl Slot {
             journal: Journal::default(),
             fault_cause: FaultCause::default(),
             advert_frames: AdvertFrames::default(),
+            drop_log: DropLog::default(),
             cfg,
         }
+    }
+}
+
+#[cfg(test)]
+mod drop_log_tests {
+    use super::DropLog;
+    use std::time::{Duration, Instant};
+
+    /// One line per quiet period, whatever the rate; the next line says
+    /// how many were held back.
+    #[test]
+    fn a_flood_of_drops_is_logged_once_per_quiet_period() {
+        let t0 = Instant::now();
+        let mut log = DropLog::default();
+        let mut admitted = Vec::new();
+        // 10,000 drops a second for 25 s.
+        for k in 0..250_000u64 {
+            let now = t0 + Duration::from_micros(100 * k);
+            if let Some(unlogged) = log.admit(now) {
+                admitted.push(((now - t0).as_secs(), unlogged));
+            }
+        }
+        assert_eq!(admitted, [(0, 0), (10, 99_999), (20, 99_999)]);
     }
 }

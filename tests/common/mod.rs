@@ -601,6 +601,25 @@ impl<T> Truthy for Option<T> {
     }
 }
 
+/// target/<profile>/ of this build.
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// Copies a built Rust plugin into `dir` (root-owned, as plugins must be).
+pub fn rust_plugin(dir: &Path, name: &str) -> PathBuf {
+    let src = build_dir().join(format!("lib{name}.so"));
+    assert!(
+        src.exists(),
+        "{} missing: build the workspace first (cargo build --workspace), as scripts/test-all.sh does",
+        src.display()
+    );
+    let dst = dir.join(format!("lib{name}.so"));
+    std::fs::copy(&src, &dst).unwrap();
+    dst
+}
+
 /// The RFC Master_Down_Interval for VRRPv2 at 1 s: 3 + (256 − p)/256 s.
 pub fn mdi_v2(prio: u8) -> Duration {
     Duration::from_secs(3) + Duration::from_nanos(1_000_000_000 * (256 - u64::from(prio)) / 256)
