@@ -34,12 +34,7 @@ P=rkscale_$$
 SW=${P}s; A=${P}a; B=${P}b
 W=$(mktemp -d)
 . scripts/lib/hosts.sh
-cleanup() {
-    remove_hosts "$A" "$B" "$SW"
-    rm -rf "$W"
-}
-trap cleanup EXIT
-make_hosts "$SW" 10.97.0 "$A" "$B"
+lab_up "$W" "$SW" 10.97.0 "$A" "$B"
 HZ=$(getconf CLK_TCK)
 
 conf() { # priority

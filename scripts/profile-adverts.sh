@@ -28,12 +28,7 @@ P=rkprof_$$
 SW=${P}s; A=${P}a
 W=$(mktemp -d)
 . scripts/lib/hosts.sh
-cleanup() {
-    remove_hosts "$A" "$SW"
-    rm -rf "$W"
-}
-trap cleanup EXIT
-make_hosts "$SW" 10.95.0 "$A"
+lab_up "$W" "$SW" 10.95.0 "$A"
 {
     printf 'global_defs {\n    vrrp_version 3\n}\n'
     for n in $(seq 1 "$N"); do

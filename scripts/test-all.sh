@@ -58,7 +58,7 @@ for svc in keepalived prometheus; do
 done
 
 # Leftovers of an interrupted earlier run (only our own namespaces).
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0-9]*[0-9]+[sh][0-9]*|rkdemo_[a-z]+|rkbench_[0-9]+|rkcap_[0-9]+|rksamples_[0-9]+|rkverdict_[0-9]+|rkdeb_[0-9]+)$' || true); do
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(rk[A-Za-z0-9]*[0-9]+[sh][0-9]*|rkdemo_[a-z]+|rkbench_[0-9]+|rkcap_[0-9]+|rksamples_[0-9]+|rkverdict_[0-9]+|rkdeb_[0-9]+|rksoak_[0-9]+_(sw|a|b))$' || true); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
 done
@@ -72,6 +72,9 @@ cargo test --workspace --no-fail-fast -- --include-ignored
 
 echo "== -t verdicts: keepalived 2.2.7 against compat/expected.tsv, rkeepalived against keepalived"
 scripts/compat-verdicts.sh
+
+echo "== soak: a pair under random faults, reloads and check flips for 3 minutes (scripts/soak.sh runs 30 by default)"
+SOAK_SECONDS=${SOAK_SECONDS:-180} scripts/soak.sh
 
 echo "== the Debian package: build, install, run, purge"
 scripts/test-deb.sh

@@ -26,3 +26,15 @@ make_hosts() {
         i=$((i + 1))
     done
 }
+
+# lab_up WORKDIR SWITCH NET HOST...: the hosts of make_hosts (leftovers of
+# an interrupted run removed first); when the script exits, they and
+# WORKDIR are removed.
+lab_up() {
+    LAB_WORK=$1
+    shift
+    LAB_NS=("$1" "${@:3}")
+    trap 'remove_hosts "${LAB_NS[@]}"; rm -rf "$LAB_WORK"' EXIT
+    remove_hosts "${LAB_NS[@]}"
+    make_hosts "$@"
+}

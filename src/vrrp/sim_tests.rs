@@ -493,3 +493,329 @@ fn zero_interval_adverts_never_flap_the_lan() {
     let last = sim.last_advert(a, 7).unwrap_or_default();
     assert!(sim.elapsed() - last <= secs(0.1), "the master keeps advertising");
 }
+
+/// Router groups of three and five, with distinct and with equal
+/// priorities: after each scenario exactly one master among the routers
+/// that hear each other, the one RFC 5798 §6.4 elects (highest priority,
+/// then highest primary address), settled within the bound the RFC's
+/// timers give for that scenario.
+mod groups {
+    use super::*;
+
+    const DISTINCT: [u8; 5] = [100, 200, 150, 50, 120];
+
+    struct Group {
+        sim: Sim,
+        prio: Vec<u8>,
+    }
+
+    impl Group {
+        fn start(n: usize, equal: bool) -> Group {
+            let mut sim = Sim::new(Instant::now());
+            let prio: Vec<u8> = (0..n).map(|k| if equal { 100 } else { DISTINCT[k] }).collect();
+            for (k, pr) in prio.iter().enumerate() {
+                sim.add_node(&format!("N{k}"), ip(&format!("10.0.0.{}", k + 1)), vec![p(*pr)]);
+            }
+            for k in 0..n {
+                sim.start(k);
+            }
+            Group { sim, prio }
+        }
+
+        fn in_segment(&self, segment: u32) -> impl Iterator<Item = usize> + '_ {
+            (0..self.prio.len()).filter(move |&k| self.sim.nodes[k].up && self.sim.nodes[k].segment == segment)
+        }
+
+        /// The router the RFC elects among the running ones in `segment`.
+        fn rightful(&self, segment: u32) -> usize {
+            self.in_segment(segment)
+                .max_by_key(|&k| (self.prio[k], self.sim.nodes[k].addr))
+                .expect("a running router in the segment")
+        }
+
+        fn set_priority(&mut self, k: usize, prio: u8) {
+            self.prio[k] = prio;
+            let id = self.sim.id(k, 0);
+            self.sim.event(k, id, Event::Priority(prio));
+        }
+
+        /// Runs 30 s after `what` happened at `since`, then asserts that
+        /// `segment` has one master, `want` (the rightful one when None),
+        /// holding the VIP alone, and that its last transition came within
+        /// `bound`.
+        fn assert_settled(&mut self, segment: u32, want: Option<usize>, since: Duration, bound: Duration, what: &str) {
+            self.sim.run_for(secs(30.0));
+            let want = want.unwrap_or_else(|| self.rightful(segment));
+            let members: Vec<usize> = self.in_segment(segment).collect();
+            let masters: Vec<usize> = self
+                .sim
+                .masters("VI_1")
+                .into_iter()
+                .filter(|k| members.contains(k))
+                .collect();
+            let holders: Vec<usize> = self
+                .sim
+                .vip_holders("VI_1")
+                .into_iter()
+                .filter(|k| members.contains(k))
+                .collect();
+            let log = || {
+                format!(
+                    "{what}: priorities {:?}, transitions {:#?}",
+                    self.prio, self.sim.transitions
+                )
+            };
+            assert_eq!(masters, [want], "masters after {}", log());
+            assert_eq!(holders, [want], "VIP holders after {}", log());
+            let settled = self
+                .sim
+                .transitions
+                .iter()
+                .filter(|t| members.contains(&t.node) && t.at >= since)
+                .map(|t| t.at)
+                .max()
+                .unwrap_or(since);
+            assert!(
+                settled - since <= bound,
+                "{what}: settled {:?} after it, bound {bound:?}; {}",
+                settled - since,
+                log()
+            );
+        }
+    }
+
+    fn run(n: usize, equal: bool) {
+        let mut g = Group::start(n, equal);
+        let lat = g.sim.latency;
+        let interval = secs(1.0);
+
+        // Election: the rightful master's own Master_Down_Interval.
+        let top = g.rightful(0);
+        g.assert_settled(0, None, Duration::ZERO, mdi(g.prio[top]) + 2 * lat, "election");
+
+        // The master cut off: the rest elect the next after its
+        // Master_Down_Interval from the last advert they heard.
+        let cut = g.rightful(0);
+        let at = g.sim.elapsed();
+        g.sim.set_segment(cut, 1);
+        let next = g.rightful(0);
+        g.assert_settled(0, None, at, interval + mdi(g.prio[next]) + 2 * lat, "master cut off");
+        assert_eq!(
+            g.sim.masters("VI_1").into_iter().filter(|&k| k == cut).count(),
+            1,
+            "alone, the cut-off router stays master"
+        );
+
+        // Heal: two masters meet, the lesser yields on the first advert.
+        let at = g.sim.elapsed();
+        g.sim.set_segment(cut, 0);
+        g.assert_settled(0, None, at, interval + 2 * lat, "heal");
+
+        // Graceful stop: priority 0, the next takes over after Skew_Time.
+        let stopped = g.rightful(0);
+        let at = g.sim.elapsed();
+        g.sim.stop(stopped);
+        let next = g.rightful(0);
+        g.assert_settled(
+            0,
+            None,
+            at,
+            skew_time(Version::V2, g.prio[next], interval) + 2 * lat,
+            "graceful stop",
+        );
+
+        // Back again: a higher priority preempts after its own
+        // Master_Down_Interval; an equal one does not (§6.4.2: an advert
+        // of equal priority resets its timer, whatever the address).
+        let master = g.rightful(0);
+        let at = g.sim.elapsed();
+        g.sim.restart(stopped);
+        let want = if g.prio[stopped] > g.prio[master] {
+            stopped
+        } else {
+            master
+        };
+        g.assert_settled(0, Some(want), at, mdi(g.prio[stopped]) + 2 * lat, "restart");
+
+        // A tracker lowers the master below everyone: the others discard
+        // its adverts (preempt) and the next takes over after its
+        // Master_Down_Interval from the last advert it accepted.
+        let master = want;
+        let at = g.sim.elapsed();
+        g.set_priority(master, 40);
+        let next = g.rightful(0);
+        g.assert_settled(
+            0,
+            None,
+            at,
+            interval + mdi(g.prio[next]) + 2 * lat,
+            "master's priority lowered",
+        );
+
+        // A tracker raises a backup above the master: it preempts.
+        let low = (0..n).min_by_key(|&k| (g.prio[k], g.sim.nodes[k].addr)).unwrap_or(0);
+        let at = g.sim.elapsed();
+        g.set_priority(low, 250);
+        g.assert_settled(0, None, at, interval + mdi(250) + 2 * lat, "backup's priority raised");
+    }
+
+    #[test]
+    fn three_routers_distinct_priorities() {
+        run(3, false);
+    }
+
+    #[test]
+    fn three_routers_equal_priorities() {
+        run(3, true);
+    }
+
+    #[test]
+    fn five_routers_distinct_priorities() {
+        run(5, false);
+    }
+
+    #[test]
+    fn five_routers_equal_priorities() {
+        run(5, true);
+    }
+}
+
+/// Random event schedules on the simulated LAN: loss, partitions, crashes,
+/// graceful stops, restarts and tracker priority changes, each followed by
+/// a calm spell. After every calm spell exactly one running router is
+/// master, of the highest running priority, and only it holds the VIP.
+/// `cases × steps × step length` comes to 10⁶ virtual seconds per run
+/// (`PROPTEST_CASES` raises it, as scripts/soak.sh does).
+mod schedules {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Loss(u32),
+        Partition(usize),
+        Heal,
+        Crash(usize),
+        Stop(usize),
+        Restart(usize),
+        Priority(usize, u8),
+    }
+
+    const ROUTERS: usize = 4;
+    /// Virtual seconds of one step: the faulty part, then the calm spell.
+    const FAULTY: f64 = 40.0;
+    const CALM: f64 = 60.0;
+    const STEPS: usize = 100;
+
+    fn step() -> impl Strategy<Value = Step> {
+        let k = 0..ROUTERS;
+        prop_oneof![
+            (0u32..400_000).prop_map(Step::Loss),
+            k.clone().prop_map(Step::Partition),
+            Just(Step::Heal),
+            k.clone().prop_map(Step::Crash),
+            k.clone().prop_map(Step::Stop),
+            k.clone().prop_map(Step::Restart),
+            (k, 1u8..=254).prop_map(|(k, p)| Step::Priority(k, p)),
+        ]
+    }
+
+    fn check_calm(sim: &Sim, prio: &[u8], step: usize, steps: &[Step]) {
+        let up: Vec<usize> = (0..ROUTERS).filter(|&k| sim.nodes[k].up).collect();
+        if up.is_empty() {
+            return;
+        }
+        let masters = sim.masters("VI_1");
+        let holders: Vec<usize> = sim.vip_holders("VI_1").into_iter().filter(|k| up.contains(k)).collect();
+        let top = up.iter().map(|&k| prio[k]).max();
+        let why = || {
+            format!(
+                "after step {step} of {:?}; priorities {prio:?}, up {up:?}",
+                &steps[..=step]
+            )
+        };
+        assert_eq!(masters.len(), 1, "one master {}", why());
+        assert_eq!(holders, masters, "the master alone holds the VIP {}", why());
+        assert_eq!(Some(prio[masters[0]]), top, "of the highest priority {}", why());
+    }
+
+    fn run(seed: u64, steps: &[Step]) {
+        let mut sim = Sim::new(Instant::now());
+        sim.seed(seed);
+        let mut prio = vec![100u8, 90, 80, 70];
+        for (k, pr) in prio.iter().enumerate() {
+            sim.add_node(&format!("N{k}"), ip(&format!("10.0.0.{}", k + 1)), vec![p(*pr)]);
+        }
+        for k in 0..ROUTERS {
+            sim.start(k);
+        }
+        for (i, s) in steps.iter().enumerate() {
+            match *s {
+                Step::Loss(ppm) => sim.loss_ppm = ppm,
+                Step::Partition(k) => sim.set_segment(k, 1),
+                Step::Heal => (0..ROUTERS).for_each(|k| sim.set_segment(k, 0)),
+                Step::Crash(k) if sim.nodes[k].up => sim.crash(k),
+                Step::Stop(k) if sim.nodes[k].up => sim.stop(k),
+                Step::Restart(k) if !sim.nodes[k].up => {
+                    // A fresh daemon starts from its configured priority.
+                    prio[k] = sim.nodes[k]
+                        .router
+                        .instances()
+                        .next()
+                        .map_or(100, |(_, i)| i.params().priority);
+                    sim.restart(k);
+                }
+                Step::Priority(k, pr) if sim.nodes[k].up => {
+                    prio[k] = pr;
+                    let id = sim.id(k, 0);
+                    sim.event(k, id, Event::Priority(pr));
+                }
+                _ => {}
+            }
+            sim.run_for(secs(FAULTY));
+            let (loss, segments) = (
+                sim.loss_ppm,
+                (0..ROUTERS).map(|k| sim.nodes[k].segment).collect::<Vec<_>>(),
+            );
+            sim.loss_ppm = 0;
+            (0..ROUTERS).for_each(|k| sim.set_segment(k, 0));
+            sim.run_for(secs(CALM));
+            check_calm(&sim, &prio, i, steps);
+            // The fault goes on after the calm spell.
+            sim.loss_ppm = loss;
+            for (k, s) in segments.into_iter().enumerate() {
+                sim.set_segment(k, s);
+            }
+        }
+    }
+
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+        #[test]
+        fn random_schedules_always_settle_on_one_rightful_master(
+            seed in any::<u64>(),
+            steps in proptest::collection::vec(step(), STEPS),
+        ) {
+            run(seed, &steps);
+        }
+    }
+
+    /// 100 cases × 100 steps × 100 virtual seconds.
+    #[test]
+    fn the_schedules_cover_a_million_virtual_seconds() {
+        let per_case = STEPS as f64 * (FAULTY + CALM);
+        assert!(
+            f64::from(cases()) * per_case >= 1e6,
+            "{} cases of {per_case} s",
+            cases()
+        );
+    }
+}
