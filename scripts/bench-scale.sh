@@ -163,5 +163,11 @@ if [ "$BACKUP_SECONDS" -gt 0 ]; then
     takeovers=$(grep -c "Entering MASTER STATE" "$W/b.log" || true)
     backups=$(grep -c "Entering BACKUP STATE" "$W/b.log" || true)
     echo "B entered BACKUP $backups times and MASTER $takeovers times (0 is the target)"
+    if [ "$takeovers" -gt 0 ]; then
+        echo "B's start-up and its first takeovers:"
+        grep -m 3 -E "Starting|Startup complete" "$W/b.log" | sed 's/^/   /'
+        grep -m 3 -B 1 "Entering MASTER STATE" "$W/b.log" | sed 's/^/   /'
+        grep "Entering MASTER STATE" "$W/b.log" | tail -1 | sed 's/^/   last: /'
+    fi
     stop_all "$B"; stop_all "$A"
 fi

@@ -490,7 +490,9 @@ impl Daemon {
     pub(super) fn effect(&self, e: Effect) {
         if let Effect::Remove { addrs, .. } = &e {
             let removed = addrs.addrs.iter().map(|(index, spec)| (*index, spec.addr));
-            self.own_removals.borrow_mut().note(Instant::now(), removed, self.host.addrs());
+            self.own_removals
+                .borrow_mut()
+                .note(Instant::now(), removed, self.host.addrs());
         }
         if self.effects.send(e).is_err() {
             tracing::error!("the effects worker has stopped; an effect was lost");
