@@ -297,7 +297,8 @@ pub fn note_step(n: &Note, name: &str) -> Step {
     }
 }
 
-/// The line before a logged drop when [`super::slot::DropLog`] held some back.
+/// The line that follows a logged drop when [`super::slot::DropLog`] had
+/// held some back since the last one.
 pub fn unlogged_drops_step(name: &str, unlogged: u64) -> Step {
     log(
         Level::Debug,

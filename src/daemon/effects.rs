@@ -471,23 +471,7 @@ mod tests {
                 .iter()
                 .map(|a| {
                     let addr = ip(a);
-                    (
-                        2,
-                        AddressSpec {
-                            addr,
-                            prefix: if addr.is_ipv4() { 24 } else { 64 },
-                            broadcast: None,
-                            scope: 0,
-                            label: None,
-                            peer: None,
-                            nodad: false,
-                            home: false,
-                            mngtmpaddr: false,
-                            noprefixroute: false,
-                            autojoin: false,
-                            preferred_lft: None,
-                        },
-                    )
+                    (2, AddressSpec::simple(addr, if addr.is_ipv4() { 24 } else { 64 }))
                 })
                 .collect(),
             ..Addresses::default()
