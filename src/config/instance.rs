@@ -832,7 +832,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         r.lower_prio_no_advert.unwrap_or(g.lower_prio_no_advert)
     };
 
-    Some(VrrpInstance {
+    let mut instance = VrrpInstance {
         name,
         span,
         state,
@@ -877,7 +877,11 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         owner_ignore_adverts: r.owner_ignore_adverts.unwrap_or(g.owner_ignore_adverts),
         sync_group: None,
         linger_on_fault: false,
-    })
+    };
+    // Each list grew by pushes (capacity 4 for one VIP); a daemon keeps
+    // thousands of instances for its lifetime.
+    instance.shrink_to_fit();
+    Some(instance)
 }
 
 fn fam_name(f: Family) -> &'static str {

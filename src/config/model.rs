@@ -577,16 +577,16 @@ pub struct TrackInterface {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Notifies {
-    pub master: Option<ScriptSpec>,
-    pub backup: Option<ScriptSpec>,
-    pub fault: Option<ScriptSpec>,
-    pub stop: Option<ScriptSpec>,
-    pub deleted: Option<ScriptSpec>,
+    pub master: Option<Box<ScriptSpec>>,
+    pub backup: Option<Box<ScriptSpec>>,
+    pub fault: Option<Box<ScriptSpec>>,
+    pub stop: Option<Box<ScriptSpec>>,
+    pub deleted: Option<Box<ScriptSpec>>,
     /// A bare `notify_deleted`: report DELETED rather than FAULT on removal.
     pub deleted_state: bool,
     /// The generic `notify`, which gets `TYPE NAME STATE PRIORITY` appended.
-    pub generic: Option<ScriptSpec>,
-    pub master_rx_lower_pri: Option<ScriptSpec>,
+    pub generic: Option<Box<ScriptSpec>>,
+    pub master_rx_lower_pri: Option<Box<ScriptSpec>>,
 }
 
 impl Notifies {
@@ -601,7 +601,7 @@ impl Notifies {
             &self.master_rx_lower_pri,
         ]
         .into_iter()
-        .flatten()
+        .filter_map(|s| s.as_deref())
     }
 }
 
@@ -689,6 +689,19 @@ pub struct VrrpInstance {
 }
 
 impl VrrpInstance {
+    /// Gives back the unused capacity of its lists.
+    pub fn shrink_to_fit(&mut self) {
+        self.vips.shrink_to_fit();
+        self.excluded_vips.shrink_to_fit();
+        self.routes.shrink_to_fit();
+        self.rules.shrink_to_fit();
+        self.track_interfaces.shrink_to_fit();
+        self.track_scripts.shrink_to_fit();
+        self.track_files.shrink_to_fit();
+        self.track_processes.shrink_to_fit();
+        self.unicast_peers.shrink_to_fit();
+    }
+
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }

@@ -353,7 +353,7 @@ pub fn notify_setting(ctx: &mut Ctx<'_>, c: &Node, notify: &mut Notifies) -> boo
         notify.deleted_state = true;
         return true;
     }
-    *slot = ctx.script(c, true);
+    *slot = ctx.script(c, true).map(Box::new);
     true
 }
 

@@ -43,9 +43,9 @@ pub struct Notice {
     pub state: &'static str,
     pub priority: u8,
     /// The state's own script (`notify_master` …), if configured.
-    pub specific: Option<ScriptSpec>,
+    pub specific: Option<Box<ScriptSpec>>,
     /// The generic `notify` script, if configured.
-    pub generic: Option<ScriptSpec>,
+    pub generic: Option<Box<ScriptSpec>>,
 }
 
 impl Notice {

@@ -192,7 +192,7 @@ pub fn notify_list(n: &crate::config::model::Notifies) -> Vec<(&'static str, &Sc
         ("notify_master_rx_lower_pri", &n.master_rx_lower_pri),
     ]
     .into_iter()
-    .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
+    .filter_map(|(k, s)| s.as_deref().map(|s| (k, s)))
     .collect()
 }
 
