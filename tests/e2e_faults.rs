@@ -5,7 +5,9 @@
 //! exactly one VIP holder, the right one, within the RFC bound plus
 //! slack; both daemons must be running (a daemon's own death is followed
 //! by its restart, as systemd's `Restart=` does); and the fault must show
-//! in a log.
+//! in a log. The database rows run the reference scenario instead: two
+//! MariaDB servers as GTID dual masters, each tracked by its host's
+//! check_mysql (examples/dual-master/host-[ab]-check_mysql.conf).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -14,8 +16,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::mariadb::{available as mariadb_available, dual_master, example, wait_holder, Mariadb, DB_SLACK};
 use common::*;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 const A: usize = 0;
 const B: usize = 1;
@@ -382,8 +386,146 @@ const MATRIX: &[Fault] = &[
     },
 ];
 
+/// The rows that hit the database: a dual-master pair of MariaDB servers
+/// under the scenario's check_mysql configurations.
+struct DbFault {
+    name: &'static str,
+    /// Applies the fault to host `h`'s server and checks what must
+    /// happen while it lasts.
+    apply: fn(&mut DbRig, usize, Target),
+    /// Ends it.
+    recover: fn(&mut DbRig, usize),
+    /// What the target's log says about it.
+    logged: &'static str,
+}
+
+struct DbRig {
+    lab: Lab,
+    servers: [Mariadb; 2],
+}
+
+impl DbRig {
+    fn new(test: &str) -> DbRig {
+        let mut lab = Lab::new(test, 2);
+        let extra = "slave_net_timeout=4\nread_only=ON\n";
+        let mut a = Mariadb::init_with(&lab, A, 10, extra);
+        let mut b = Mariadb::init_with(&lab, B, 20, extra);
+        a.start();
+        b.start();
+        dual_master(&a, &b);
+        lab.start(A, &example(&lab, "host-a-check_mysql.conf"), &[]);
+        lab.start(B, &example(&lab, "host-b-check_mysql.conf"), &[]);
+        let rig = DbRig { lab, servers: [a, b] };
+        rig.wait_alone(A, mdi_v2(100) + DB_SLACK, "A elected");
+        rig
+    }
+
+    fn server_pid(&self, h: usize) -> Pid {
+        Pid::from_raw(self.servers[h].pid().expect("mariadbd runs"))
+    }
+
+    fn wait_alone(&self, h: usize, within: Duration, what: &str) {
+        wait_holder(&self.lab, h, within, what);
+    }
+
+    /// A backup's fault: its host goes to FAULT, and the master keeps the
+    /// VIP all the while (checked every 0.1 s over a Master_Down_Interval).
+    fn backup_faults_and_master_stays(&self, h: usize) {
+        wait_for(Duration::from_secs(2) + DB_SLACK, || self.lab.vrrp_state(h).0 == FAULT)
+            .unwrap_or_else(|| panic!("host {h} in FAULT:\n{}", self.lab.log(h)));
+        let moved = wait_for(mdi_v2(90) + DB_SLACK, || (self.lab.holders(VIP) != [A]).then_some(()));
+        assert!(moved.is_none(), "the master kept the VIP: {:?}", self.lab.holders(VIP));
+    }
+}
+
+/// mariadbd SIGKILLed: the target's check fails at once (connection
+/// refused); it is started again afterwards, as systemd would.
+fn kill_server(rig: &mut DbRig, h: usize, t: Target) {
+    kill(rig.server_pid(h), Signal::SIGKILL).unwrap();
+    rig.servers[h].reap();
+    match t {
+        // timeout 1 + the rest of the interval, then B's Skew_Time.
+        Target::Master => rig.wait_alone(B, Duration::from_secs(2) + skew_v2(90) + DB_SLACK, "B takes over"),
+        Target::Backup => rig.backup_faults_and_master_stays(h),
+    }
+}
+
+fn restart_server(rig: &mut DbRig, h: usize) {
+    rig.servers[h].start();
+}
+
+/// mariadbd SIGSTOPped: it accepts connections and answers nothing; the
+/// probe's timeout fails it.
+fn hang_server(rig: &mut DbRig, h: usize, t: Target) {
+    kill(rig.server_pid(h), Signal::SIGSTOP).unwrap();
+    match t {
+        Target::Master => rig.wait_alone(B, Duration::from_secs(2) + skew_v2(90) + DB_SLACK, "B takes over"),
+        Target::Backup => rig.backup_faults_and_master_stays(h),
+    }
+}
+
+fn resume_server(rig: &mut DbRig, h: usize) {
+    kill(rig.server_pid(h), Signal::SIGCONT).unwrap();
+}
+
+const DB_MATRIX: &[DbFault] = &[
+    DbFault {
+        name: "mysqld killed",
+        apply: kill_server,
+        recover: restart_server,
+        logged: "VRRP_Script(chk_db) failed (local server: ",
+    },
+    DbFault {
+        name: "mysqld hung",
+        apply: hang_server,
+        recover: resume_server,
+        logged: "VRRP_Script(chk_db) failed (local server: no answer within 1s)",
+    },
+];
+
+/// A database row on the master, then on the backup of the same pair of
+/// servers (one set-up: they are slow to make).
+fn run_db_row(test: &str, fault: &DbFault) {
+    if !mariadb_available() {
+        panic!("mariadb-server is not installed (the full test command installs it)");
+    }
+    let name = fault.name;
+    let mut rig = DbRig::new(test);
+    for t in [Target::Master, Target::Backup] {
+        let h = t.host();
+        let before = rig.lab.log(h).len();
+        (fault.apply)(&mut rig, h, t);
+        (fault.recover)(&mut rig, h);
+        // A returns once its server has caught up (the GTID guard; no
+        // writes were made, so as soon as the link runs), or stays.
+        rig.wait_alone(
+            A,
+            Duration::from_secs(60),
+            &format!("{name} on the {t:?}: A alone again"),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(rig.lab.holders(VIP), [A], "{name} on the {t:?}: still A alone");
+        // The target is healthy again: BACKUP (B) or MASTER (A).
+        let want = if h == A { MASTER } else { BACKUP };
+        wait_for(Duration::from_secs(10) + DB_SLACK, || rig.lab.vrrp_state(h).0 == want)
+            .unwrap_or_else(|| panic!("{name} on the {t:?}: host {h} recovers:\n{}", rig.lab.log(h)));
+        for host in [A, B] {
+            assert!(rig.lab.running(host), "{name} on the {t:?}: host {host}'s daemon died");
+        }
+        let log = rig.lab.log(h);
+        assert!(
+            log[before.min(log.len())..].contains(fault.logged),
+            "{name} on the {t:?}: host {h}'s log lacks {:?}:\n{log}",
+            fault.logged
+        );
+    }
+}
+
 /// Runs one row against each of its targets, each on a fresh pair.
 fn run_row(test: &str, name: &str) {
+    if let Some(fault) = DB_MATRIX.iter().find(|f| f.name == name) {
+        return run_db_row(test, fault);
+    }
     let fault = MATRIX.iter().find(|f| f.name == name).expect("a row of the matrix");
     for &t in fault.targets {
         let mut rig = Rig::new(test);
@@ -434,10 +576,11 @@ macro_rules! matrix_tests {
         #[test]
         fn every_fault_has_a_test() {
             let tested = [$($name),*];
-            for f in MATRIX {
-                assert!(tested.contains(&f.name), "{} has no test", f.name);
+            let rows: Vec<&str> = MATRIX.iter().map(|f| f.name).chain(DB_MATRIX.iter().map(|f| f.name)).collect();
+            for row in &rows {
+                assert!(tested.contains(row), "{row} has no test");
             }
-            assert_eq!(tested.len(), MATRIX.len());
+            assert_eq!(tested.len(), rows.len());
         }
     };
 }
@@ -452,6 +595,8 @@ matrix_tests! {
     crashing_plugin => "a crashing check plugin",
     kernel_refuses_an_address => "the kernel refusing an address add",
     full_tmpdir => "a full $TMPDIR when a dump is asked for",
+    mysqld_killed => "mysqld killed",
+    mysqld_hung => "mysqld hung",
 }
 
 /// A `no_track` VIP deleted by hand stays deleted and its MASTER stays

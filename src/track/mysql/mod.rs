@@ -178,8 +178,8 @@ impl Server {
             }
         }
         let attempt = async {
-            let mut c = Conn::new(self.opts.clone()).await.map_err(|e| e.to_string())?;
-            let v: Option<String> = c.query_first("SELECT VERSION()").await.map_err(|e| e.to_string())?;
+            let mut c = Conn::new(self.opts.clone()).await.map_err(|e| describe(&e))?;
+            let v: Option<String> = c.query_first("SELECT VERSION()").await.map_err(|e| describe(&e))?;
             Ok::<_, String>((c, v.unwrap_or_default()))
         };
         match tokio::time::timeout(self.timeout, attempt).await {
@@ -233,7 +233,7 @@ impl Server {
                 if !matches!(e, mysql_async::Error::Server(_)) {
                     self.conn = None;
                 }
-                Err(format!("{} server: {e}", self.label))
+                Err(format!("{} server: {}", self.label, describe(&e)))
             }
             Err(_) => {
                 self.conn = None;
@@ -1334,5 +1334,24 @@ impl MysqlCheck {
             // MySQL: the wait above compared sets on the server.
             Flavor::MySql => Ok(Comparison::default()),
         }
+    }
+}
+
+/// A driver error for a log line: mysql_async nests an I/O error in two
+/// layers that both print "Input/output error: ", so it is said once.
+fn describe(e: &mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => format!("I/O error: {io}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    #[test]
+    fn an_io_error_is_named_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection closed");
+        let e = mysql_async::Error::Io(mysql_async::IoError::Io(io));
+        assert_eq!(super::describe(&e), "I/O error: connection closed");
     }
 }
