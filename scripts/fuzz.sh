@@ -32,8 +32,10 @@ for t in $TARGETS; do
     log=$(mktemp)
     start=$(date +%s)
     status=0
-    cargo +nightly fuzz run -O "$t" "corpus/$t" -- -runs="$runs" -print_final_stats=1 \
-        -artifact_prefix="artifacts/$t/" >"$log" 2>&1 || status=$?
+    # Absolute paths: the text targets change to an empty working
+    # directory before libFuzzer reads them.
+    cargo +nightly fuzz run -O "$t" "$PWD/corpus/$t" -- -runs="$runs" -print_final_stats=1 \
+        -artifact_prefix="$PWD/artifacts/$t/" >"$log" 2>&1 || status=$?
     secs=$(( $(date +%s) - start ))
     last=$(grep -E '(#[0-9]+|DONE).*cov: ' "$log" | tail -1)
     cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")
@@ -46,5 +48,6 @@ for t in $TARGETS; do
     [ "$found" = 0 ] || { echo "   see $log and fuzz/artifacts/$t"; continue; }
     rm -f "$log"
 done
+rm -rf "${TMPDIR:-/tmp}"/rkeepalived-fuzz-*
 echo "== $crashes crash(es) in all"
 [ "$crashes" = 0 ]

@@ -2,9 +2,19 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let loaded = rkeepalived::config::load_str("fuzz.conf", &text, &rkeepalived::config::LoadOptions { config_id: "fuzz".into() });
-    let _ = loaded.render_diagnostics();
-    let _ = rkeepalived::config::dump::dump(&loaded.config);
-});
+fuzz_target!(
+    init: {
+        // `include` patterns resolve against the working directory: an
+        // empty one of its own, so an input never reads the corpus (or
+        // the build tree) beside it, and runs the same wherever it is.
+        let dir = std::env::temp_dir().join(format!("rkeepalived-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        std::env::set_current_dir(&dir).expect("an empty working directory");
+    },
+    |data: &[u8]| {
+        let text = String::from_utf8_lossy(data);
+        let loaded = rkeepalived::config::load_str("fuzz.conf", &text, &rkeepalived::config::LoadOptions { config_id: "fuzz".into() });
+        let _ = loaded.render_diagnostics();
+        let _ = rkeepalived::config::dump::dump(&loaded.config);
+    }
+);

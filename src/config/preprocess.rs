@@ -328,6 +328,7 @@ impl<'a> Preprocessor<'a> {
         };
         let mut matched = false;
         let mut files = 0usize;
+        let mut listings = Listings::default();
         for alt in alternatives {
             let full = if Path::new(&alt).is_absolute() {
                 PathBuf::from(&alt)
@@ -335,8 +336,8 @@ impl<'a> Preprocessor<'a> {
                 self.cur_dir.join(&alt)
             };
             let full_str = full.to_string_lossy().to_string();
-            let paths: Vec<PathBuf> = match glob::glob(&full_str) {
-                Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_file()).collect(),
+            let paths: Vec<PathBuf> = match glob_files(&full_str, &mut listings) {
+                Ok(paths) => paths.into_iter().filter(|p| p.is_file()).collect(),
                 Err(e) => {
                     self.diags.error(span, format!("bad include pattern '{pattern}': {e}"));
                     return;
@@ -891,6 +892,70 @@ fn seq_values(args: &[String]) -> Result<Vec<i64>, String> {
     Ok(values)
 }
 
+/// The directories one `include` lists, each read once: the thousands of
+/// alternatives a brace pattern can expand to (up to
+/// [`MAX_INCLUDE_PATTERNS`]) mostly glob the same directory.
+#[derive(Default)]
+struct Listings(HashMap<PathBuf, Vec<String>>);
+
+impl Listings {
+    /// The UTF-8 names in `dir`, sorted (glob skips the others); none if
+    /// it cannot be read.
+    fn names(&mut self, dir: &Path) -> &[String] {
+        self.0.entry(dir.to_path_buf()).or_insert_with(|| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names
+        })
+    }
+}
+
+/// What `glob::glob(pattern)` yields (its readable paths, in its order).
+/// A pattern whose wildcards are all in its last component, the common
+/// case, is matched against the cached listing of its directory; any
+/// other goes to the glob crate.
+fn glob_files(pattern: &str, listings: &mut Listings) -> Result<Vec<PathBuf>, glob::PatternError> {
+    let slow = |pattern: &str| Ok(glob::glob(pattern)?.filter_map(Result::ok).collect());
+    let has_wildcards = |s: &str| s.contains(['*', '?', '[']);
+    let (dir, last) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+    let plain = !pattern.contains("//") && !has_wildcards(dir) && !last.starts_with('.') && !last.contains("**");
+    if !has_wildcards(last) || !plain {
+        return slow(pattern);
+    }
+    let (Ok(_), Ok(matcher)) = (glob::Pattern::new(pattern), glob::Pattern::new(last)) else {
+        return slow(pattern); // for glob's own error
+    };
+    // As glob walks it: from the root (or the working directory, whose
+    // entries it names bare), one literal component at a time.
+    let (mut at, rest) = match dir.strip_prefix('/') {
+        Some(rest) => (PathBuf::from("/"), rest),
+        None if pattern.starts_with('/') => (PathBuf::from("/"), ""),
+        None => (PathBuf::from("."), dir),
+    };
+    for component in rest.split('/').filter(|c| !c.is_empty()) {
+        at = if at == Path::new(".") {
+            PathBuf::from(component)
+        } else {
+            at.join(component)
+        };
+    }
+    let bare = at == Path::new(".");
+    let options = glob::MatchOptions::new();
+    Ok(listings
+        .names(&at)
+        .iter()
+        .filter(|name| matcher.matches_with(name, options))
+        .map(|name| if bare { PathBuf::from(name) } else { at.join(name) })
+        .collect())
+}
+
 /// Any execute bit set: keepalived refuses such a file as configuration.
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -1032,6 +1097,67 @@ fn read_text(path: &Path) -> Result<String, std::io::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cached listing gives what the glob crate gives, pattern by
+    /// pattern, over a directory with the cases that differ: hidden and
+    /// bracketed names, a directory and a symlink to one that match the
+    /// pattern, nested and missing directories, `.` and `..` components.
+    #[test]
+    fn cached_include_globbing_yields_what_glob_yields() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        for f in [
+            "a.conf",
+            "b.conf",
+            ".hidden.conf",
+            "x[1].conf",
+            "A.CONF",
+            "ab",
+            "sub/c.conf",
+            "sub/d.txt",
+        ] {
+            if let Some(parent) = d.join(f).parent() {
+                std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+            }
+            std::fs::write(d.join(f), "").unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::create_dir(d.join("dir.conf")).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(d.join("sub"), d.join("link.conf")).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(d.join("a.conf"), d.join("alias.conf")).unwrap_or_else(|e| panic!("{e}"));
+        let base = d.display().to_string();
+        let mut listings = Listings::default();
+        let mut compared = 0;
+        for p in [
+            "*.conf",
+            "?.conf",
+            "[ab].conf",
+            "[!a]*",
+            "*",
+            "x[[]1].conf",
+            "*.CONF",
+            "a*",
+            "sub/*",
+            "sub/*.conf",
+            "./sub/*.txt",
+            "sub/../*.conf",
+            "missing/*",
+            "a.conf/*",
+            "*/*.conf",
+            ".*",
+            "**",
+            "[",
+            "sub//*",
+        ] {
+            let pattern = format!("{base}/{p}");
+            let want: Result<Vec<PathBuf>, String> = glob::glob(&pattern)
+                .map(|paths| paths.filter_map(Result::ok).collect())
+                .map_err(|e| e.to_string());
+            let got = glob_files(&pattern, &mut listings).map_err(|e| e.to_string());
+            assert_eq!(got, want, "{p}");
+            compared += usize::from(want.is_ok_and(|w| !w.is_empty()));
+        }
+        assert!(compared >= 12, "most patterns match something: {compared}");
+    }
 
     fn run(text: &str, id: &str) -> (Vec<Vec<String>>, Diagnostics) {
         let mut sources = SourceMap::default();
