@@ -94,6 +94,7 @@ impl Daemon {
             i
         });
         self.report_status();
+        super::process::tighten_timer_slack();
         let timer = match crate::reactor::PreciseTimer::new() {
             Ok(t) => Some(t),
             Err(e) => {
