@@ -212,7 +212,7 @@ impl Daemon {
             slot.tx = None;
             slot.src = None;
         }
-        inst.reconfigure(params::engine_params(&slot.cfg));
+        inst.reconfigure(params::engine_params(&slot.cfg), Instant::now());
         if inst.state() == State::Master {
             let (remove, add) = reload::address_diff(&before, &slot.addresses);
             if !remove.is_empty() {

@@ -499,8 +499,20 @@ impl Instance {
     }
 
     /// Replaces the parameters on reload, keeping state and timers (an
-    /// unchanged instance neither flaps nor notifies).
-    pub fn reconfigure(&mut self, params: Params) {
+    /// unchanged instance neither flaps nor notifies). A MASTER whose
+    /// advert changes (priority, interval, addresses, authentication)
+    /// sends it at once, as keepalived 2.2.7 does at a reload: a lowered
+    /// priority reaches a preempting backup now, not an interval later.
+    pub fn reconfigure(&mut self, params: Params, now: Instant) {
+        let p = &self.params;
+        let advert_changed = (p.priority, p.advert_int, p.version, &p.vips, p.auth)
+            != (
+                params.priority,
+                params.advert_int,
+                params.version,
+                &params.vips,
+                params.auth,
+            );
         if params.priority != self.params.priority && self.effective_priority == self.params.priority {
             self.effective_priority = params.priority;
         }
@@ -508,6 +520,9 @@ impl Instance {
             self.master_adver_interval = params.advert_int;
         }
         self.params = params;
+        if advert_changed && self.state == State::Master {
+            self.t_advert = Some(now);
+        }
     }
 
     /// The earliest time the instance needs a [`Event::Timer`] call.

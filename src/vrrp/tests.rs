@@ -1399,3 +1399,32 @@ fn a_backup_resumed_from_a_stall_waits_for_the_unread_adverts() {
         "a MASTER advertises at once"
     );
 }
+
+// ---- reload ------------------------------------------------------------
+
+/// A reload that changes a MASTER's advert sends it at once with the new
+/// priority (keepalived 2.2.7 sends at the reload), then every interval
+/// from there; an unchanged reload keeps the rhythm, and a BACKUP's
+/// timers are untouched.
+#[test]
+fn a_reload_changing_the_advert_sends_it_at_once() {
+    let mut t = T::master(params(100));
+    let mdi = t.i.master_down_interval();
+    let due = t.i.poll_timeout();
+    let at = mdi + secs(0.3);
+    t.i.reconfigure(params(100), t.at(at));
+    assert_eq!(t.i.poll_timeout(), due, "unchanged: the rhythm is kept");
+    t.i.reconfigure(params(80), t.at(at));
+    assert_eq!(t.i.poll_timeout(), Some(t.at(at)), "changed: due now");
+    let sent = t.ev(at, Event::Timer);
+    assert!(
+        sent.iter().any(|a| matches!(a, A::SendAdvert { priority: 80, .. })),
+        "{sent:?}"
+    );
+    assert_eq!(t.i.poll_timeout(), Some(t.at(at + secs(1.0))));
+
+    let mut b = T::started(params(90));
+    let down = b.i.poll_timeout();
+    b.i.reconfigure(params(95), b.at(secs(0.5)));
+    assert_eq!(b.i.poll_timeout(), down, "a BACKUP keeps its Master_Down_Timer");
+}
