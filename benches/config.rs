@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
     let text = config_text(1000);
     let opts = LoadOptions {
         config_id: "bench".into(),
+        limits: Default::default(),
     };
     let l = config::load_str("bench.conf", &text, &opts);
     assert_eq!(l.config.instances.len(), 1000);

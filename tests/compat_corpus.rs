@@ -24,6 +24,7 @@ fn corpus(dir: &str) -> Vec<PathBuf> {
 fn opts() -> LoadOptions {
     LoadOptions {
         config_id: "lb01".into(),
+        limits: Default::default(),
     }
 }
 

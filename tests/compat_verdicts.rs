@@ -114,6 +114,7 @@ fn rkeepalived_gives_keepalived_s_verdict_on_every_compat_file() {
     let exceptions = exceptions();
     let opts = LoadOptions {
         config_id: "lb01".into(),
+        limits: Default::default(),
     };
     let mut wrong = Vec::new();
     let mut checked = 0;

@@ -15,6 +15,7 @@ use rkeepalived::vrrp::{Event, Instance, Output, Params, RxMeta, Version};
 fn opts() -> LoadOptions {
     LoadOptions {
         config_id: "lb01".into(),
+        limits: Default::default(),
     }
 }
 

@@ -13,7 +13,7 @@ fuzz_target!(
     },
     |data: &[u8]| {
         let text = String::from_utf8_lossy(data);
-        let loaded = rkeepalived::config::load_str("fuzz.conf", &text, &rkeepalived::config::LoadOptions { config_id: "fuzz".into() });
+        let loaded = rkeepalived::config::load_str("fuzz.conf", &text, &rkeepalived::config::LoadOptions { config_id: "fuzz".into(), limits: rkeepalived::config::preprocess::Limits::small() });
         let _ = loaded.render_diagnostics();
         let _ = rkeepalived::config::dump::dump(&loaded.config);
     }

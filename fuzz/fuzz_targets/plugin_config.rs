@@ -15,7 +15,7 @@ fuzz_target!(
     |data: &[u8]| {
         let body = String::from_utf8_lossy(data);
         let text = format!("check_plugin p {{\n plugin /usr/lib/p.so\n config {{\n{body}\n }}\n}}\n");
-        let loaded = rkeepalived::config::load_str("fuzz.conf", &text, &rkeepalived::config::LoadOptions { config_id: "fuzz".into() });
+        let loaded = rkeepalived::config::load_str("fuzz.conf", &text, &rkeepalived::config::LoadOptions { config_id: "fuzz".into(), limits: rkeepalived::config::preprocess::Limits::small() });
         let _ = loaded.render_diagnostics();
     }
 );

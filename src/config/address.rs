@@ -204,8 +204,15 @@ mod tests {
     fn nodes(text: &str) -> Vec<Node> {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(&mut sources, &mut diags, Options { config_id: "x".into() })
-            .run_text(Path::new("t"), text);
+        let out = Preprocessor::new(
+            &mut sources,
+            &mut diags,
+            Options {
+                config_id: "x".into(),
+                limits: Default::default(),
+            },
+        )
+        .run_text(Path::new("t"), text);
         tree::build(&out.lines, &mut diags)
     }
 

@@ -36,12 +36,15 @@ use values::Ctx;
 pub struct LoadOptions {
     /// keepalived's config-id (`-i`), selecting `@id` lines.
     pub config_id: String,
+    /// How far the configuration may expand.
+    pub limits: preprocess::Limits,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             config_id: default_config_id(),
+            limits: preprocess::Limits::default(),
         }
     }
 }
@@ -76,6 +79,7 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, std::io::Err
         &mut diags,
         preprocess::Options {
             config_id: opts.config_id.clone(),
+            limits: opts.limits,
         },
     );
     let out = pre.run_file(path)?;
@@ -92,6 +96,7 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
         &mut diags,
         preprocess::Options {
             config_id: opts.config_id.clone(),
+            limits: opts.limits,
         },
     );
     let out = pre.run_text(Path::new(name), text);

@@ -67,6 +67,40 @@ pub struct Options {
     /// Selects `@id` lines; keepalived's `-i`, defaulting to the host name up
     /// to its first dot.
     pub config_id: String,
+    pub limits: Limits,
+}
+
+/// How far one configuration may expand (repetition, substitution, brace
+/// patterns) before the reader stops with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub expanded_lines: usize,
+    pub expanded_bytes: usize,
+    pub include_patterns: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            expanded_lines: MAX_EXPANDED_LINES,
+            expanded_bytes: MAX_EXPANDED_BYTES,
+            include_patterns: MAX_INCLUDE_PATTERNS,
+        }
+    }
+}
+
+impl Limits {
+    /// A hundredth of the defaults, for fuzzing: an input reaches the
+    /// same bounds and their errors a hundred times sooner, so the fuzzer
+    /// does not spend its time expanding a few inputs to the full bound.
+    pub fn small() -> Self {
+        let d = Limits::default();
+        Limits {
+            expanded_lines: d.expanded_lines / 100,
+            expanded_bytes: d.expanded_bytes / 100,
+            include_patterns: d.include_patterns / 100,
+        }
+    }
 }
 
 pub struct Output {
@@ -316,12 +350,13 @@ impl<'a> Preprocessor<'a> {
             return;
         }
         let strict = keyword != "include" && keyword != "includer";
-        let alternatives = match expand_braces_bounded(pattern, MAX_INCLUDE_PATTERNS) {
+        let limit = self.opts.limits.include_patterns;
+        let alternatives = match expand_braces_bounded(pattern, limit) {
             Some(a) => a,
             None => {
                 self.diags.error(
                     span,
-                    format!("'{pattern}' expands to more than {MAX_INCLUDE_PATTERNS} patterns; not read"),
+                    format!("'{pattern}' expands to more than {limit} patterns; not read"),
                 );
                 return;
             }
@@ -416,25 +451,27 @@ impl<'a> Preprocessor<'a> {
         if text.text.trim().is_empty() || self.expansion_limit_hit {
             return;
         }
+        let limits = self.opts.limits;
         self.expanded += 1;
-        if self.expanded > MAX_EXPANDED_LINES {
+        if self.expanded > limits.expanded_lines {
             self.expansion_limit_hit = true;
             self.diags.error(
                 text.span_at(0),
                 format!(
-                    "repetition and parameter substitution generate more than {MAX_EXPANDED_LINES} lines; stopping"
+                    "repetition and parameter substitution generate more than {} lines; stopping",
+                    limits.expanded_lines
                 ),
             );
             return;
         }
         self.expanded_bytes += text.text.len() + LINE_COST;
-        if self.expanded_bytes > MAX_EXPANDED_BYTES {
+        if self.expanded_bytes > limits.expanded_bytes {
             self.expansion_limit_hit = true;
             self.diags.error(
                 text.span_at(0),
                 format!(
-                    "repetition and parameter substitution generate more than {} MiB of configuration; stopping",
-                    MAX_EXPANDED_BYTES >> 20
+                    "repetition and parameter substitution generate more than {} of configuration; stopping",
+                    mebibytes(limits.expanded_bytes)
                 ),
             );
             return;
@@ -572,12 +609,15 @@ impl<'a> Preprocessor<'a> {
         };
         for set in sets {
             self.expanded += 1;
-            if self.expanded > MAX_EXPANDED_LINES {
+            if self.expanded > self.opts.limits.expanded_lines {
                 if !self.expansion_limit_hit {
                     self.expansion_limit_hit = true;
                     self.diags.error(
                         span,
-                        format!("~SEQ/~LST generate more than {MAX_EXPANDED_LINES} lines; stopping"),
+                        format!(
+                            "~SEQ/~LST generate more than {} lines; stopping",
+                            self.opts.limits.expanded_lines
+                        ),
                     );
                 }
                 return;
@@ -892,6 +932,15 @@ fn seq_values(args: &[String]) -> Result<Vec<i64>, String> {
     Ok(values)
 }
 
+/// `32 MiB`, or the bytes when under a mebibyte.
+fn mebibytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 /// The directories one `include` lists, each read once: the thousands of
 /// alternatives a brace pattern can expand to (up to
 /// [`MAX_INCLUDE_PATTERNS`]) mostly glob the same directory.
@@ -1162,8 +1211,15 @@ mod tests {
     fn run(text: &str, id: &str) -> (Vec<Vec<String>>, Diagnostics) {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(&mut sources, &mut diags, Options { config_id: id.into() })
-            .run_text(Path::new("test.conf"), text);
+        let out = Preprocessor::new(
+            &mut sources,
+            &mut diags,
+            Options {
+                config_id: id.into(),
+                limits: Default::default(),
+            },
+        )
+        .run_text(Path::new("test.conf"), text);
         let lines = out
             .lines
             .iter()
@@ -1212,6 +1268,47 @@ mod tests {
         assert!(
             d.contains("of configuration; stopping") || d.contains("lines; stopping"),
             "{d}"
+        );
+    }
+
+    /// The fuzzing limits stop where the defaults do not: the same error,
+    /// reached sooner.
+    #[test]
+    fn smaller_limits_stop_sooner() {
+        let mut text = String::from("$D0=vrrp_script s {\\\n}\n");
+        for i in 1..=12 {
+            text += &format!("$D{i}=$D{} \\\n$D{}\n", i - 1, i - 1);
+        }
+        text += "$D12\n"; // 2^13 lines
+        let load = |limits| {
+            let opts = crate::config::LoadOptions {
+                limits,
+                ..Default::default()
+            };
+            crate::config::load_str("t.conf", &text, &opts).render_diagnostics()
+        };
+        let full = load(Limits::default());
+        assert!(!full.contains("stopping"), "{full}");
+        let small = load(Limits::small());
+        assert!(
+            small.contains("generate more than 335544 bytes of configuration; stopping"),
+            "{small}"
+        );
+        let patterns = crate::config::LoadOptions {
+            limits: Limits::small(),
+            ..Default::default()
+        };
+        let braces = crate::config::load_str(
+            "t.conf",
+            "include /nonexistent/{a,b,c,d,e,f,g,h}{a,b,c,d,e,f,g,h}{a,b,c,d,e,f,g,h}{a,b,c,d,e,f,g,h}\n",
+            &patterns,
+        );
+        assert!(
+            braces
+                .render_diagnostics()
+                .contains("expands to more than 655 patterns"),
+            "{}",
+            braces.render_diagnostics()
         );
     }
 
@@ -1282,8 +1379,15 @@ mod tests {
     fn columns_point_into_the_physical_line() {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(&mut sources, &mut diags, Options { config_id: "x".into() })
-            .run_text(Path::new("t.conf"), "$P=150\n\n   priority $P   # c\n");
+        let out = Preprocessor::new(
+            &mut sources,
+            &mut diags,
+            Options {
+                config_id: "x".into(),
+                limits: Default::default(),
+            },
+        )
+        .run_text(Path::new("t.conf"), "$P=150\n\n   priority $P   # c\n");
         let toks = &out.lines[0].tokens;
         assert_eq!((toks[0].span.line, toks[0].span.col), (3, 4));
         assert_eq!((toks[1].span.line, toks[1].span.col), (3, 13));
@@ -1324,9 +1428,16 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(&mut sources, &mut diags, Options { config_id: "x".into() })
-            .run_file(&dir.path().join("main.conf"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let out = Preprocessor::new(
+            &mut sources,
+            &mut diags,
+            Options {
+                config_id: "x".into(),
+                limits: Default::default(),
+            },
+        )
+        .run_file(&dir.path().join("main.conf"))
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(out.lines.len(), 1);
         assert_eq!(out.lines[0].tokens[1].text, "B");
         let msgs: Vec<_> = diags.iter().map(|d| (d.severity, d.message.clone())).collect();

@@ -11,6 +11,7 @@ fn load(text: &str) -> Loaded {
         text,
         &LoadOptions {
             config_id: "node1".into(),
+            limits: Default::default(),
         },
     )
 }
@@ -370,6 +371,7 @@ fn conditional_config_selects_by_id() {
         &text,
         &LoadOptions {
             config_id: "other".into(),
+            limits: Default::default(),
         },
     );
     assert_eq!(l.config.instances[0].priority, 99);

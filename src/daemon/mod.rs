@@ -126,6 +126,7 @@ pub fn main(cli: Cli) -> i32 {
 fn load_options(cli: &Cli) -> LoadOptions {
     LoadOptions {
         config_id: cli.config_id.clone().unwrap_or_else(config::default_config_id),
+        limits: Default::default(),
     }
 }
 
