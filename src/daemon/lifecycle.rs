@@ -434,7 +434,7 @@ impl Daemon {
             }
         }
         tracing::info!("Reload finished");
-        super::process::release_startup_memory();
+        super::process::release_free_memory();
         super::process::notify_systemd_ready();
     }
 

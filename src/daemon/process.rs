@@ -135,11 +135,14 @@ fn unsafe_fd(fd: i32) -> std::os::fd::OwnedFd {
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }
 
-/// After start-up or a reload: hands the heap pages freed since (the
-/// config's text, tokens and tree: transient, and most of the peak) back
-/// to the kernel, which lowers the daemon's anonymous memory.
+/// Hands the heap's free pages back to the kernel, which lowers the
+/// daemon's anonymous memory: after start-up and each reload (the
+/// config's text, tokens and tree are transient, and most of the peak),
+/// and once a minute (in a 30-minute soak the live heap stayed within
+/// 160 bytes while glibc kept freed pages, and anonymous memory wandered
+/// up by 7 %).
 #[allow(unsafe_code)]
-pub fn release_startup_memory() {
+pub fn release_free_memory() {
     // SAFETY: malloc_trim only walks glibc's own arenas; any thread may
     // call it at any time.
     unsafe {

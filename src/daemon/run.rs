@@ -32,6 +32,8 @@ use super::sockets::{self, Input, Sockets, RX_QUEUE};
 
 /// How late a timer wake-up must be to count as a stall.
 const STALL: Duration = Duration::from_secs(1);
+/// How often the heap's free pages go back to the kernel.
+const FREE_MEMORY_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Daemon {
     /// The configuration but its instances (those live in their slots).
@@ -84,7 +86,7 @@ impl Daemon {
     pub async fn run(mut self, mut inputs: Inputs) -> i32 {
         self.run_global_script("startup_script").await;
         tracing::info!("Startup complete");
-        super::process::release_startup_memory();
+        super::process::release_free_memory();
         super::process::notify_systemd_ready();
         // systemd's WatchdogSec=: pinged from this loop, at half the timeout.
         let mut watchdog = sd_notify::watchdog_enabled().map(|t| {
@@ -94,6 +96,9 @@ impl Daemon {
             i
         });
         self.report_status();
+        let mut trim = tokio::time::interval(FREE_MEMORY_EVERY);
+        trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        trim.reset();
         super::process::tighten_timer_slack();
         let timer = match crate::reactor::PreciseTimer::new() {
             Ok(t) => Some(t),
@@ -165,6 +170,7 @@ impl Daemon {
                 }
                 Some(ev) = inputs.net.recv() => self.net_event(ev).await,
                 Some((id, addr)) = inputs.announced.recv() => self.feed(id, Event::Announced(addr)),
+                _ = trim.tick() => super::process::release_free_memory(),
                 _ = sleep => {
                     if let Some(due) = wake {
                         self.woke_late(due);
