@@ -204,15 +204,7 @@ mod tests {
     fn nodes(text: &str) -> Vec<Node> {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(
-            &mut sources,
-            &mut diags,
-            Options {
-                config_id: "x".into(),
-                limits: Default::default(),
-            },
-        )
-        .run_text(Path::new("t"), text);
+        let out = Preprocessor::new(&mut sources, &mut diags, Options::with_id("x")).run_text(Path::new("t"), text);
         tree::build(&out.lines, &mut diags)
     }
 

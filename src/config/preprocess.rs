@@ -70,6 +70,16 @@ pub struct Options {
     pub limits: Limits,
 }
 
+impl Options {
+    /// The given config-id and the default limits.
+    pub fn with_id(config_id: &str) -> Options {
+        Options {
+            config_id: config_id.to_string(),
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// How far one configuration may expand (repetition, substitution, brace
 /// patterns) before the reader stops with an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1211,15 +1221,8 @@ mod tests {
     fn run(text: &str, id: &str) -> (Vec<Vec<String>>, Diagnostics) {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(
-            &mut sources,
-            &mut diags,
-            Options {
-                config_id: id.into(),
-                limits: Default::default(),
-            },
-        )
-        .run_text(Path::new("test.conf"), text);
+        let out =
+            Preprocessor::new(&mut sources, &mut diags, Options::with_id(id)).run_text(Path::new("test.conf"), text);
         let lines = out
             .lines
             .iter()
@@ -1379,15 +1382,8 @@ mod tests {
     fn columns_point_into_the_physical_line() {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(
-            &mut sources,
-            &mut diags,
-            Options {
-                config_id: "x".into(),
-                limits: Default::default(),
-            },
-        )
-        .run_text(Path::new("t.conf"), "$P=150\n\n   priority $P   # c\n");
+        let out = Preprocessor::new(&mut sources, &mut diags, Options::with_id("x"))
+            .run_text(Path::new("t.conf"), "$P=150\n\n   priority $P   # c\n");
         let toks = &out.lines[0].tokens;
         assert_eq!((toks[0].span.line, toks[0].span.col), (3, 4));
         assert_eq!((toks[1].span.line, toks[1].span.col), (3, 13));
@@ -1428,16 +1424,9 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(
-            &mut sources,
-            &mut diags,
-            Options {
-                config_id: "x".into(),
-                limits: Default::default(),
-            },
-        )
-        .run_file(&dir.path().join("main.conf"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        let out = Preprocessor::new(&mut sources, &mut diags, Options::with_id("x"))
+            .run_file(&dir.path().join("main.conf"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(out.lines.len(), 1);
         assert_eq!(out.lines[0].tokens[1].text, "B");
         let msgs: Vec<_> = diags.iter().map(|d| (d.severity, d.message.clone())).collect();

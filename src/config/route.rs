@@ -1452,15 +1452,7 @@ mod tests {
     fn route(line: &str) -> (Option<VirtualRoute>, Diagnostics) {
         let mut sources = SourceMap::default();
         let mut d = Diagnostics::default();
-        let out = Preprocessor::new(
-            &mut sources,
-            &mut d,
-            Options {
-                config_id: "x".into(),
-                limits: Default::default(),
-            },
-        )
-        .run_text(Path::new("t"), line);
+        let out = Preprocessor::new(&mut sources, &mut d, Options::with_id("x")).run_text(Path::new("t"), line);
         let nodes = tree::build(&out.lines, &mut d);
         let mut ctx = Ctx::new(&mut d);
         let r = parse_route(&mut ctx, &nodes[0]);
@@ -1470,15 +1462,7 @@ mod tests {
     fn rule(lines: &str) -> (Vec<VirtualRule>, Diagnostics) {
         let mut sources = SourceMap::default();
         let mut d = Diagnostics::default();
-        let out = Preprocessor::new(
-            &mut sources,
-            &mut d,
-            Options {
-                config_id: "x".into(),
-                limits: Default::default(),
-            },
-        )
-        .run_text(Path::new("t"), lines);
+        let out = Preprocessor::new(&mut sources, &mut d, Options::with_id("x")).run_text(Path::new("t"), lines);
         let nodes = tree::build(&out.lines, &mut d);
         let mut ctx = Ctx::new(&mut d);
         let r = nodes.iter().filter_map(|n| parse_rule(&mut ctx, n)).collect();

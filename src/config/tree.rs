@@ -167,15 +167,8 @@ mod tests {
     fn tree(text: &str) -> (Vec<Node>, Diagnostics) {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
-        let out = Preprocessor::new(
-            &mut sources,
-            &mut diags,
-            Options {
-                config_id: "x".into(),
-                limits: Default::default(),
-            },
-        )
-        .run_text(Path::new("t.conf"), text);
+        let out =
+            Preprocessor::new(&mut sources, &mut diags, Options::with_id("x")).run_text(Path::new("t.conf"), text);
         let nodes = build(&out.lines, &mut diags);
         (nodes, diags)
     }
