@@ -7,6 +7,7 @@
 #   scripts/bench-scale.sh                   # 255 instances, 3 rounds
 #   N=255 ROUNDS=5 CPU_SECONDS=20 CAPTURE_SECONDS=10 scripts/bench-scale.sh
 #   BACKUP_SECONDS=600 scripts/bench-scale.sh   # and the false-takeover run
+#   BACKUP_CPU=0 scripts/bench-scale.sh         # without the backups' CPU
 #   RK_BASE=/path/to/older/rkeepalived IMPLS="base rk ka" scripts/bench-scale.sh
 #                                               # an older build beside this one
 #
@@ -16,6 +17,12 @@
 # (one per 10 ms from its first captured advert to its last); per instance, how far
 # each gap between its adverts strays from 10 ms (median / p99 / max). A
 # window counts only if tcpdump reports 0 packets dropped by the kernel.
+#
+# Then (unless BACKUP_CPU=0) the receiving side: A runs rkeepalived's N
+# masters throughout, and host B the same N instances at priority 50 with
+# each implementation in turn, in alternating windows: B's CPU over
+# CPU_SECONDS while it hears 100 adverts a second per instance, and how
+# often B took over (it must not).
 #
 # With BACKUP_SECONDS > 0, host B then runs rkeepalived with the same N
 # instances at priority 50 under A's rkeepalived for that long; any
@@ -27,6 +34,7 @@ ROUNDS=${ROUNDS:-3}
 CPU_SECONDS=${CPU_SECONDS:-20}
 CAPTURE_SECONDS=${CAPTURE_SECONDS:-10}
 BACKUP_SECONDS=${BACKUP_SECONDS:-0}
+BACKUP_CPU=${BACKUP_CPU:-1}
 IMPLS=${IMPLS:-"rk ka"}
 cargo build --release --quiet
 RK=$PWD/target/release/rkeepalived
@@ -152,6 +160,43 @@ print(f"| windows counted | " + " | ".join(str(len(rows[k])) for k in rows) + " 
 if 'rk' in rows and 'ka' in rows:
     print(f"CPU ratio rkeepalived / keepalived: {med('rk', 'cpu') / med('ka', 'cpu'):.2f}")
 PY
+
+if [ "$BACKUP_CPU" = 1 ]; then
+    echo
+    echo "== backups: B runs the same $N instances at priority 50 under A's rkeepalived masters; $ROUNDS rounds of: ${IMPLS}"
+    start rk "$A" a 100
+    sleep 3
+    : >"$W/backup-results"
+    for round in $(seq 1 "$ROUNDS"); do
+        for impl in $IMPLS; do
+            start "$impl" "$B" b 50
+            sleep 3 # every instance BACKUP, start-up done
+            t0=$(ticks "$B")
+            sleep "$CPU_SECONDS"
+            t1=$(ticks "$B")
+            stop_all "$B"
+            takeovers=$(grep -c "Entering MASTER STATE" "$W/b.log" || true)
+            echo "$impl $round cpu=$(echo "scale=2; ($t1 - $t0) / $HZ" | bc) takeovers=$takeovers" | tee -a "$W/backup-results"
+        done
+    done
+    stop_all "$A"
+    python3 - "$W/backup-results" "$CPU_SECONDS" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    rows.setdefault(f[0], []).append(dict(x.split('=') for x in f[2:]))
+name = {'rk': 'rkeepalived', 'ka': 'keepalived 2.2.7', 'base': 'rkeepalived (RK_BASE)'}
+secs = float(sys.argv[2])
+print("| the backup host (hearing 100 adverts/s per instance) | " + " | ".join(name[k] for k in rows) + " |")
+print("|---|" + "---|" * len(rows))
+cpu = {k: statistics.median(float(r['cpu']) for r in rows[k]) for k in rows}
+print(f"| CPU over {secs:.0f} s | " + " | ".join(f"{cpu[k]:.2f} s, {100 * cpu[k] / secs:.1f} % of a core" for k in rows) + " |")
+print("| windows in which it took over | " + " | ".join(f"{sum(int(r['takeovers']) > 0 for r in rows[k])} of {len(rows[k])}" for k in rows) + " |")
+if 'rk' in cpu and 'ka' in cpu and cpu['ka'] > 0:
+    print(f"backup CPU ratio rkeepalived / keepalived: {cpu['rk'] / cpu['ka']:.2f}")
+PY
+fi
 
 if [ "$BACKUP_SECONDS" -gt 0 ]; then
     echo

@@ -503,3 +503,124 @@ fn a_garp_burst_stops_when_the_master_steps_down() {
         "gratuitous ARPs for a released VIP: {late:?} after {released}"
     );
 }
+
+/// Many instances on one interface: the adverts that fall due together
+/// leave together, from send sockets shared by every instance with the
+/// same interface, source and TTL, and none is lost on the way: each of 40
+/// IPv4 instances at 50 ms, two IPv6 ones and one unicast one keeps its
+/// rate on the wire, with TTL / hop limit 255, the unicast one to its peer
+/// only; the daemon holds a handful of sockets, not one per instance.
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn many_instances_share_send_sockets_and_every_advert_leaves() {
+    let mut lab = Lab::new("manyinst", 2);
+    // Let the link-local addresses leave DAD (IPv6 adverts' source).
+    std::thread::sleep(Duration::from_secs(2));
+    let mut cfg = String::from("global_defs {\n    vrrp_version 3\n}\n");
+    for n in 1..=40 {
+        cfg += &format!(
+            "vrrp_instance M{n} {{\n    interface eth0\n    virtual_router_id {n}\n    priority 100\n    advert_int 0.05\n    virtual_ipaddress {{\n        10.99.1.{n}/32\n    }}\n}}\n"
+        );
+    }
+    for n in [61, 62] {
+        cfg += &format!(
+            "vrrp_instance V{n} {{\n    interface eth0\n    virtual_router_id {n}\n    priority 100\n    advert_int 0.05\n    virtual_ipaddress {{\n        fd00:99::{n}/64\n    }}\n}}\n"
+        );
+    }
+    cfg += "vrrp_instance U70 {\n    interface eth0\n    virtual_router_id 70\n    priority 100\n    advert_int 0.05\n    unicast_src_ip 10.99.0.1\n    unicast_peer {\n        10.99.0.2\n    }\n    virtual_ipaddress {\n        10.99.1.70/32\n    }\n}\n";
+    // A broadcast peer (no SO_BROADCAST): the kernel refuses each advert to it, in
+    // the middle of every batch; the rest must still leave.
+    cfg += "vrrp_instance U71 {\n    interface eth0\n    virtual_router_id 71\n    priority 100\n    advert_int 0.05\n    unicast_src_ip 10.99.0.1\n    unicast_peer {\n        10.99.0.255\n        10.99.0.2\n    }\n    virtual_ipaddress {\n        10.99.1.71/32\n    }\n}\n";
+    lab.start(0, &cfg, &[]);
+    let all_master = wait_for(Duration::from_secs(10), || {
+        let s = lab.status(0);
+        let states: Vec<String> = s["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["state"].as_str().map(str::to_string))
+            .collect();
+        states.len() == 44 && states.iter().all(|st| st == "MASTER")
+    });
+    assert!(all_master.is_some(), "all 44 MASTER: {}", lab.log(0));
+    let cap = lab.capture_port(0, "ip proto 112 or ip6 proto 112");
+    std::thread::sleep(Duration::from_secs(3));
+    lab.stop_captures();
+    let adverts = vrrp_adverts(&cap);
+    assert!(!adverts.is_empty(), "no advert captured");
+    let frames = read_pcap(&cap);
+    // What the capture itself lost cannot be told from a lost advert.
+    let capture_lost = capture_losses(&cap).expect("tcpdump's counts") as usize;
+    let mut missing = 0;
+    for vrid in (1..=40).chain([61, 62, 70, 71]) {
+        let times: Vec<f64> = adverts.iter().filter(|a| a.3 == vrid).map(|a| a.0).collect();
+        assert!(times.len() >= 2, "VRID {vrid}: {} adverts", times.len());
+        // Every 50 ms from its first to its last: none missing.
+        let span = times[times.len() - 1] - times[0];
+        let due = (span / 0.05).round() as usize + 1;
+        let gaps: Vec<String> = times
+            .windows(2)
+            .filter(|w| w[1] - w[0] > 0.075)
+            .map(|w| format!("{:.3} s at {:.3}", w[1] - w[0], w[0] - times[0]))
+            .collect();
+        assert!(
+            times.len() <= due + 1,
+            "VRID {vrid}: {} adverts, {due} due",
+            times.len()
+        );
+        missing += due.saturating_sub(times.len());
+        assert!(
+            missing <= capture_lost,
+            "VRID {vrid}: {} adverts over {span:.3} s, {due} due; long gaps: {gaps:?}; the capture lost {capture_lost}\n{}",
+            times.len(),
+            lab.log(0)
+        );
+        assert!(span > 2.5, "VRID {vrid} seen over {span:.3} s only");
+        assert!(
+            adverts.iter().filter(|a| a.3 == vrid).all(|a| a.2 == 255),
+            "VRID {vrid}: TTL / hop limit 255"
+        );
+    }
+    assert!(adverts
+        .iter()
+        .filter(|a| [61, 62].contains(&a.3))
+        .all(|a| a.1.is_ipv6()));
+    // The unicast instance's adverts go to its peer, never the group.
+    let unicast_dsts = |vrid: u8| -> Vec<[u8; 4]> {
+        frames
+            .iter()
+            .filter(|(_, f)| f.len() > 35 && f[12..14] == [8, 0] && f[14 + 9] == 112 && f[14 + 20 + 1] == vrid)
+            .map(|(_, f)| [f[30], f[31], f[32], f[33]])
+            .collect()
+    };
+    for vrid in [70, 71] {
+        let dsts = unicast_dsts(vrid);
+        assert!(!dsts.is_empty());
+        assert!(dsts.iter().all(|d| *d == [10, 99, 0, 2]), "VRID {vrid}: {dsts:?}");
+    }
+    // The refused adverts are counted for their instance alone, and
+    // logged once, not 20 times a second.
+    let dump = lab.json(0);
+    let send_err = |name: &str| {
+        dump.as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["data"]["iname"] == name)
+            .map(|i| i["data"]["rkeepalived"]["advert_send_err"].as_u64().unwrap_or(0))
+    };
+    assert!(send_err("U71").is_some_and(|n| n >= 60), "U71: {:?}", send_err("U71"));
+    assert_eq!(send_err("U70"), Some(0));
+    assert_eq!(send_err("M1"), Some(0));
+    let log = lab.log(0);
+    let lines = log.matches("(U71) cannot send advert to 10.99.0.255").count();
+    assert_eq!(lines, 1, "{log}");
+    // Sockets: receive (IPv4, IPv6), send (IPv4 shared by 42, IPv6 by 2),
+    // netlink, control; far fewer than the 44 instances.
+    let pid = lab.pid(0).expect("daemon pid");
+    let sockets = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|l| l.to_string_lossy().starts_with("socket:"))
+        .count();
+    assert!(sockets > 0 && sockets < 15, "{sockets} sockets for 44 instances");
+}

@@ -297,14 +297,14 @@ pub fn note_step(n: &Note, name: &str) -> Step {
     }
 }
 
-/// The line that follows a logged drop when [`super::slot::DropLog`] had
+/// The line that follows a logged drop when [`super::slot::LogThrottle`] had
 /// held some back since the last one.
 pub fn unlogged_drops_step(name: &str, unlogged: u64) -> Step {
     log(
         Level::Debug,
         format!(
             "({name}) {unlogged} more adverts dropped in the last {} s: counted by reason (status, metrics), not logged",
-            super::slot::DropLog::QUIET.as_secs()
+            super::slot::LogThrottle::QUIET.as_secs()
         ),
     )
 }

@@ -183,6 +183,8 @@ impl Host {
             fault_cause: Default::default(),
             advert_frames: Default::default(),
             drop_log: Default::default(),
+            send_errors: 0,
+            send_log: Default::default(),
             cfg,
         };
         if let (Some(v), Some(parent)) = (slot.cfg.vmac.clone(), &link) {

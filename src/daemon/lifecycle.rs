@@ -144,7 +144,7 @@ impl Daemon {
                 InstanceStep::Retire { old: id } => {
                     if let Some((inst, mut slot)) = old.get_mut(id.index()).and_then(Option::take) {
                         retired.insert(slot.cfg.name.clone(), (std::mem::take(&mut slot.journal), inst.state()));
-                        self.retire(inst, slot).await;
+                        self.retire(id, inst, slot).await;
                     }
                 }
                 InstanceStep::Keep {
@@ -254,7 +254,7 @@ impl Daemon {
     /// the generic `notify` and the FIFOs hear FAULT — DELETED, and the
     /// `notify_deleted` script runs, when that is set; `notify_fault` does
     /// not run. Its VMAC goes.
-    async fn retire(&mut self, mut inst: Instance, mut slot: Slot) {
+    async fn retire(&mut self, id: InstanceId, mut inst: Instance, mut slot: Slot) {
         let mut out = crate::vrrp::Output::default();
         inst.handle(Instant::now(), Event::Shutdown { release: true }, &mut out);
         for a in &out.actions {
@@ -263,7 +263,7 @@ impl Daemon {
             }
             for step in apply::action_steps(a, &slot, inst.effective_priority(), Default::default()) {
                 match step {
-                    Step::Send { priority } => self.sockets.send_advert(&inst, &mut slot, priority),
+                    Step::Send { priority } => self.sockets.send_advert(id, &inst, &mut slot, priority),
                     Step::Remove(addrs) => self.effect(Effect::Remove {
                         owner: slot.cfg.name.clone(),
                         addrs,
@@ -272,6 +272,9 @@ impl Daemon {
                     _ => {}
                 }
             }
+        }
+        for f in self.sockets.flush() {
+            slot.send_failed(&f);
         }
         let n = &slot.cfg.notify;
         let (state, specific) = match &n.deleted {

@@ -58,6 +58,8 @@ pub struct InstanceSnap {
     pub last_transition: f64,
     /// Transitions by reason, in the order of `Why::ALL`.
     pub transitions: [u64; Why::ALL.len()],
+    /// Adverts the kernel refused to send.
+    pub send_errors: u64,
 }
 
 /// One tracked check's numbers.
@@ -324,6 +326,12 @@ impl Collector for Collect {
             "When the instance last changed state (seconds since the epoch)",
             s.instances.iter().map(|i| (Ids::of(i), i.last_transition)),
         )?;
+        counter_family(
+            &mut e,
+            "rkeepalived_advert_send_errors",
+            "Adverts the kernel refused to send",
+            s.instances.iter().map(|i| (Ids::of(i), i.send_errors)),
+        )?;
         // The two by-reason families list a reason once it has happened,
         // as a client library's labelled counter does: at 100 instances
         // their 25 mostly-zero series each would be most of a scrape.
@@ -588,6 +596,7 @@ mod tests {
                     effective_priority: 70,
                     last_transition: 1.5,
                     transitions: [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                    send_errors: 4,
                 },
                 InstanceSnap {
                     name: "VI_2".into(),
@@ -655,5 +664,9 @@ mod tests {
         assert!(!text.contains("reason=\"ttl\""), "{text}");
         assert!(text.contains("rkeepalived_priority_effective{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 70\n"));
         assert!(text.contains("rkeepalived_stale_check_reports_total 3\n"), "{text}");
+        assert!(
+            text.contains("rkeepalived_advert_send_errors_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 4\n"),
+            "{text}"
+        );
     }
 }

@@ -50,6 +50,7 @@ impl Daemon {
                     effective_priority: inst.effective_priority(),
                     last_transition: s.journal.last().map_or(0.0, |e| super::journal::secs(e.at)),
                     transitions: s.journal.counts(),
+                    send_errors: s.send_errors,
                 }
             })
             .collect();
@@ -110,6 +111,8 @@ impl Daemon {
                     "maintenance": inst.in_maintenance(),
                     "journal": s.journal.to_json(),
                     "checks": checks_json(&self.checks, &self.tracker, &s.refs),
+                    "advert_send_err": s.send_errors,
+                    "rx_malformed": c.rx_malformed.load(Ordering::Relaxed),
                     "rx_queue_overflow": c.rx_overflow.load(Ordering::Relaxed),
                     "unknown_vrid": c.unknown_vrid.load(Ordering::Relaxed),
                     "stale_check_reports": c.stale_check_reports.load(Ordering::Relaxed),

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use smallvec::SmallVec;
 use tokio::sync::mpsc;
 
 use crate::config::model::Config;
@@ -28,7 +29,7 @@ use super::fence::Deferral;
 use super::host::{Change, Host, OwnRemovals};
 use super::journal::{self, FaultCause};
 use super::slot::Slot;
-use super::sockets::{self, Input, Sockets, RX_QUEUE};
+use super::sockets::{Input, Sockets, RX_QUEUE};
 
 /// How late a timer wake-up must be to count as a stall.
 const STALL: Duration = Duration::from_secs(1);
@@ -233,7 +234,7 @@ impl Daemon {
 
     fn packet(&mut self, p: Input) {
         let now = Instant::now();
-        let targets: Vec<InstanceId> = self.sockets.targets(p.ifindex, &p.rx).to_vec();
+        let targets: SmallVec<[InstanceId; 4]> = self.sockets.targets(p.ifindex, &p.rx).iter().copied().collect();
         for id in targets {
             // Our own adverts (unicast to ourselves, or looped) are not news.
             if self.router.data(id).is_some_and(|s| s.src == Some(p.rx.meta.src)) {
@@ -242,7 +243,7 @@ impl Daemon {
             let mut out = RouterOutput::default();
             let ev = Event::Advert {
                 meta: p.rx.meta,
-                payload: &p.rx.payload,
+                payload: &p.rx.payload[..],
             };
             self.router.handle(now, id, ev, &mut out);
             if !out.is_empty() {
@@ -410,7 +411,7 @@ impl Daemon {
                 Step::Log(level, text) => emit(level, &text),
                 Step::Send { priority } => {
                     if let Some((inst, slot)) = self.router.get_mut(id) {
-                        self.sockets.send_advert(inst, slot, priority);
+                        self.sockets.send_advert(id, inst, slot, priority);
                     }
                 }
                 Step::Install(a) => self.effect(Effect::Install(a)),
@@ -443,6 +444,13 @@ impl Daemon {
                         s.warned_no_src = true;
                     }
                 }
+            }
+        }
+        // The adverts leave before the effects worker runs (it waits for
+        // this loop to yield), as when each was sent at once.
+        for f in self.sockets.flush() {
+            if let Some(s) = self.router.data_mut(f.id) {
+                s.send_failed(&f);
             }
         }
         if transitioned {
@@ -564,7 +572,7 @@ impl Daemon {
         let mut changed = Vec::new();
         let addrs = self.host.addrs();
         for (id, s) in self.router.data_iter_mut() {
-            if let Some(src) = sockets::refresh_source(s, addrs, &all_vips) {
+            if let Some(src) = self.sockets.refresh_source(s, addrs, &all_vips) {
                 changed.push((id, src));
             }
         }

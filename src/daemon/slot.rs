@@ -24,7 +24,9 @@ pub struct Slot {
     /// Source MAC of gratuitous ARPs.
     pub mac: [u8; 6],
     pub src: Option<IpAddr>,
-    pub tx: Option<TxSocket>,
+    /// The send socket, shared with the instances that send from the
+    /// same interface, address and TTL.
+    pub tx: Option<std::rc::Rc<TxSocket>>,
     /// VIPs, excluded VIPs, routes and rules, resolved to interfaces.
     pub addresses: Addresses,
     /// Whether the VIPs are installed now.
@@ -44,21 +46,25 @@ pub struct Slot {
     /// The bytes of its adverts, built once per priority and source.
     pub advert_frames: AdvertFrames,
     /// How often its dropped adverts are logged.
-    pub drop_log: DropLog,
+    pub drop_log: LogThrottle,
+    /// Its adverts the kernel refused to send, and how often that is logged.
+    pub send_errors: u64,
+    pub send_log: LogThrottle,
 }
 
-/// Dropped adverts are logged at most once per [`DropLog::QUIET`] per
-/// instance: a flood of bad packets (10,000/s in the flood test) would
-/// otherwise write a log line each. Every drop is still counted, by
-/// reason, in the status, dumps and metrics; the next line logged says
-/// how many were not.
+/// A kind of event that repeats (a dropped advert, an advert the kernel
+/// refused) is logged at most once per [`LogThrottle::QUIET`] per
+/// instance: a flood of bad packets (10,000/s in the flood test), or a
+/// unicast peer without a route at 100 adverts a second, would otherwise
+/// write a log line each. Every one is still counted (status, dumps,
+/// metrics); the next line logged says how many were not.
 #[derive(Debug, Default)]
-pub struct DropLog {
+pub struct LogThrottle {
     last: Option<std::time::Instant>,
     unlogged: u64,
 }
 
-impl DropLog {
+impl LogThrottle {
     pub const QUIET: std::time::Duration = std::time::Duration::from_secs(10);
 
     /// Whether a drop at `now` is logged, and if so how many went unlogged
@@ -107,6 +113,22 @@ impl Slot {
             .any(|(v, (idx, spec))| !v.no_track && *idx == index && spec.addr == addr)
     }
 
+    /// Counts an advert the kernel refused, and says so (throttled).
+    pub fn send_failed(&mut self, f: &super::sockets::SendFailure) {
+        self.send_errors += 1;
+        let Some(unlogged) = self.send_log.admit(std::time::Instant::now()) else {
+            return;
+        };
+        let name = self.name();
+        tracing::warn!("({name}) cannot send advert to {}: {}", f.dst, f.error);
+        if unlogged > 0 {
+            tracing::warn!(
+                "({name}) {unlogged} more adverts could not be sent in the last {} s (advert_send_err in the JSON dump, metrics)",
+                LogThrottle::QUIET.as_secs()
+            );
+        }
+    }
+
     /// The interface adverts are sent from: the VMAC unless `vmac_xmit_base`.
     pub fn tx_interface(&self) -> (&str, u32) {
         match &self.cfg.vmac {
@@ -142,7 +164,9 @@ impl Slot {
             journal: Journal::default(),
             fault_cause: FaultCause::default(),
             advert_frames: AdvertFrames::default(),
-            drop_log: DropLog::default(),
+            drop_log: LogThrottle::default(),
+            send_errors: 0,
+            send_log: LogThrottle::default(),
             cfg,
         }
     }
@@ -150,7 +174,7 @@ impl Slot {
 
 #[cfg(test)]
 mod drop_log_tests {
-    use super::DropLog;
+    use super::LogThrottle;
     use std::time::{Duration, Instant};
 
     /// One line per quiet period, whatever the rate; the next line says
@@ -158,7 +182,7 @@ mod drop_log_tests {
     #[test]
     fn a_flood_of_drops_is_logged_once_per_quiet_period() {
         let t0 = Instant::now();
-        let mut log = DropLog::default();
+        let mut log = LogThrottle::default();
         let mut admitted = Vec::new();
         // 10,000 drops a second for 25 s.
         for k in 0..250_000u64 {

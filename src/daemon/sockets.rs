@@ -3,12 +3,21 @@
 //! received advert to its instances, and the advert sender. Readers hand
 //! packets to the protocol loop through a bounded queue; a full queue
 //! drops (and counts) rather than blocking a reader.
+//!
+//! Adverts are queued as the engine asks for them and leave together when
+//! the loop has handled a wake-up ([`Sockets::flush`]): the instances that
+//! send from one interface and address share a socket, so the adverts that
+//! fall due together take one `sendmmsg` instead of a system call each.
 
 use std::collections::{HashMap, HashSet};
+use std::io;
 use std::net::IpAddr;
+use std::ops::Range;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use socket2::SockAddr;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -36,12 +45,37 @@ pub struct Counters {
     pub rx_overflow: AtomicU64,
     pub rx_malformed: AtomicU64,
     pub unknown_vrid: AtomicU64,
-    pub tx_errors: AtomicU64,
     /// Check results that arrived from a run a reload had replaced.
     pub stale_check_reports: AtomicU64,
 }
 
 type Key = (u32, Family, u8);
+
+/// What makes two instances' send sockets interchangeable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct TxKey {
+    ifindex: u32,
+    src: IpAddr,
+    unicast_ttl: u8,
+}
+
+/// An advert waiting for the flush: its bytes are a range of the queue's
+/// one buffer.
+struct Queued {
+    sock: Rc<TxSocket>,
+    to: SockAddr,
+    bytes: Range<usize>,
+    id: InstanceId,
+    dst: IpAddr,
+}
+
+/// An advert the kernel refused (the caller counts it for its instance).
+#[derive(Debug)]
+pub struct SendFailure {
+    pub id: InstanceId,
+    pub dst: IpAddr,
+    pub error: io::Error,
+}
 
 pub struct Sockets {
     rx: HashMap<(u32, Family), (Vec<IpAddr>, JoinHandle<()>)>,
@@ -50,6 +84,12 @@ pub struct Sockets {
     pub counters: Arc<Counters>,
     /// One advert buffer, reused.
     buf: Vec<u8>,
+    /// The send sockets in use, by what they send from; a socket closes
+    /// when its last instance lets go of it (the protocol loop owns every
+    /// slot on one thread, hence `Rc`).
+    tx_pool: HashMap<TxKey, Weak<TxSocket>>,
+    queue: Vec<Queued>,
+    queued_bytes: Vec<u8>,
 }
 
 pub fn family(cfg: &VrrpInstance) -> Family {
@@ -98,6 +138,9 @@ impl Sockets {
                 input_tx,
                 counters: Arc::new(Counters::default()),
                 buf: vec![0; 4200],
+                tx_pool: HashMap::new(),
+                queue: Vec::new(),
+                queued_bytes: Vec::new(),
             },
             input_rx,
         )
@@ -146,9 +189,10 @@ impl Sockets {
         }
     }
 
-    /// Sends one advert of `inst` to its multicast group or each unicast
-    /// peer, built again only when its priority or source changed.
-    pub fn send_advert(&mut self, inst: &Instance, slot: &mut Slot, priority: u8) {
+    /// Queues one advert of `inst` to its multicast group or each unicast
+    /// peer, built again only when its priority or source changed; it
+    /// leaves at the next [`flush`](Self::flush).
+    pub fn send_advert(&mut self, id: InstanceId, inst: &Instance, slot: &mut Slot, priority: u8) {
         let Some(tx) = &slot.tx else { return };
         let cache = &mut slot.advert_frames;
         if cache.key != Some((priority, tx.src)) {
@@ -172,11 +216,116 @@ impl Sockets {
             cache.key = Some((priority, tx.src));
         }
         for (dst, frame) in &cache.frames {
-            if let Err(e) = tx.send(frame, *dst, slot.vip_ifindex) {
-                self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("({}) cannot send advert to {dst}: {e}", slot.cfg.name);
+            let start = self.queued_bytes.len();
+            self.queued_bytes.extend_from_slice(frame);
+            self.queue.push(Queued {
+                sock: tx.clone(),
+                to: TxSocket::destination(*dst, slot.vip_ifindex),
+                bytes: start..self.queued_bytes.len(),
+                id,
+                dst: *dst,
+            });
+        }
+    }
+
+    /// Sends every queued advert: one `sendmmsg` per socket (per batch of
+    /// [`BATCH`](crate::net::mmsg::BATCH)), each socket's in the order
+    /// they were queued; one refused advert does not hold back the rest.
+    /// Returns those the kernel refused.
+    pub fn flush(&mut self) -> Vec<SendFailure> {
+        let mut failures = Vec::new();
+        if self.queue.is_empty() {
+            return failures;
+        }
+        // Each socket's adverts side by side; the byte offsets keep the
+        // order they were queued in (and an unstable sort allocates nothing).
+        if self.queue.windows(2).any(|w| !Rc::ptr_eq(&w[0].sock, &w[1].sock)) {
+            self.queue
+                .sort_unstable_by_key(|q| (Rc::as_ptr(&q.sock), q.bytes.start));
+        }
+        let (queue, bytes) = (&self.queue, &self.queued_bytes);
+        let mut next = 0;
+        while next < queue.len() {
+            let sock = &queue[next].sock;
+            let end = next + queue[next..].iter().take_while(|q| Rc::ptr_eq(&q.sock, sock)).count();
+            while next < end {
+                let first = next;
+                match sock.send_many(end - first, |i| {
+                    (&queue[first + i].to, &bytes[queue[first + i].bytes.clone()])
+                }) {
+                    Ok(n) if n > 0 => next += n,
+                    result => {
+                        let error = result
+                            .err()
+                            .unwrap_or_else(|| io::Error::other("the kernel took no advert"));
+                        failures.push(SendFailure {
+                            id: queue[first].id,
+                            dst: queue[first].dst,
+                            error,
+                        });
+                        next += 1;
+                    }
+                }
             }
         }
+        self.queue.clear();
+        self.queued_bytes.clear();
+        failures
+    }
+
+    /// Picks a slot's advert source and, when the source changes, gives
+    /// it the send socket for it (shared with every instance that sends
+    /// from the same interface, address and TTL); returns the new source
+    /// when it changed.
+    pub fn refresh_source(
+        &mut self,
+        slot: &mut Slot,
+        addrs: &[Addr],
+        all_vips: &HashSet<IpAddr>,
+    ) -> Option<Option<IpAddr>> {
+        let want = pick_source(&slot.cfg, slot.ifindex, slot.vip_ifindex, addrs, all_vips);
+        if want == slot.src && (slot.tx.is_some() || want.is_none()) {
+            return None;
+        }
+        let (tx_if, tx_idx) = slot.tx_interface();
+        let tx = want.and_then(|src| match self.tx_socket(src, tx_if, tx_idx, slot.cfg.unicast_ttl) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(
+                    "({}) cannot open the advert socket from {src} on {tx_if}: {e}",
+                    slot.cfg.name
+                );
+                None
+            }
+        });
+        slot.src = want;
+        slot.tx = tx;
+        if want.is_some() {
+            slot.warned_no_src = false;
+        }
+        Some(want)
+    }
+
+    /// The send socket for (interface, source, TTL): the one in use, or a
+    /// new one.
+    fn tx_socket(&mut self, src: IpAddr, ifname: &str, ifindex: u32, unicast_ttl: u8) -> io::Result<Rc<TxSocket>> {
+        let key = TxKey {
+            ifindex,
+            src,
+            unicast_ttl,
+        };
+        if let Some(sock) = self.tx_pool.get(&key).and_then(Weak::upgrade) {
+            return Ok(sock);
+        }
+        self.tx_pool.retain(|_, w| w.strong_count() > 0);
+        let sock = Rc::new(TxSocket::open(src, ifname, ifindex, unicast_ttl)?);
+        self.tx_pool.insert(key, Rc::downgrade(&sock));
+        Ok(sock)
+    }
+
+    /// How many send sockets are open.
+    pub fn tx_sockets(&self) -> usize {
+        self.tx_pool.values().filter(|w| w.strong_count() > 0).count()
     }
 }
 
@@ -188,49 +337,25 @@ impl Drop for Sockets {
     }
 }
 
-/// Picks a slot's advert source and (re)opens its send socket when the
-/// source changes; returns the new source when it changed.
-pub fn refresh_source(slot: &mut Slot, addrs: &[Addr], all_vips: &HashSet<IpAddr>) -> Option<Option<IpAddr>> {
-    let want = pick_source(&slot.cfg, slot.ifindex, slot.vip_ifindex, addrs, all_vips);
-    if want == slot.src && (slot.tx.is_some() || want.is_none()) {
-        return None;
-    }
-    let (tx_if, tx_idx) = slot.tx_interface();
-    let tx = want.and_then(|src| match TxSocket::open(src, tx_if, tx_idx, slot.cfg.unicast_ttl) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            tracing::error!(
-                "({}) cannot open the advert socket from {src} on {tx_if}: {e}",
-                slot.cfg.name
-            );
-            None
-        }
-    });
-    slot.src = want;
-    slot.tx = tx;
-    if want.is_some() {
-        slot.warned_no_src = false;
-    }
-    Some(want)
-}
-
 async fn read_loop(mut sock: RxSocket, tx: mpsc::Sender<Input>, counters: Arc<Counters>) {
     let ifindex = sock.ifindex();
     loop {
-        match sock.recv().await {
-            Ok(Ok(rx)) => {
-                if tx.try_send(Input { ifindex, rx }).is_err() {
-                    counters.rx_overflow.fetch_add(1, Ordering::Relaxed);
+        let read = sock
+            .recv_batch(|datagram| match datagram {
+                Ok(rx) => {
+                    if tx.try_send(Input { ifindex, rx }).is_err() {
+                        counters.rx_overflow.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-            }
-            Ok(Err(e)) => {
-                counters.rx_malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("malformed IPv4 datagram on interface {ifindex}: {e}");
-            }
-            Err(e) => {
-                tracing::warn!("VRRP socket on interface {ifindex}: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+                Err(e) => {
+                    counters.rx_malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("malformed datagram on interface {ifindex}: {e}");
+                }
+            })
+            .await;
+        if let Err(e) = read {
+            tracing::warn!("VRRP socket on interface {ifindex}: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 }

@@ -5,17 +5,22 @@
 //! joined to the multicast groups its instances use; IPv4 delivers the IP
 //! header (TTL, addresses and IHL are read from it, never assuming 20
 //! bytes); IPv6 delivers hop limit and destination in control messages.
-//! Send: one socket per instance, bound to its source address and
-//! interface, TTL / hop limit 255 and DSCP CS6 (TOS 0xc0) as keepalived.
+//! Both read in batches (`recvmmsg`).
+//! Send: one socket per (interface, source address, unicast TTL), shared
+//! by the instances that send from there, TTL / hop limit 255 and DSCP CS6
+//! (TOS 0xc0) as keepalived; the adverts due together leave in one
+//! `sendmmsg` per socket.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 
-use nix::sys::socket::{self as nsock, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use nix::sys::socket::{self as nsock, sockopt};
+use smallvec::SmallVec;
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
+use super::mmsg::{self, Arrival, RecvBatch};
 use crate::vrrp::packet::{Family, IPPROTO_VRRP};
 use crate::vrrp::RxMeta;
 
@@ -23,11 +28,24 @@ use crate::vrrp::RxMeta;
 /// captured fixtures show.
 pub const VRRP_TOS: u8 = 0xc0;
 
+/// An advert's bytes: those of a few addresses are kept inline, so a
+/// received advert costs no allocation on its way to the protocol loop.
+pub type Payload = SmallVec<[u8; 64]>;
+
 /// A received VRRP payload and what the socket saw.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub meta: RxMeta,
-    pub payload: Vec<u8>,
+    pub payload: Payload,
+}
+
+/// Why a received datagram is not usable (counted, never a crash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DatagramError {
+    #[error("datagram longer than any advert")]
+    TooLong,
+    #[error(transparent)]
+    Ipv4(#[from] Ipv4Error),
 }
 
 /// Why a received IPv4 datagram is not usable (counted, never a crash).
@@ -81,13 +99,28 @@ fn new_raw(family: Family) -> io::Result<Socket> {
     Ok(s)
 }
 
+/// Datagrams read per system call (a master's aligned adverts arrive in
+/// bursts: 255 instances at 10 ms are 255 datagrams at once).
+const RX_SLOTS: usize = 16;
+
+/// The longest datagram that can be an advert: an IPv4 header with
+/// options (60) and 255 IPv4 addresses with authentication data (1,036);
+/// IPv6 raw sockets deliver the payload only, 255 IPv6 addresses (4,088).
+/// A longer one is cut and counted as malformed.
+fn slot_len(family: Family) -> usize {
+    match family {
+        Family::V4 => 1152,
+        Family::V6 => 4096,
+    }
+}
+
 /// The receive side for one interface and family.
 pub struct RxSocket {
     fd: AsyncFd<Socket>,
     family: Family,
     ifindex: u32,
-    /// Reused for every datagram (adverts are small; the MTU bounds them).
-    buf: Vec<u8>,
+    /// Reused for every read: up to [`RX_SLOTS`] datagrams at a time.
+    batch: RecvBatch,
 }
 
 impl RxSocket {
@@ -122,7 +155,7 @@ impl RxSocket {
             fd: super::register(s)?,
             family,
             ifindex,
-            buf: vec![0u8; 65536],
+            batch: RecvBatch::new(RX_SLOTS, slot_len(family)),
         })
     }
 
@@ -134,63 +167,60 @@ impl RxSocket {
         self.family
     }
 
-    /// Waits for the next datagram. Malformed IPv4 datagrams come back as
-    /// `Ok(Err(..))` so the caller can count them.
-    pub async fn recv(&mut self) -> io::Result<Result<Received, Ipv4Error>> {
-        let buf = &mut self.buf;
+    /// Waits until datagrams arrive and hands each that is queued (up to a
+    /// batch, read in one system call) to `deliver`; malformed ones come as
+    /// `Err` so the caller can count them.
+    pub async fn recv_batch(&mut self, mut deliver: impl FnMut(Result<Received, DatagramError>)) -> io::Result<()> {
         loop {
             let mut guard = self.fd.readable().await?;
-            let r = match self.family {
-                Family::V4 => guard.try_io(|fd| {
-                    let n = recv_plain(fd.get_ref(), buf)?;
-                    Ok(parse_ipv4(&buf[..n]).map(|(meta, p)| Received {
-                        meta,
-                        payload: p.to_vec(),
-                    }))
-                }),
-                Family::V6 => guard.try_io(|fd| recv_v6(fd.get_ref(), buf).map(Ok)),
-            };
-            match r {
-                Ok(res) => return res,
+            let batch = &mut self.batch;
+            match guard.try_io(|fd| batch.recv(fd.get_ref().as_fd())) {
+                Ok(Ok(n)) => {
+                    for i in 0..n {
+                        if let Some(d) = self.batch.get(i) {
+                            deliver(received(self.family, &d));
+                        }
+                    }
+                    return Ok(());
+                }
+                Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
             }
         }
     }
 }
 
-fn recv_plain(s: &Socket, buf: &mut [u8]) -> io::Result<usize> {
-    let n = nsock::recv(s.as_raw_fd(), buf, MsgFlags::empty()).map_err(io::Error::from)?;
-    Ok(n)
-}
-
-fn recv_v6(s: &Socket, buf: &mut [u8]) -> io::Result<Received> {
-    let mut iov = [io::IoSliceMut::new(buf)];
-    let mut cmsg = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
-    let msg = nsock::recvmsg::<SockaddrIn6>(s.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
-        .map_err(io::Error::from)?;
-    let mut hop = 0u8;
-    let mut dst = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
-    if let Ok(cmsgs) = msg.cmsgs() {
-        for c in cmsgs {
-            match c {
-                ControlMessageOwned::Ipv6HopLimit(h) => hop = u8::try_from(h).unwrap_or(0),
-                ControlMessageOwned::Ipv6PacketInfo(pi) => dst = IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)),
-                _ => {}
-            }
-        }
+/// One datagram as the engine takes it.
+fn received(family: Family, d: &Arrival<'_>) -> Result<Received, DatagramError> {
+    if d.truncated {
+        return Err(DatagramError::TooLong);
     }
-    let src = msg
-        .address
-        .map(|a| IpAddr::V6(a.ip()))
-        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-    let n = msg.bytes;
-    Ok(Received {
-        meta: RxMeta { src, dst, ttl: hop },
-        payload: buf[..n].to_vec(),
-    })
+    match family {
+        Family::V4 => parse_ipv4(d.bytes)
+            .map(|(meta, p)| Received {
+                meta,
+                payload: Payload::from_slice(p),
+            })
+            .map_err(DatagramError::Ipv4),
+        Family::V6 => Ok(Received {
+            meta: RxMeta {
+                src: IpAddr::V6(d.src.unwrap_or(Ipv6Addr::UNSPECIFIED)),
+                dst: IpAddr::V6(d.dst.unwrap_or(Ipv6Addr::UNSPECIFIED)),
+                // No hop limit reported is not 255: the TTL check drops it.
+                ttl: d.hop_limit.unwrap_or(0),
+            },
+            payload: Payload::from_slice(d.bytes),
+        }),
+    }
 }
 
-/// The send side of one instance.
+/// Room in the kernel for the adverts of one flush: a send socket is
+/// shared by every instance that sends from its address and interface
+/// (1,000 adverts of 40 bytes take about 1 MB of socket memory).
+const TX_BUFFER: usize = 4 << 20;
+
+/// The send side of the instances that share an interface, a source
+/// address and a unicast TTL.
 pub struct TxSocket {
     sock: Socket,
     pub src: IpAddr,
@@ -219,31 +249,52 @@ impl TxSocket {
                 s.set_unicast_hops_v6(u32::from(unicast_ttl))?;
                 s.set_multicast_loop_v6(false)?;
                 s.set_tclass_v6(u32::from(VRRP_TOS))?;
-                let scope = if v6.segments()[0] & 0xffc0 == 0xfe80 {
-                    ifindex
-                } else {
-                    0
-                };
-                s.bind(&SockAddr::from(SocketAddr::V6(SocketAddrV6::new(v6, 0, 0, scope))))?;
+                s.bind(&SockAddr::from(SocketAddr::V6(SocketAddrV6::new(
+                    v6,
+                    0,
+                    0,
+                    link_scope(&v6, ifindex),
+                ))))?;
             }
+        }
+        // Beyond net.core.wmem_max when allowed (CAP_NET_ADMIN, as the
+        // daemon runs); the capped size otherwise.
+        if nsock::setsockopt(&s, sockopt::SndBufForce, &TX_BUFFER).is_err() {
+            let _ = s.set_send_buffer_size(TX_BUFFER);
         }
         Ok(TxSocket { sock: s, src })
     }
 
-    /// Sends one advert (non-blocking; a full buffer is an error to count).
-    pub fn send(&self, payload: &[u8], dst: IpAddr, ifindex: u32) -> io::Result<usize> {
-        let to = match dst {
+    /// Where an advert to `dst` goes: multicast and link-local IPv6
+    /// destinations are scoped to the interface `ifindex`.
+    pub fn destination(dst: IpAddr, ifindex: u32) -> SockAddr {
+        SockAddr::from(match dst {
             IpAddr::V4(d) => SocketAddr::V4(SocketAddrV4::new(d, 0)),
             IpAddr::V6(d) => {
-                let scope = if d.is_multicast() || d.segments()[0] & 0xffc0 == 0xfe80 {
+                let scope = if d.is_multicast() {
                     ifindex
                 } else {
-                    0
+                    link_scope(&d, ifindex)
                 };
                 SocketAddr::V6(SocketAddrV6::new(d, 0, 0, scope))
             }
-        };
-        self.sock.send_to(payload, &SockAddr::from(to))
+        })
+    }
+
+    /// Sends the first datagrams `msg(i)` names, up to a batch, in one
+    /// system call (non-blocking); returns how many the kernel took. An
+    /// error is the first one's: the caller counts it and goes on.
+    pub fn send_many<'a>(&self, count: usize, msg: impl Fn(usize) -> (&'a SockAddr, &'a [u8])) -> io::Result<usize> {
+        mmsg::send_many(self.sock.as_fd(), count, msg)
+    }
+}
+
+/// The scope of a link-local IPv6 address: the interface.
+fn link_scope(a: &Ipv6Addr, ifindex: u32) -> u32 {
+    if a.segments()[0] & 0xffc0 == 0xfe80 {
+        ifindex
+    } else {
+        0
     }
 }
 

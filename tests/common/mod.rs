@@ -490,6 +490,10 @@ impl Lab {
                 &self.switch,
                 "tcpdump",
                 "--immediate-mode",
+                // 32 MiB: at hundreds of frames a second the default
+                // buffer loses some while tcpdump waits for a core.
+                "-B",
+                "32768",
                 "-i",
                 dev,
                 "-U",
@@ -498,7 +502,7 @@ impl Lab {
             .arg(&file)
             .arg(filter)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(file.with_extension("err")).unwrap())
             .spawn()
             .unwrap();
         self.extra.push(child);
@@ -652,6 +656,15 @@ pub fn read_pcap(path: &Path) -> Vec<(f64, Vec<u8>)> {
         off += incl;
     }
     out
+}
+
+/// How many frames a stopped capture lost in the kernel (tcpdump's own
+/// count); None while it runs.
+pub fn capture_losses(pcap: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(pcap.with_extension("err")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// VRRP adverts in a capture: (time, IPv4/IPv6 source, ttl, vrid, priority, payload).
