@@ -86,7 +86,8 @@ impl LogThrottle {
 #[derive(Debug, Default)]
 pub struct AdvertFrames {
     pub key: Option<(u8, IpAddr)>,
-    pub frames: Vec<(IpAddr, Vec<u8>)>,
+    /// Shared with the send queue, which takes them without a copy.
+    pub frames: Vec<(IpAddr, std::rc::Rc<[u8]>)>,
 }
 
 impl Slot {

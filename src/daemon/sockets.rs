@@ -11,13 +11,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::IpAddr;
-use std::ops::Range;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use socket2::SockAddr;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -59,14 +57,12 @@ struct TxKey {
     unicast_ttl: u8,
 }
 
-/// An advert waiting for the flush: its bytes are a range of the queue's
-/// one buffer.
+/// An advert waiting for the flush: its bytes are the slot's cached frame.
 struct Queued {
     sock: Rc<TxSocket>,
-    to: SockAddr,
-    bytes: Range<usize>,
+    to: SocketAddr,
+    frame: Rc<[u8]>,
     id: InstanceId,
-    dst: IpAddr,
 }
 
 /// An advert the kernel refused (the caller counts it for its instance).
@@ -89,7 +85,6 @@ pub struct Sockets {
     /// slot on one thread, hence `Rc`).
     tx_pool: HashMap<TxKey, Weak<TxSocket>>,
     queue: Vec<Queued>,
-    queued_bytes: Vec<u8>,
 }
 
 pub fn family(cfg: &VrrpInstance) -> Family {
@@ -140,7 +135,6 @@ impl Sockets {
                 buf: vec![0; 4200],
                 tx_pool: HashMap::new(),
                 queue: Vec::new(),
-                queued_bytes: Vec::new(),
             },
             input_rx,
         )
@@ -205,7 +199,7 @@ impl Sockets {
             let dsts: &[IpAddr] = if peers.is_empty() { &multicast } else { &peers };
             for &dst in dsts {
                 match advert.emit(&mut self.buf, tx.src, dst, inst.params().checksum_mode) {
-                    Ok(n) => cache.frames.push((dst, self.buf[..n].to_vec())),
+                    Ok(n) => cache.frames.push((dst, Rc::from(&self.buf[..n]))),
                     Err(e) => {
                         tracing::error!("({}) cannot build advert: {e}", cfg.name);
                         cache.frames.clear();
@@ -216,14 +210,11 @@ impl Sockets {
             cache.key = Some((priority, tx.src));
         }
         for (dst, frame) in &cache.frames {
-            let start = self.queued_bytes.len();
-            self.queued_bytes.extend_from_slice(frame);
             self.queue.push(Queued {
                 sock: tx.clone(),
                 to: TxSocket::destination(*dst, slot.vip_ifindex),
-                bytes: start..self.queued_bytes.len(),
+                frame: frame.clone(),
                 id,
-                dst: *dst,
             });
         }
     }
@@ -237,22 +228,19 @@ impl Sockets {
         if self.queue.is_empty() {
             return failures;
         }
-        // Each socket's adverts side by side; the byte offsets keep the
-        // order they were queued in (and an unstable sort allocates nothing).
+        // Each socket's adverts side by side, in the order they were queued
+        // (a stable sort; only when more than one socket has adverts).
         if self.queue.windows(2).any(|w| !Rc::ptr_eq(&w[0].sock, &w[1].sock)) {
-            self.queue
-                .sort_unstable_by_key(|q| (Rc::as_ptr(&q.sock), q.bytes.start));
+            self.queue.sort_by_key(|q| Rc::as_ptr(&q.sock));
         }
-        let (queue, bytes) = (&self.queue, &self.queued_bytes);
+        let queue = &self.queue;
         let mut next = 0;
         while next < queue.len() {
             let sock = &queue[next].sock;
             let end = next + queue[next..].iter().take_while(|q| Rc::ptr_eq(&q.sock, sock)).count();
             while next < end {
                 let first = next;
-                match sock.send_many(end - first, |i| {
-                    (&queue[first + i].to, &bytes[queue[first + i].bytes.clone()])
-                }) {
+                match sock.send_many(end - first, |i| (queue[first + i].to, &queue[first + i].frame[..])) {
                     Ok(n) if n > 0 => next += n,
                     result => {
                         let error = result
@@ -260,7 +248,7 @@ impl Sockets {
                             .unwrap_or_else(|| io::Error::other("the kernel took no advert"));
                         failures.push(SendFailure {
                             id: queue[first].id,
-                            dst: queue[first].dst,
+                            dst: queue[first].to.ip(),
                             error,
                         });
                         next += 1;
@@ -269,7 +257,6 @@ impl Sockets {
             }
         }
         self.queue.clear();
-        self.queued_bytes.clear();
         failures
     }
 

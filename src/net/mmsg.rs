@@ -11,46 +11,95 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::net::Ipv6Addr;
+use std::mem::{size_of, MaybeUninit};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
-
-use socket2::SockAddr;
 
 /// Up to this many datagrams go to the kernel in one call.
 pub const BATCH: usize = 64;
 
+/// A destination as the kernel reads it.
+#[repr(C)]
+union RawAddr {
+    v4: libc::sockaddr_in,
+    v6: libc::sockaddr_in6,
+}
+
+fn raw_addr(a: SocketAddr) -> (RawAddr, libc::socklen_t) {
+    match a {
+        SocketAddr::V4(a) => (
+            RawAddr {
+                v4: libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                },
+            },
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ),
+        SocketAddr::V6(a) => (
+            RawAddr {
+                v6: libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                },
+            },
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        ),
+    }
+}
+
 /// Sends the first `min(count, BATCH)` datagrams that `msg(i)` names
 /// (destination and bytes), in order, in one `sendmmsg`; returns how many
 /// the kernel took. An error means the first of them failed: the caller
-/// counts it and goes on with the next.
+/// counts it and goes on with the next. Only the headers in use are
+/// written (a steady advert costs no more than its own header).
 pub fn send_many<'a>(
     fd: BorrowedFd<'_>,
     count: usize,
-    msg: impl Fn(usize) -> (&'a SockAddr, &'a [u8]),
+    msg: impl Fn(usize) -> (SocketAddr, &'a [u8]),
 ) -> io::Result<usize> {
     let n = count.min(BATCH);
     if n == 0 {
         return Ok(0);
     }
-    // SAFETY: all-zero is a valid value of these plain C structs.
-    let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-    let mut hdr: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    let mut names = [const { MaybeUninit::<RawAddr>::uninit() }; BATCH];
+    let mut iov = [const { MaybeUninit::<libc::iovec>::uninit() }; BATCH];
+    let mut hdr = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; BATCH];
     for i in 0..n {
         let (to, bytes) = msg(i);
-        iov[i] = libc::iovec {
+        let (name, namelen) = raw_addr(to);
+        let name = names[i].write(name);
+        let iov = iov[i].write(libc::iovec {
             iov_base: bytes.as_ptr().cast_mut().cast(),
             iov_len: bytes.len(),
-        };
-        let h = &mut hdr[i].msg_hdr;
-        h.msg_name = to.as_ptr().cast_mut().cast();
-        h.msg_namelen = to.len();
-        h.msg_iov = &mut iov[i];
-        h.msg_iovlen = 1;
+        });
+        hdr[i].write(libc::mmsghdr {
+            msg_hdr: libc::msghdr {
+                msg_name: (name as *mut RawAddr).cast(),
+                msg_namelen: namelen,
+                msg_iov: iov,
+                msg_iovlen: 1,
+                msg_control: std::ptr::null_mut(),
+                msg_controllen: 0,
+                msg_flags: 0,
+            },
+            msg_len: 0,
+        });
     }
-    // SAFETY: the first n headers point at n live iovecs, whose buffers and
-    // addresses the borrows above keep alive for the call; the kernel only
-    // reads them (and writes msg_len).
-    let sent = unsafe { libc::sendmmsg(fd.as_raw_fd(), hdr.as_mut_ptr(), n as libc::c_uint, 0) };
+    // SAFETY: the first n headers are written and point at their written
+    // names and iovecs on this stack frame, whose buffers the borrows of
+    // `msg` keep alive for the call; the kernel reads them and writes
+    // msg_len only.
+    let sent = unsafe { libc::sendmmsg(fd.as_raw_fd(), hdr.as_mut_ptr().cast(), n as libc::c_uint, 0) };
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -213,11 +262,11 @@ mod tests {
 
     use nix::sys::socket::{setsockopt, sockopt};
 
-    fn udp4() -> (UdpSocket, SockAddr) {
+    fn udp4() -> (UdpSocket, SocketAddr) {
         let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("{e}"));
         s.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
         let at = s.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        (s, SockAddr::from(at))
+        (s, at)
     }
 
     /// More datagrams than one call takes go out in order, each whole, to
@@ -227,19 +276,14 @@ mod tests {
         let (a, to_a) = udp4();
         let (b, to_b) = udp4();
         let (tx, _) = udp4();
-        let frames: Vec<(SockAddr, Vec<u8>)> = (0..150u8)
-            .map(|k| {
-                (
-                    if k % 3 == 0 { to_b.clone() } else { to_a.clone() },
-                    vec![k; 1 + usize::from(k % 7)],
-                )
-            })
+        let frames: Vec<(SocketAddr, Vec<u8>)> = (0..150u8)
+            .map(|k| (if k % 3 == 0 { to_b } else { to_a }, vec![k; 1 + usize::from(k % 7)]))
             .collect();
         let mut start = 0;
         while start < frames.len() {
             let n = send_many(tx.as_fd(), frames.len() - start, |i| {
                 let (to, bytes) = &frames[start + i];
-                (to, bytes.as_slice())
+                (*to, bytes.as_slice())
             })
             .unwrap_or_else(|e| panic!("{e}"));
             assert!(n > 0 && n <= BATCH, "{n}");
@@ -280,7 +324,7 @@ mod tests {
         let (tx, _) = udp4();
         let long = [7u8; 100];
         let short = [1u8; 8];
-        let frames = [(&to, &long[..]), (&to, &short[..])];
+        let frames = [(to, &long[..]), (to, &short[..])];
         assert_eq!(
             send_many(tx.as_fd(), 2, |i| frames[i]).unwrap_or_else(|e| panic!("{e}")),
             2
@@ -300,7 +344,7 @@ mod tests {
     fn ipv6_metadata_survives_reuse_of_the_headers() {
         let rx = UdpSocket::bind("[::1]:0").unwrap_or_else(|e| panic!("IPv6 loopback: {e}"));
         rx.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
-        let to = SockAddr::from(rx.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let to = rx.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let tx = UdpSocket::bind("[::1]:0").unwrap_or_else(|e| panic!("{e}"));
         let from = match tx.local_addr() {
             Ok(SocketAddr::V6(a)) => a,
@@ -310,7 +354,7 @@ mod tests {
         let payload = [5u8; 4];
         // First without the options: no control data in any slot.
         assert_eq!(
-            send_many(tx.as_fd(), 1, |_| (&to, &payload[..])).unwrap_or_else(|e| panic!("{e}")),
+            send_many(tx.as_fd(), 1, |_| (to, &payload[..])).unwrap_or_else(|e| panic!("{e}")),
             1
         );
         assert_eq!(batch.recv(rx.as_fd()).unwrap_or_else(|e| panic!("{e}")), 1);
@@ -320,7 +364,7 @@ mod tests {
         setsockopt(&rx, sockopt::Ipv6RecvHopLimit, &true).unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..3 {
             assert_eq!(
-                send_many(tx.as_fd(), 1, |_| (&to, &payload[..])).unwrap_or_else(|e| panic!("{e}")),
+                send_many(tx.as_fd(), 1, |_| (to, &payload[..])).unwrap_or_else(|e| panic!("{e}")),
                 1
             );
         }

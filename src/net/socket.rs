@@ -267,8 +267,8 @@ impl TxSocket {
 
     /// Where an advert to `dst` goes: multicast and link-local IPv6
     /// destinations are scoped to the interface `ifindex`.
-    pub fn destination(dst: IpAddr, ifindex: u32) -> SockAddr {
-        SockAddr::from(match dst {
+    pub fn destination(dst: IpAddr, ifindex: u32) -> SocketAddr {
+        match dst {
             IpAddr::V4(d) => SocketAddr::V4(SocketAddrV4::new(d, 0)),
             IpAddr::V6(d) => {
                 let scope = if d.is_multicast() {
@@ -278,13 +278,13 @@ impl TxSocket {
                 };
                 SocketAddr::V6(SocketAddrV6::new(d, 0, 0, scope))
             }
-        })
+        }
     }
 
     /// Sends the first datagrams `msg(i)` names, up to a batch, in one
     /// system call (non-blocking); returns how many the kernel took. An
     /// error is the first one's: the caller counts it and goes on.
-    pub fn send_many<'a>(&self, count: usize, msg: impl Fn(usize) -> (&'a SockAddr, &'a [u8])) -> io::Result<usize> {
+    pub fn send_many<'a>(&self, count: usize, msg: impl Fn(usize) -> (SocketAddr, &'a [u8])) -> io::Result<usize> {
         mmsg::send_many(self.sock.as_fd(), count, msg)
     }
 }
