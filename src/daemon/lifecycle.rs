@@ -374,6 +374,15 @@ impl Daemon {
     pub(super) async fn reload(&mut self) {
         tracing::info!("Reloading");
         super::process::notify_systemd_reloading();
+        self.load_and_realize().await;
+        // After the file, its parse and the old configuration are freed.
+        super::process::release_free_memory();
+        super::process::notify_systemd_ready();
+    }
+
+    /// The reload itself: read, check, and apply the new configuration,
+    /// or keep the running one.
+    async fn load_and_realize(&mut self) {
         let mut loaded = match config::load_file(&self.config_path, &self.load_opts) {
             Ok(l) => l,
             Err(e) => {
@@ -381,7 +390,6 @@ impl Daemon {
                     "reload: cannot read {}: {e}; keeping the running configuration",
                     self.config_path.display()
                 );
-                super::process::notify_systemd_ready();
                 return;
             }
         };
@@ -390,7 +398,6 @@ impl Daemon {
         log_diagnostics(&diags, &loaded.sources);
         if diags.refuses_to_run() {
             tracing::error!("reload: the new configuration cannot be run; keeping the running configuration");
-            super::process::notify_systemd_ready();
             return;
         }
         if let Some(log) = &self.config.global.reload_check_config {
@@ -406,7 +413,6 @@ impl Daemon {
                 tracing::error!(
                     "reload: the new configuration fails the check (exit status {code}, reload_check_config); keeping the running configuration"
                 );
-                super::process::notify_systemd_ready();
                 return;
             }
         }
@@ -437,8 +443,6 @@ impl Daemon {
             }
         }
         tracing::info!("Reload finished");
-        super::process::release_free_memory();
-        super::process::notify_systemd_ready();
     }
 
     /// SIGTERM/SIGINT: priority 0 from masters, VIPs removed, STOP
