@@ -139,18 +139,11 @@ echo
 echo "== medians over the rounds that count (0 packets dropped by the kernel)"
 python3 - "$W/results" "$CPU_SECONDS" "$CAPTURE_SECONDS" <<'PY'
 import sys, statistics
-rows = {}
-for line in open(sys.argv[1]):
-    f = line.split()
-    kv = dict(x.split('=') for x in f[2:])
-    if kv['dropped'] != '0':
-        print(f"  ({f[0]} round {f[1]} discarded: {kv['dropped']} dropped by the kernel)")
-        continue
-    rows.setdefault(f[0], []).append(kv)
-name = {'rk': 'rkeepalived', 'ka': 'keepalived 2.2.7', 'base': 'rkeepalived (RK_BASE)'}
-print(f"| | " + " | ".join(name[k] for k in rows) + " |")
-print("|---|" + "---|" * len(rows))
-med = lambda k, key: statistics.median(float(r[key]) for r in rows[k])
+sys.path.insert(0, 'scripts/lib')
+import rounds
+rows = rounds.read(sys.argv[1], lambda kv: kv['dropped'] != '0' and f"{kv['dropped']} dropped by the kernel")
+print(rounds.header(rows))
+med = lambda k, key: rounds.median(rows, k, key)
 print(f"| CPU over {sys.argv[2]} s | " + " | ".join(f"{med(k, 'cpu'):.2f} s, {med(k, 'pct'):.1f} % of a core" for k in rows) + " |")
 print(f"| adverts on the wire in {sys.argv[3]} s, of those due | " + " | ".join(
     f"{100 * statistics.median(float(r['adverts']) / float(r['expected']) for r in rows[k]):.2f} % ({med(k, 'adverts'):,.0f})" for k in rows) + " |")
@@ -181,16 +174,13 @@ if [ "$BACKUP_CPU" = 1 ]; then
     done
     stop_all "$A"
     python3 - "$W/backup-results" "$CPU_SECONDS" <<'PY'
-import sys, statistics
-rows = {}
-for line in open(sys.argv[1]):
-    f = line.split()
-    rows.setdefault(f[0], []).append(dict(x.split('=') for x in f[2:]))
-name = {'rk': 'rkeepalived', 'ka': 'keepalived 2.2.7', 'base': 'rkeepalived (RK_BASE)'}
+import sys
+sys.path.insert(0, 'scripts/lib')
+import rounds
+rows = rounds.read(sys.argv[1])
 secs = float(sys.argv[2])
-print("| the backup host (hearing 100 adverts/s per instance) | " + " | ".join(name[k] for k in rows) + " |")
-print("|---|" + "---|" * len(rows))
-cpu = {k: statistics.median(float(r['cpu']) for r in rows[k]) for k in rows}
+print(rounds.header(rows, 'the backup host (hearing 100 adverts/s per instance)'))
+cpu = {k: rounds.median(rows, k, 'cpu') for k in rows}
 print(f"| CPU over {secs:.0f} s | " + " | ".join(f"{cpu[k]:.2f} s, {100 * cpu[k] / secs:.1f} % of a core" for k in rows) + " |")
 print("| windows in which it took over | " + " | ".join(f"{sum(int(r['takeovers']) > 0 for r in rows[k])} of {len(rows[k])}" for k in rows) + " |")
 if 'rk' in cpu and 'ka' in cpu and cpu['ka'] > 0:

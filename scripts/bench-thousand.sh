@@ -240,20 +240,14 @@ done
 echo
 echo "== medians over the rounds that count (every instance seen, 0 packets dropped by the kernel)"
 python3 - "$W/results" "$CPU_SECONDS" <<'PY'
-import sys, statistics
-rows = {}
-for line in open(sys.argv[1]):
-    f = line.split()
-    kv = dict(x.split('=') for x in f[2:] if '=' in x)
-    if kv['dropped'] != '0' or kv['instances'] != '1000' or kv['instances_reload'] != '1000':
-        print(f"  ({f[0]} round {f[1]} discarded: {kv['dropped']} dropped, {kv['instances']} instances seen)")
-        continue
-    rows.setdefault(f[0], []).append(kv)
-name = {'rk': 'rkeepalived', 'ka': 'keepalived 2.2.7'}
-med = lambda k, key: statistics.median(float(r[key]) for r in rows[k])
+import sys
+sys.path.insert(0, 'scripts/lib')
+import rounds
+rows = rounds.read(sys.argv[1], lambda kv: (kv['dropped'] != '0' or kv['instances'] != '1000' or kv['instances_reload'] != '1000')
+                   and f"{kv['dropped']} dropped, {kv['instances']} instances seen")
+med = lambda k, key: rounds.median(rows, k, key)
 mx = lambda k, key: max(float(r[key]) for r in rows[k])
-print("| | " + " | ".join(name[k] for k in rows) + " |")
-print("|---|" + "---|" * len(rows))
+print(rounds.header(rows))
 print("| start-up to all 1,000 advertising | " + " | ".join(f"{med(k, 'startup'):.2f} s" for k in rows) + " |")
 print(f"| steady CPU over {sys.argv[2]} s: daemon / with its scripts | " + " | ".join(
     f"{med(k, 'cpu') / 100:.2f} s / {med(k, 'cpu_all') / 100:.2f} s" for k in rows) + " |")
