@@ -13,6 +13,13 @@
 #                                         # the backup (priority 50) of host B's
 #                                         # master, B not under valgrind
 #
+#   TUNABLES=glibc.malloc.tcache_count=7 ... # with glibc's default tcache
+#
+# The daemon execs itself once to run without glibc's tcache; under
+# valgrind that exec would leave the tool, so the script sets the tunable
+# itself (TUNABLES, default glibc.malloc.tcache_count=0, as the daemon
+# runs). An older build (BIN) that does not re-exec gets the same.
+#
 # valgrind slows the daemon some 50 times, so the default rate (1,000
 # adverts/s) is one it keeps up with under callgrind. The output file is
 # kept for callgrind_annotate.
@@ -54,7 +61,7 @@ else
 fi
 # vgdb's pipes live in TMPDIR: callgrind_control needs the same one.
 export TMPDIR=$W
-ip netns exec "$A" valgrind --tool=callgrind --callgrind-out-file="$W/callgrind.out" "$BIN" -n -l -G \
+ip netns exec "$A" env GLIBC_TUNABLES="${TUNABLES:-glibc.malloc.tcache_count=0}" valgrind --tool=callgrind --callgrind-out-file="$W/callgrind.out" "$BIN" -n -l -G \
     -f "$W/k.conf" -p "$W/k.pid" -r "$W/v.pid" --control-socket "$W/c.sock" --state-dir "$W/st" >"$W/log" 2>&1 &
 sleep 10 # start-up under valgrind, every instance MASTER (or BACKUP under B)
 ip netns exec "$SW" tcpdump -i p1 -s 64 -nn -w "$W/cap.pcap" 'ip proto 112' 2>"$W/tcpdump.err" &

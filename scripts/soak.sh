@@ -68,9 +68,12 @@ ns_of() { [ "$1" = a ] && echo "$A" || echo "$B"; }
 start() { # a|b
     local ns; ns=$(ns_of "$1")
     rm -f "$W/$1.pid"
-    # SOAK_WRAP_A="valgrind --tool=massif ..." runs A's daemon under a tool.
+    # SOAK_WRAP_A="valgrind --tool=massif ..." runs A's daemon under a tool
+    # (with GLIBC_TUNABLES=glibc.malloc.tcache_count=0 in the environment,
+    # as the daemon would re-exec itself out of the tool to get it).
     local wrap=()
     [ "$1" = a ] && [ -n "${SOAK_WRAP_A:-}" ] && read -r -a wrap <<<"$SOAK_WRAP_A"
+    [ ${#wrap[@]} -gt 0 ] && wrap=(env GLIBC_TUNABLES=glibc.malloc.tcache_count=0 "${wrap[@]}")
     TMPDIR=$W ip netns exec "$ns" "${wrap[@]}" "$RK" -n -l -D -G -f "$W/$1.conf" -p "$W/$1.pid" -r "$W/$1.vrrp.pid" \
         --control-socket "$W/$1.sock" --state-dir "$W/$1.state" >>"$W/$1.log" 2>&1 &
     disown

@@ -323,3 +323,61 @@ fn tells_systemd_ready_reloading_and_stopping() {
     assert!(recv().contains("STOPPING=1"));
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the full test command (scripts/test-all.sh)"]
+fn runs_without_glibc_tcache_and_scripts_keep_the_original_environment() {
+    let mut lab = Lab::new("tunables", 2);
+    let mut env_files = Vec::new();
+    for i in 0..2 {
+        let dir = lab.dir(i).to_path_buf();
+        let script = dir.join("env.sh");
+        let out = dir.join("script.env");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\nenv > {}.tmp && mv {0}.tmp {0}\n", out.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let vip = format!("10.99.0.{}/24", 100 + i);
+        let cfg = instance(
+            "VI_1",
+            51 + i as u8,
+            100,
+            &vip,
+            &format!("    notify_master {}", script.display()),
+        );
+        // Host 1's operator has tunables of their own.
+        let env: &[(&str, &str)] = if i == 0 {
+            &[]
+        } else {
+            &[("GLIBC_TUNABLES", "glibc.malloc.mxfast=64")]
+        };
+        lab.start_env(i, &cfg, env);
+        env_files.push(out);
+    }
+    for (i, out) in env_files.iter().enumerate() {
+        let (_, text) = wait_for(mdi_v2(100) + SLACK, || std::fs::read_to_string(out).ok()).expect("notify_master ran");
+        let daemon_env = std::fs::read(format!("/proc/{}/environ", lab.pid(i).expect("pid"))).unwrap();
+        // glibc cuts the tunables apart in place, so look for the piece.
+        assert!(
+            daemon_env.windows(27).any(|w| w == b"glibc.malloc.tcache_count=0"),
+            "host {i}: the daemon runs without tcache"
+        );
+        let tunables: Vec<&str> = text.lines().filter(|l| l.starts_with("GLIBC_TUNABLES=")).collect();
+        if i == 0 {
+            assert!(tunables.is_empty(), "host 0's script sees no tunables: {tunables:?}");
+        } else {
+            assert_eq!(
+                tunables,
+                ["GLIBC_TUNABLES=glibc.malloc.mxfast=64"],
+                "host 1's script sees the operator's"
+            );
+        }
+        assert!(text.contains("PATH="), "the script's environment was read: {text}");
+        assert!(
+            !text.contains("GLIBC_TUNABLES_BEFORE"),
+            "nothing of the re-exec leaks to scripts: {text}"
+        );
+    }
+}

@@ -57,6 +57,13 @@ With \fBmetrics_listen\fR \fIADDR:PORT\fR in global_defs (off by default; 127.0.
 keepalived's messages, by its wording, to syslog (or the console with \fB\-l\fR); \fB\-D\fR adds the debug lines. A dropped advert is a debug line naming its sender and fault, at most one per instance each 10 s; the next one says how many were held back (every drop is counted by reason in \fBstatus\fR, the dumps and the metrics). An address, route or rule the kernel refuses is logged once as an error (\fBcannot add address\fR ... \fBretrying until it lands\fR) and tried again after 1 s, doubling to 30 s; \fBadded address\fR ... \fBafter\fR \fIN\fR \fBattempts\fR says it landed. An advert the kernel refuses to send (a unicast peer that is a broadcast address, a link gone) is a warning, at most one per instance each 10 s, the next saying how many were held back; each is counted (\fBadvert_send_err\fR in the JSON dump, \fBrkeepalived_advert_send_errors_total\fR).
 .SH SOCKETS
 One raw socket per interface and address family receives the adverts of every instance there, reading up to 16 per system call (\fBrecvmmsg\fR). The instances that send from the same interface, source address and unicast TTL share one send socket, and the adverts that fall due together leave in one \fBsendmmsg\fR per socket (up to 64 each): 255 instances on one interface hold 2 raw sockets, not 256. Their order on the wire is the order they fell due; one advert the kernel refuses does not hold back the others.
+.SH ENVIRONMENT
+.TP
+\fBGLIBC_TUNABLES\fR
+The daemon runs without glibc's per-thread cache of freed memory (\fBglibc.malloc.tcache_count=0\fR): glibc reads tunables only at start, so the daemon execs itself once, before it forks or starts a thread (same pid, arguments and descriptors), with that tunable added to any the environment holds. With the cache, reloads left freed chunks where \fBmalloc_trim\fR cannot return them, and the daemon's anonymous memory crept up over hours. A \fBGLIBC_TUNABLES\fR that already names \fBtcache_count\fR is obeyed as it is. Check and notify scripts get the environment the daemon was started with.
+.TP
+\fBTMPDIR\fR
+Where the dumps (\fBUSR1\fR, \fBUSR2\fR, JSON) go when it is an absolute path; /tmp otherwise.
 .SH FILES
 .TP
 /etc/keepalived/keepalived.conf

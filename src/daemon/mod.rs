@@ -111,6 +111,9 @@ pub fn main(cli: Cli) -> i32 {
         eprintln!("rkeepalived: genhash mode (-T) is LVS tooling and not part of rkeepalived");
         return 1;
     }
+    if cli.config_test.is_none() && !cli.check {
+        process::exec_without_tcache();
+    }
     for n in cli::notices(&cli) {
         eprintln!("rkeepalived: {n}");
     }
