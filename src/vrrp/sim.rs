@@ -174,6 +174,19 @@ impl Sim {
         self.start(node);
     }
 
+    /// A reload (SIGHUP) that keeps every instance: the new settings apply
+    /// in place, state and timers kept, as the daemon applies them; a
+    /// later restart starts from them.
+    pub fn reload(&mut self, node: usize, params: Vec<Params>) {
+        let now = self.now;
+        let n = &mut self.nodes[node];
+        let ids: Vec<InstanceId> = n.router.ids().collect();
+        for (id, p) in ids.into_iter().zip(params.iter()) {
+            n.router.update_instance(id, |i| i.reconfigure(p.clone(), now));
+        }
+        n.params = params;
+    }
+
     pub fn set_segment(&mut self, node: usize, segment: u32) {
         self.nodes[node].segment = segment;
     }

@@ -681,7 +681,8 @@ mod groups {
 }
 
 /// Random event schedules on the simulated LAN: loss, partitions, crashes,
-/// graceful stops, restarts and tracker priority changes, each followed by
+/// graceful stops, restarts, tracker priority changes and reloads
+/// (unchanged, or with a new configured priority), each followed by
 /// a calm spell. After every calm spell exactly one running router is
 /// master, of the highest running priority, and only it holds the VIP.
 /// `cases × steps × step length` comes to 10⁶ virtual seconds per run
@@ -700,6 +701,8 @@ mod schedules {
         Stop(usize),
         Restart(usize),
         Priority(usize, u8),
+        /// A reload of router k: unchanged, or with a new configured priority.
+        Reload(usize, Option<u8>),
     }
 
     const ROUTERS: usize = 4;
@@ -717,7 +720,8 @@ mod schedules {
             k.clone().prop_map(Step::Crash),
             k.clone().prop_map(Step::Stop),
             k.clone().prop_map(Step::Restart),
-            (k, 1u8..=254).prop_map(|(k, p)| Step::Priority(k, p)),
+            (k.clone(), 1u8..=254).prop_map(|(k, p)| Step::Priority(k, p)),
+            (k, proptest::option::of(1u8..=254)).prop_map(|(k, p)| Step::Reload(k, p)),
         ]
     }
 
@@ -744,6 +748,8 @@ mod schedules {
         let mut sim = Sim::new(Instant::now());
         sim.seed(seed);
         let mut prio = vec![100u8, 90, 80, 70];
+        // The configured priorities (prio: the effective ones).
+        let mut base = prio.clone();
         for (k, pr) in prio.iter().enumerate() {
             sim.add_node(&format!("N{k}"), ip(&format!("10.0.0.{}", k + 1)), vec![p(*pr)]);
         }
@@ -759,12 +765,17 @@ mod schedules {
                 Step::Stop(k) if sim.nodes[k].up => sim.stop(k),
                 Step::Restart(k) if !sim.nodes[k].up => {
                     // A fresh daemon starts from its configured priority.
-                    prio[k] = sim.nodes[k]
-                        .router
-                        .instances()
-                        .next()
-                        .map_or(100, |(_, i)| i.params().priority);
+                    prio[k] = base[k];
                     sim.restart(k);
+                }
+                Step::Reload(k, pr) if sim.nodes[k].up => {
+                    let new = pr.unwrap_or(base[k]);
+                    // A tracker's priority stays; an untouched one follows.
+                    if prio[k] == base[k] {
+                        prio[k] = new;
+                    }
+                    base[k] = new;
+                    sim.reload(k, vec![p(new)]);
                 }
                 Step::Priority(k, pr) if sim.nodes[k].up => {
                     prio[k] = pr;
