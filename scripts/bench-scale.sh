@@ -12,11 +12,17 @@
 #                                               # an older build beside this one
 #
 # Per window: CPU (user+system of every process of the daemon, from
-# /proc/PID/stat) over CPU_SECONDS; adverts on the wire over
+# /proc/PID/stat) over CPU_SECONDS, then adverts on the wire over
 # CAPTURE_SECONDS against those due in the span each instance was seen
 # (one per 10 ms from its first captured advert to its last); per instance, how far
 # each gap between its adverts strays from 10 ms (median / p99 / max). A
 # window counts only if tcpdump reports 0 packets dropped by the kernel.
+# A sends alone: B's switch port is down while A's windows run. A veth
+# hands each frame on within the sender's system call, so the switch's
+# forwarding, the capture's copy and every other host's receive path are
+# charged to the sending daemon; the CPU window therefore runs without the
+# capture and with no other host on the switch, which leaves the daemon's
+# own work and its NIC's (the bridge taking the frame) as on a real host.
 #
 # Then (unless BACKUP_CPU=0) the receiving side: A runs rkeepalived's N
 # masters throughout, and host B the same N instances at priority 50 with
@@ -88,17 +94,18 @@ ticks() { # ns: user+system jiffies of every process in it
 
 echo "== $N VRRPv3 instances at advert_int 0.01 on host A; $ROUNDS rounds of: ${IMPLS}"
 : >"$W/results"
+ip -n "$SW" link set p2 down # A alone on the switch
 for round in $(seq 1 "$ROUNDS"); do
     for impl in $IMPLS; do
         start "$impl" "$A" a 100
         sleep 3 # every instance MASTER (Master_Down_Interval ~ 0.04 s), start-up done
         t0=$(ticks "$A")
+        sleep "$CPU_SECONDS"
+        t1=$(ticks "$A")
         ip netns exec "$SW" tcpdump -i p1 -s 64 -B 65536 -nn -w "$W/cap.pcap" 'ip proto 112' 2>"$W/tcpdump.err" &
         cap=$!
         sleep "$CAPTURE_SECONDS"
         kill -INT "$cap"; wait "$cap" || true
-        sleep $((CPU_SECONDS - CAPTURE_SECONDS))
-        t1=$(ticks "$A")
         stop_all "$A"
         dropped=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$W/tcpdump.err")
         python3 - "$W/cap.pcap" "$N" "$CAPTURE_SECONDS" "$impl" "$round" "$((t1 - t0))" "$HZ" "$CPU_SECONDS" "${dropped:-?}" >>"$W/results" <<'PY'
@@ -154,6 +161,7 @@ if 'rk' in rows and 'ka' in rows:
     print(f"CPU ratio rkeepalived / keepalived: {med('rk', 'cpu') / med('ka', 'cpu'):.2f}")
 PY
 
+ip -n "$SW" link set p2 up
 if [ "$BACKUP_CPU" = 1 ]; then
     echo
     echo "== backups: B runs the same $N instances at priority 50 under A's rkeepalived masters; $ROUNDS rounds of: ${IMPLS}"

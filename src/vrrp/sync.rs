@@ -92,6 +92,9 @@ impl<S> Default for Router<S> {
 struct Deadlines {
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
     of: Vec<Option<Instant>>,
+    /// The instances due at one wake, kept for the next (no allocation
+    /// per wake).
+    due: Vec<usize>,
 }
 
 impl Deadlines {
@@ -128,9 +131,11 @@ impl Deadlines {
     }
 
     /// Takes out the instances due at `now`, in slot order; they get a
-    /// deadline again when they are handled.
+    /// deadline again when they are handled. Hand the list back with
+    /// [`Deadlines::return_due`].
     fn take_due(&mut self, now: Instant) -> Vec<usize> {
-        let mut due = Vec::new();
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
         while let Some(&Reverse((t, i))) = self.heap.peek() {
             if t > now {
                 break;
@@ -144,6 +149,10 @@ impl Deadlines {
         }
         due.sort_unstable();
         due
+    }
+
+    fn return_due(&mut self, due: Vec<usize>) {
+        self.due = due;
     }
 }
 
@@ -306,7 +315,8 @@ impl<S> Router<S> {
     /// slot order (one handled earlier in the same call may have moved a
     /// later one's deadline).
     pub fn handle_timers(&mut self, now: Instant, out: &mut RouterOutput) {
-        for i in self.deadlines.take_due(now) {
+        let due = self.deadlines.take_due(now);
+        for &i in &due {
             let deadline = self.slots[i].instance.poll_timeout();
             if deadline.is_some_and(|t| t <= now) {
                 self.handle(now, InstanceId::from_index(i), Event::Timer, out);
@@ -315,6 +325,7 @@ impl<S> Router<S> {
                 self.deadlines.set(i, deadline);
             }
         }
+        self.deadlines.return_due(due);
     }
 
     /// Feeds one event to one instance, then applies the group rules to
