@@ -30,6 +30,7 @@ use super::host::{Change, Host, OwnRemovals};
 use super::journal::{self, FaultCause};
 use super::slot::Slot;
 use super::sockets::{Input, Sockets, RX_QUEUE};
+use crate::net::socket::Received;
 
 /// How late a timer wake-up must be to count as a stall.
 const STALL: Duration = Duration::from_secs(1);
@@ -146,10 +147,10 @@ impl Daemon {
                 Some(first) = inputs.packets.recv() => {
                     // Adverts of many instances arrive in bursts: take all
                     // that are queued before re-arming the timer.
-                    self.packet(first);
+                    self.packets(first);
                     for _ in 0..RX_QUEUE {
                         match inputs.packets.try_recv() {
-                            Ok(p) => self.packet(p),
+                            Ok(p) => self.packets(p),
                             Err(_) => break,
                         }
                     }
@@ -232,18 +233,26 @@ impl Daemon {
         }
     }
 
-    fn packet(&mut self, p: Input) {
+    /// The adverts of one read, with one clock reading: they arrived
+    /// within the same system call.
+    fn packets(&mut self, input: Input) {
         let now = Instant::now();
-        let targets: SmallVec<[InstanceId; 4]> = self.sockets.targets(p.ifindex, &p.rx).iter().copied().collect();
+        for rx in &input.rx {
+            self.packet(now, input.ifindex, rx);
+        }
+    }
+
+    fn packet(&mut self, now: Instant, ifindex: u32, rx: &Received) {
+        let targets: SmallVec<[InstanceId; 4]> = self.sockets.targets(ifindex, rx).iter().copied().collect();
         for id in targets {
             // Our own adverts (unicast to ourselves, or looped) are not news.
-            if self.router.data(id).is_some_and(|s| s.src == Some(p.rx.meta.src)) {
+            if self.router.data(id).is_some_and(|s| s.src == Some(rx.meta.src)) {
                 continue;
             }
             let mut out = RouterOutput::default();
             let ev = Event::Advert {
-                meta: p.rx.meta,
-                payload: &p.rx.payload[..],
+                meta: rx.meta,
+                payload: &rx.payload[..],
             };
             self.router.handle(now, id, ev, &mut out);
             if !out.is_empty() {

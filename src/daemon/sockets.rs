@@ -28,13 +28,16 @@ use crate::vrrp::{Instance, InstanceId, Router};
 use super::host::pick_source;
 use super::slot::Slot;
 
-/// Bound of the queue between socket readers and the protocol loop.
-pub const RX_QUEUE: usize = 4096;
+/// Bound of the queue between socket readers and the protocol loop, in
+/// batches (one `recvmmsg` each, up to 16 datagrams): 4,096 datagrams.
+pub const RX_QUEUE: usize = 256;
 
-/// What the socket readers hand the protocol loop.
+/// What the socket readers hand the protocol loop: the adverts of one
+/// `recvmmsg`, in one message (a message per advert cost the loop a
+/// channel permit, a lock and a wake-up each).
 pub struct Input {
     pub ifindex: u32,
-    pub rx: Received,
+    pub rx: Vec<Received>,
 }
 
 /// Counters of the daemon as a whole.
@@ -327,19 +330,22 @@ impl Drop for Sockets {
 async fn read_loop(mut sock: RxSocket, tx: mpsc::Sender<Input>, counters: Arc<Counters>) {
     let ifindex = sock.ifindex();
     loop {
+        let mut rx = Vec::new();
         let read = sock
             .recv_batch(|datagram| match datagram {
-                Ok(rx) => {
-                    if tx.try_send(Input { ifindex, rx }).is_err() {
-                        counters.rx_overflow.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                Ok(r) => rx.push(r),
                 Err(e) => {
                     counters.rx_malformed.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!("malformed datagram on interface {ifindex}: {e}");
                 }
             })
             .await;
+        if !rx.is_empty() {
+            let n = rx.len() as u64;
+            if tx.try_send(Input { ifindex, rx }).is_err() {
+                counters.rx_overflow.fetch_add(n, Ordering::Relaxed);
+            }
+        }
         if let Err(e) = read {
             tracing::warn!("VRRP socket on interface {ifindex}: {e}");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
