@@ -37,7 +37,9 @@ bin=$root/target/release/rkeepalived
 
 ns=rkverdict_$$
 work=$(mktemp -d)
-trap 'ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"' EXIT
+# keepalived -t creates a config_save_dir a file names, beside the file
+# (root-only, mode 0600): the empty directories made during the run go.
+trap 'ip netns del "$ns" 2>/dev/null || true; find compat -mindepth 1 -type d -empty -newer "$work" -delete; rm -rf "$work"' EXIT
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 for i in 0 1 2 3; do
