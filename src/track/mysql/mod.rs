@@ -336,6 +336,10 @@ struct State {
     kick_backoff: Duration,
     /// A restart of idle links is running (on its own connection).
     kick_running: Arc<AtomicBool>,
+    /// The last restart of a link did not finish (its STOP may have run
+    /// without its START): a link stopped without an error is ours to
+    /// restart again, not an administrator's stop.
+    kick_failed: Arc<AtomicBool>,
     /// When a handover last failed: the next waits catch_up_timeout, so a
     /// peer is not frozen (its sessions ended) over and over.
     handover_failed_at: Option<Instant>,
@@ -433,6 +437,7 @@ impl MysqlCheck {
             kicked_at: None,
             kick_backoff: KICK_BACKOFF,
             kick_running: Arc::default(),
+            kick_failed: Arc::default(),
             handover_failed_at: None,
             read_only_since: None,
             master_since: None,
@@ -1087,7 +1092,11 @@ impl MysqlCheck {
             .links
             .iter()
             .filter(from_peer)
-            .filter(|l| l.master_unreachable() || l.io_stopped_by_error())
+            .filter(|l| {
+                l.master_unreachable()
+                    || l.io_stopped_by_error()
+                    || (st.kick_failed.load(Ordering::Acquire) && l.io_stopped_cleanly())
+            })
             .cloned()
             .collect();
         let errored = idle.iter().any(Link::io_stopped_by_error);
@@ -1106,11 +1115,12 @@ impl MysqlCheck {
         }
         st.kicked_at = Some(Instant::now());
         st.kick_running.store(true, Ordering::Release);
-        let (opts, flavor, name, running) = (
+        let (opts, flavor, name, running, failed) = (
             st.local.opts.clone(),
             st.local.flavor,
             self.name.clone(),
             st.kick_running.clone(),
+            st.kick_failed.clone(),
         );
         tokio::spawn(async move {
             for l in idle {
@@ -1127,7 +1137,9 @@ impl MysqlCheck {
                 } else {
                     "was waiting to reconnect".to_string()
                 };
-                match tokio::time::timeout(KICK_TIMEOUT, restart).await {
+                let result = tokio::time::timeout(KICK_TIMEOUT, restart).await;
+                failed.store(!matches!(result, Ok(Ok(()))), Ordering::Release);
+                match result {
                     Ok(Ok(())) if l.io_stopped_by_error() => tracing::warn!(
                         "check_mysql {name}: replication from {} {was}; IO thread restarted",
                         l.master

@@ -206,6 +206,13 @@ impl Link {
     pub fn io_stopped_by_error(&self) -> bool {
         self.io_running == "No" && self.io_errno != 0 && self.sql_running == "Yes" && self.sql_errno == 0
     }
+
+    /// The IO thread stopped without an error while the SQL thread runs:
+    /// a `STOP SLAVE IO_THREAD` (an administrator's, or the first half of
+    /// a restart that did not finish).
+    pub fn io_stopped_cleanly(&self) -> bool {
+        self.io_running == "No" && self.io_errno == 0 && self.sql_running == "Yes" && self.sql_errno == 0
+    }
 }
 
 pub fn read_link(flavor: Flavor, row: &impl Columns) -> Link {
@@ -357,6 +364,16 @@ mod tests {
             link("Yes", 0, "Yes", 0),
         ] {
             assert!(!l.io_stopped_by_error() && !l.master_unreachable(), "{l:?}");
+        }
+        // Stopped by hand, or by a restart of ours that ran its STOP and
+        // not its START: only the latter is restarted (the probe knows).
+        assert!(link("No", 0, "Yes", 0).io_stopped_cleanly());
+        for l in [
+            link("No", 1595, "Yes", 0),
+            link("No", 0, "No", 0),
+            link("Yes", 0, "Yes", 0),
+        ] {
+            assert!(!l.io_stopped_cleanly(), "{l:?}");
         }
     }
 
