@@ -1088,6 +1088,11 @@ impl MysqlCheck {
             return;
         };
         let from_peer = |l: &&Link| l.master.starts_with(&format!("{peer_host}:"));
+        // Once no link from the peer is left stopped, a later clean stop
+        // is an administrator's again.
+        if !st.links.iter().filter(from_peer).any(Link::io_stopped_cleanly) {
+            st.kick_failed.store(false, Ordering::Release);
+        }
         let idle: Vec<Link> = st
             .links
             .iter()
