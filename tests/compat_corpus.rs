@@ -59,7 +59,13 @@ fn valid_corpus_uses_every_supported_keyword() {
         text.lines()
             .any(|l| l.split_whitespace().next() == Some(kw) || l.trim_start().starts_with(&format!("{kw} ")))
     };
-    let lists: [(&str, &[&str]); 8] = [
+    let lists: [(&str, &[&str]); 14] = [
+        ("virtual_server", config::lvs::VS_KEYWORDS),
+        ("real_server", config::lvs::RS_KEYWORDS),
+        ("LVS checkers", config::lvs::CHECKER_KEYWORDS),
+        ("HTTP_GET", config::lvs::HTTP_KEYWORDS),
+        ("url", config::lvs::URL_KEYWORDS),
+        ("MISC_CHECK", config::lvs::MISC_KEYWORDS),
         ("check_mysql", config::mysql::CHECK_MYSQL_KEYWORDS),
         ("check_plugin", config::plugin::CHECK_PLUGIN_KEYWORDS),
         ("global_defs", config::global::KEYWORDS),

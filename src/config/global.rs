@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::keywords::{lookup, newer_ignored, GLOBAL_INERT_VALUES, GLOBAL_NO_EFFECT, GLOBAL_UNSUPPORTED};
-use super::model::{FifoSpec, GlobalDefs};
+use super::model::{FifoSpec, GlobalDefs, LvsFlushOnStop, LvsTimeouts};
 use super::tree::Node;
 use super::values::Ctx;
 
@@ -84,6 +84,10 @@ pub const KEYWORDS: &[&str] = &[
     "iproute_etc_dir",
     "iproute_usr_dir",
     "plugin_dir",
+    "lvs_flush",
+    "lvs_flush_onstop",
+    "lvs_flush_on_stop",
+    "lvs_timeouts",
 ];
 
 /// Largest timer keepalived accepts for GARP settings (u32 microseconds).
@@ -275,6 +279,13 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
                     g.state_dir = p;
                 }
             }
+            "lvs_flush" => g.lvs.flush = ctx.flag(n),
+            "lvs_flush_onstop" | "lvs_flush_on_stop" => match n.args.first().map(|t| t.text.as_str()) {
+                None => g.lvs.flush_onstop = LvsFlushOnStop::All,
+                Some("VS") => g.lvs.flush_onstop = LvsFlushOnStop::VirtualServers,
+                Some(o) => ctx.error(n.args[0].span, format!("Unknown lvs_flush_on_stop type {o}")),
+            },
+            "lvs_timeouts" => read_lvs_timeouts(ctx, n, &mut g.lvs.timeouts),
             "include" => {}
             _ => {
                 if lookup(GLOBAL_NO_EFFECT, kw).is_some() {
@@ -348,5 +359,34 @@ fn absolute_path(ctx: &mut Ctx<'_>, n: &Node) -> Option<std::path::PathBuf> {
     } else {
         ctx.error(n.args[0].span, format!("{} must be an absolute path", n.name()));
         None
+    }
+}
+
+/// `lvs_timeouts [tcp N] [tcpfin N] [udp N]` (seconds; IPVS's own
+/// connection timeouts, set once at start).
+fn read_lvs_timeouts(ctx: &mut Ctx<'_>, n: &Node, t: &mut LvsTimeouts) {
+    let mut i = 0;
+    while let Some(k) = n.args.get(i) {
+        let slot = match k.text.as_str() {
+            "tcp" => &mut t.tcp,
+            "tcpfin" => &mut t.tcpfin,
+            "udp" => &mut t.udp,
+            other => {
+                ctx.error(k.span, format!("Unknown option {other} specified for lvs_timeouts"));
+                i += 1;
+                continue;
+            }
+        };
+        match n.args.get(i + 1) {
+            Some(v) => match v.text.parse::<i64>() {
+                Ok(s) if (0..=i64::from(u32::MAX)).contains(&s) => *slot = Some(s as u32),
+                _ => ctx.error(
+                    v.span,
+                    format!("Invalid lvs_timeout {} ({}) - ignoring", k.text, v.text),
+                ),
+            },
+            None => ctx.error(k.span, format!("lvs_timeouts {} needs a number of seconds", k.text)),
+        }
+        i += 2;
     }
 }

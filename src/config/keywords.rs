@@ -63,6 +63,23 @@ pub const GLOBAL_NO_EFFECT: &[(&str, &str)] = &[
     ("nftables_priority", "rkeepalived never installs firewall rules"),
     ("nftables_ifindex", "rkeepalived never installs firewall rules"),
     ("nftables_counters", "rkeepalived never installs firewall rules"),
+    (
+        "checker_priority",
+        "one process; set its nice value in the service unit",
+    ),
+    ("checker_no_swap", "memory locking; set it in the service unit"),
+    ("checker_rt_priority", "realtime scheduling; set it in the service unit"),
+    ("checker_cpu_affinity", "CPU affinity; set it in the service unit"),
+    ("checker_rlimit_rtime", "realtime CPU limit; set it in the service unit"),
+    (
+        "checker_rlimit_rttime",
+        "realtime CPU limit; set it in the service unit",
+    ),
+    ("checker_process_name", "one process; its name is rkeepalived"),
+    (
+        "checker_log_all_failures",
+        "every checker failure is logged at debug level",
+    ),
 ];
 
 /// keepalived subsystems rkeepalived does not run: a warning, then ignored.
@@ -87,12 +104,7 @@ pub const GLOBAL_UNSUPPORTED: &[(&str, &str)] = &[
     ("snmp_socket", "SNMP"),
     ("enable_dbus", "DBus"),
     ("dbus_service_name", "DBus"),
-    ("lvs_id", "LVS"),
-    ("lvs_timeouts", "LVS"),
-    ("lvs_sync_daemon", "LVS"),
-    ("lvs_flush", "LVS"),
-    ("lvs_flush_on_stop", "LVS"),
-    ("lvs_flush_onstop", "LVS"),
+    ("lvs_sync_daemon", "the IPVS connection sync daemon"),
     ("lvs_notify_fifo", "LVS"),
     ("lvs_notify_fifo_script", "LVS"),
     ("lvs_process_name", "LVS"),
@@ -104,14 +116,6 @@ pub const GLOBAL_UNSUPPORTED: &[(&str, &str)] = &[
     ("nftables_ipvs", "LVS"),
     ("nftables_ipvs_priority", "LVS"),
     ("nftables_ipvs_start_fwmark", "LVS"),
-    ("checker_priority", "LVS health checkers"),
-    ("checker_no_swap", "LVS health checkers"),
-    ("checker_rt_priority", "LVS health checkers"),
-    ("checker_cpu_affinity", "LVS health checkers"),
-    ("checker_rlimit_rtime", "LVS health checkers"),
-    ("checker_rlimit_rttime", "LVS health checkers"),
-    ("checker_process_name", "LVS health checkers"),
-    ("checker_log_all_failures", "LVS health checkers"),
     ("bfd_priority", "BFD"),
     ("bfd_no_swap", "BFD"),
     ("bfd_rt_priority", "BFD"),
@@ -153,12 +157,7 @@ pub const ROOT_NO_EFFECT: &[(&str, &str)] = &[
     ),
 ];
 
-pub const ROOT_UNSUPPORTED: &[(&str, &str)] = &[
-    ("virtual_server", "LVS"),
-    ("virtual_server_group", "LVS"),
-    ("net_namespace_ipvs", "LVS"),
-    ("bfd_instance", "BFD"),
-];
+pub const ROOT_UNSUPPORTED: &[(&str, &str)] = &[("net_namespace_ipvs", "LVS"), ("bfd_instance", "BFD")];
 
 pub fn lookup<'a>(table: &'a [(&'a str, &'a str)], kw: &str) -> Option<&'a str> {
     table.iter().find(|(k, _)| *k == kw).map(|(_, why)| *why)

@@ -12,6 +12,7 @@ pub mod global;
 pub mod instance;
 pub mod keywords;
 pub mod lexer;
+pub mod lvs;
 pub mod model;
 pub mod mysql;
 pub mod plugin;
@@ -120,6 +121,8 @@ pub const ROOT_KEYWORDS: &[&str] = &[
     "use_pid_dir",
     "check_mysql",
     "check_plugin",
+    "virtual_server",
+    "virtual_server_group",
 ];
 
 fn build(lines: &[preprocess::Line], diags: &mut Diagnostics) -> Config {
@@ -176,6 +179,8 @@ fn read_root(ctx: &mut Ctx<'_>, n: &Node, config: &mut Config) {
         "net_namespace" => config.net_namespace = ctx.soft_string_arg(n, "a namespace name"),
         "instance" => config.instance_name = ctx.soft_string_arg(n, "an instance name"),
         "use_pid_dir" => config.use_pid_dir = ctx.flag(n),
+        "virtual_server" => config.lvs.servers.extend(lvs::read_virtual_server(ctx, n)),
+        "virtual_server_group" => config.lvs.groups.extend(lvs::read_group(ctx, n)),
         _ => {
             if lookup(ROOT_NO_EFFECT, kw).is_some() {
                 return;
@@ -240,6 +245,7 @@ fn validate(ctx: &mut Ctx<'_>, c: &mut Config) {
 
     sync_groups(ctx, c);
     mark_lingering(c);
+    lvs::validate(ctx, &mut c.lvs);
 
     for inst in &mut c.instances {
         if inst.is_owner() {

@@ -31,6 +31,8 @@ pub struct Config {
     pub instance_name: Option<String>,
     /// Root `use_pid_dir`: pid files under /run/keepalived/.
     pub use_pid_dir: bool,
+    /// `virtual_server` and `virtual_server_group` blocks.
+    pub lvs: super::lvs::Lvs,
 }
 
 impl Config {
@@ -61,6 +63,7 @@ impl Config {
         for g in &self.sync_groups {
             v.extend(g.notify.all());
         }
+        v.extend(self.lvs.scripts());
         v
     }
 }
@@ -132,6 +135,8 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/rkeepalived/control.sock";
 #[derive(Debug, Clone)]
 pub struct GlobalDefs {
     pub router_id: Option<String>,
+    /// The LVS settings of global_defs.
+    pub lvs: LvsGlobals,
     /// `vrrp_cpu_affinity`: no effect, but `-t` checks the CPUs exist.
     pub vrrp_cpu_affinity: Vec<(u32, Span)>,
     pub script_user: Option<UserSpec>,
@@ -193,6 +198,7 @@ impl Default for GlobalDefs {
     fn default() -> Self {
         GlobalDefs {
             router_id: None,
+            lvs: LvsGlobals::default(),
             vrrp_cpu_affinity: Vec::new(),
             script_user: None,
             enable_script_security: false,
@@ -724,4 +730,32 @@ pub struct SyncGroup {
     pub notify: Notifies,
     pub sync_group_tracking_weight: bool,
     pub notify_priority_changes: Option<bool>,
+}
+
+/// `lvs_flush_onstop`: what the daemon removes from IPVS when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LvsFlushOnStop {
+    /// Only what the daemon created (keepalived's default).
+    #[default]
+    Created,
+    /// `lvs_flush_onstop`: the whole table.
+    All,
+    /// `lvs_flush_onstop VS`: every virtual server the config names.
+    VirtualServers,
+}
+
+/// IPVS connection timeouts in seconds (`lvs_timeouts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LvsTimeouts {
+    pub tcp: Option<u32>,
+    pub tcpfin: Option<u32>,
+    pub udp: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LvsGlobals {
+    /// `lvs_flush`: empty the IPVS table at start.
+    pub flush: bool,
+    pub flush_onstop: LvsFlushOnStop,
+    pub timeouts: LvsTimeouts,
 }

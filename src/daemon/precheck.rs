@@ -168,6 +168,36 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
             out.push(check_one(format!("{kw} of sync group {}", sg.name), false, spec, None));
         }
     }
+    for vs in &c.lvs.servers {
+        for (kw, spec) in [("quorum_up", &vs.quorum_up), ("quorum_down", &vs.quorum_down)] {
+            if let Some(spec) = spec {
+                out.push(check_one(
+                    format!("{kw} of virtual server {}", vs.label()),
+                    false,
+                    spec,
+                    None,
+                ));
+            }
+        }
+        for rs in &vs.real_servers {
+            let who = crate::config::lvs::rs_label(rs, vs.protocol);
+            for (kw, spec) in [("notify_up", &rs.notify_up), ("notify_down", &rs.notify_down)] {
+                if let Some(spec) = spec {
+                    out.push(check_one(format!("{kw} of real server {who}"), false, spec, None));
+                }
+            }
+            for ch in &rs.checkers {
+                if let crate::config::lvs::CheckerKind::Misc { script, .. } = &ch.kind {
+                    out.push(check_one(
+                        format!("MISC_CHECK of real server {who}"),
+                        false,
+                        script,
+                        None,
+                    ));
+                }
+            }
+        }
+    }
     for (kw, spec) in [
         ("startup_script", &g.startup_script),
         ("shutdown_script", &g.shutdown_script),
