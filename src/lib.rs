@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod lvs;
 pub mod net;
 pub mod reactor;
 pub mod track;

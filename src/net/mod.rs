@@ -5,6 +5,7 @@
 
 pub mod arpwatch;
 pub mod garp;
+pub mod ipvs;
 pub mod mmsg;
 pub mod netlink;
 pub mod socket;

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod exec;
 pub mod file;
+pub mod lvs;
 pub mod mysql;
 pub mod plugin;
 pub mod process;

@@ -40,28 +40,37 @@ impl Drop for Running {
 
 /// Runs the script once and says how it went.
 pub async fn run_once(argv: &[String], who: &RunAs, timeout: Duration) -> Outcome {
+    match run_status(argv, who, timeout).await {
+        Ok(0) => Outcome::Success,
+        Ok(c) => Outcome::Failure(format!("exited with status {c}")),
+        Err(why) => Outcome::Failure(why),
+    }
+}
+
+/// Runs the script once: its exit status, or why it has none (a signal,
+/// the timeout, a failure to start).
+pub async fn run_status(argv: &[String], who: &RunAs, timeout: Duration) -> Result<i32, String> {
     let mut running = match exec::spawn(argv, who, &[]) {
         Ok(c) => Running(c),
-        Err(e) => return Outcome::Failure(format!("cannot run: {e}")),
+        Err(e) => return Err(format!("cannot run: {e}")),
     };
     let child = &mut running.0;
     match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => match status.code() {
-            Some(0) => Outcome::Success,
-            Some(c) => Outcome::Failure(format!("exited with status {c}")),
+            Some(c) => Ok(c),
             None => {
                 use std::os::unix::process::ExitStatusExt;
-                Outcome::Failure(format!("failed (due to signal {})", status.signal().unwrap_or(0)))
+                Err(format!("failed (due to signal {})", status.signal().unwrap_or(0)))
             }
         },
-        Ok(Err(e)) => Outcome::Failure(format!("wait failed: {e}")),
+        Ok(Err(e)) => Err(format!("wait failed: {e}")),
         Err(_) => {
             exec::signal_group(child, Signal::SIGTERM);
             if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
                 exec::signal_group(child, Signal::SIGKILL);
                 let _ = child.wait().await;
             }
-            Outcome::Failure("timed_out".into())
+            Err("timed_out".into())
         }
     }
 }
