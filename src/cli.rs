@@ -27,11 +27,11 @@ pub struct Cli {
     #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG)]
     pub use_file: PathBuf,
 
-    /// Only run the VRRP subsystem (the only one rkeepalived has).
+    /// Only run the VRRP subsystem (virtual servers are ignored).
     #[arg(short = 'P', long = "vrrp")]
     pub vrrp: bool,
 
-    /// Only run the health-checker subsystem (LVS; not supported).
+    /// Only run the health-checker subsystem: virtual servers, no VRRP instances.
     #[arg(short = 'C', long = "check")]
     pub check: bool,
 
@@ -71,7 +71,7 @@ pub struct Cli {
     #[arg(short = 'V', long = "dont-release-vrrp")]
     pub dont_release_vrrp: bool,
 
-    /// Don't remove IPVS topology on stop (LVS; not supported).
+    /// Don't remove IPVS topology on stop.
     #[arg(short = 'I', long = "dont-release-ipvs")]
     pub dont_release_ipvs: bool,
 
@@ -223,12 +223,6 @@ pub fn signum(func: &str) -> Option<i32> {
 /// Notices for options that name subsystems rkeepalived does not have.
 pub fn notices(cli: &Cli) -> Vec<&'static str> {
     let mut v = Vec::new();
-    if cli.check {
-        v.push("-C/--check: the LVS health-checker subsystem is not part of rkeepalived; nothing to run");
-    }
-    if cli.dont_release_ipvs {
-        v.push("-I/--dont-release-ipvs: rkeepalived has no IPVS support; ignored");
-    }
     if cli.checkers_pid.is_some() {
         v.push("-c/--checkers_pid: rkeepalived has no checker process; ignored");
     }

@@ -309,13 +309,9 @@ impl VirtualServer {
         }
     }
 
-    /// Settings real servers inherit (the VS's timing and inhibit).
+    /// Settings real servers inherit (the VS's timing, alpha and inhibit).
     pub fn rs_timing(&self, rs: &RealServer) -> Timing {
-        let vs = Timing {
-            alpha: Some(self.alpha),
-            ..self.timing
-        };
-        rs.timing.over(vs)
+        rs.timing.over(self.timing)
     }
 
     pub fn rs_forward(&self, rs: &RealServer) -> Forward {
@@ -699,7 +695,6 @@ pub fn read_virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer>
             }
             "ha_suspend" => vs.ha_suspend = true,
             "virtualhost" => vs.virtualhost = ctx.soft_string_arg(c, "a host name"),
-            "alpha" => vs.alpha = bool_or_bare(ctx, c, "alpha").unwrap_or(vs.alpha),
             "omega" => vs.omega = bool_or_bare(ctx, c, "omega").unwrap_or(vs.omega),
             "quorum" => {
                 if let Some(t) = ctx.soft_arg(c, 0, "a weight") {
@@ -758,6 +753,7 @@ pub fn read_virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer>
             _ => ctx.unknown(c, "virtual_server", VS_KEYWORDS),
         }
     }
+    vs.alpha = vs.timing.alpha.unwrap_or(false);
     if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
         s.forward = Some(m);
     }

@@ -28,6 +28,8 @@ pub struct StartOptions {
     pub load_opts: LoadOptions,
     pub config_path: PathBuf,
     pub release_on_stop: bool,
+    /// Not `-I`: remove the IPVS entries the daemon made when it stops.
+    pub release_ipvs: bool,
     /// `--control-socket`: overrides the configuration's `control_socket`.
     pub control_socket: Option<PathBuf>,
     /// `--state-dir`: overrides the configuration's `state_dir`.
@@ -72,7 +74,7 @@ pub(super) fn startup_wait(startup_delay: Duration, after_boot: Duration, uptime
 /// Entry point of the daemon mode. Pid files are written once signals are
 /// handled and removed when the daemon ends.
 pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
-    let loaded = match config::load_file(&cli.use_file, &load_opts) {
+    let mut loaded = match config::load_file(&cli.use_file, &load_opts) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("Configuration file {}: {e}", cli.use_file.display());
@@ -99,7 +101,15 @@ pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
             tracing::info!("{line}");
         }
     }
-    if loaded.config.instances.is_empty() {
+    // keepalived's -P and -C: one subsystem only.
+    if cli.vrrp {
+        loaded.config.lvs = Default::default();
+    }
+    if cli.check {
+        loaded.config.instances.clear();
+        loaded.config.sync_groups.clear();
+    }
+    if loaded.config.instances.is_empty() && loaded.config.lvs.is_empty() {
         tracing::warn!("Warning - keepalived has no configuration to run");
     }
     // One thread runs the protocol loop, the socket readers and the checks
@@ -132,6 +142,7 @@ pub fn run(cli: &Cli, load_opts: LoadOptions, pid_paths: Vec<PathBuf>) -> i32 {
             load_opts,
             config_path: path,
             release_on_stop: release,
+            release_ipvs: !cli.dont_release_ipvs,
             control_socket: cli.control_socket.clone(),
             state_dir: cli.state_dir.clone(),
         };

@@ -70,7 +70,11 @@ impl Daemon {
             .iter()
             .map(|(obj, f)| status::check(*obj, f, &self.tracker, now))
             .collect();
-        status::answer(instances, checks, self.started_wall)
+        let mut v = status::answer(instances, checks, self.started_wall);
+        if let Some(room) = &self.lvs {
+            v["lvs"] = serde_json::to_value(room.snapshot()).unwrap_or(Value::Null);
+        }
+        v
     }
 
     pub(super) fn find(&self, name: &str) -> Option<InstanceId> {

@@ -45,6 +45,7 @@ impl Daemon {
             load_opts,
             config_path,
             release_on_stop,
+            release_ipvs,
             control_socket,
             state_dir,
         } = opts;
@@ -86,6 +87,8 @@ impl Daemon {
             load_opts,
             config_path,
             release_on_stop,
+            release_ipvs,
+            lvs: None,
             host,
             router: Router::new(),
             tracker: Tracker::new(),
@@ -106,6 +109,7 @@ impl Daemon {
         };
         d.realize(instances, &verdicts, None).await;
         d.apply_maintenance();
+        d.sync_lvs();
         let inputs = Inputs {
             packets,
             net,
@@ -368,6 +372,23 @@ impl Daemon {
         Some(Reference { obj, weight, reverse })
     }
 
+    /// Starts the load balancer, or hands it the new virtual servers; a
+    /// reload that removes them all stops it (releasing its entries).
+    fn sync_lvs(&mut self) {
+        let lvs = std::mem::take(&mut self.config.lvs);
+        match (&self.lvs, lvs.is_empty()) {
+            (None, true) => {}
+            (None, false) => self.lvs = Some(super::lvs::LvsRoom::start(lvs, self.config.global.clone())),
+            (Some(room), false) => room.reload(lvs, self.config.global.clone()),
+            (Some(_), true) => {
+                if let Some(room) = self.lvs.take() {
+                    let release = self.release_ipvs;
+                    tokio::spawn(room.stop(release));
+                }
+            }
+        }
+    }
+
     /// SIGHUP: unchanged instances keep their state, sockets, timers and
     /// check results without notifying; a configuration that cannot be
     /// read leaves the running one in place.
@@ -430,6 +451,7 @@ impl Daemon {
         self.realize(instances, &verdicts, Some(notifier)).await;
         self.footguns = verdicts.footguns.clone();
         self.apply_maintenance();
+        self.sync_lvs();
         if self.config.global.fifo_write_vrrp_states_on_reload {
             for (_, i, s) in self.router.iter() {
                 self.effect(Effect::Notify(Box::new(Notice {
@@ -450,6 +472,9 @@ impl Daemon {
     pub(super) async fn shutdown(&mut self) {
         super::process::notify_systemd_stopping();
         self.checks.stop_all();
+        if let Some(room) = self.lvs.take() {
+            room.stop(self.release_ipvs).await;
+        }
         let release = self.release_on_stop;
         let ids: Vec<InstanceId> = self.router.ids().collect();
         for id in ids {

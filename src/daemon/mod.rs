@@ -59,6 +59,7 @@ pub mod host;
 pub mod journal;
 pub mod lifecycle;
 pub mod logging;
+pub mod lvs;
 pub mod metrics;
 pub mod notify;
 pub mod params;

@@ -43,7 +43,10 @@ pub struct Daemon {
     pub(super) load_opts: LoadOptions,
     pub(super) config_path: PathBuf,
     pub(super) release_on_stop: bool,
+    pub(super) release_ipvs: bool,
     pub(super) host: Host,
+    /// The load balancer, when the configuration has virtual servers.
+    pub(super) lvs: Option<super::lvs::LvsRoom>,
     pub(super) router: Router<Slot>,
     pub(super) tracker: Tracker,
     /// Which instances use each tracked object (derived from the slots).

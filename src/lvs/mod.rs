@@ -100,12 +100,14 @@ impl State {
 }
 
 /// Quorum after the latest health; returns the virtual servers whose
-/// quorum changed, with the new value.
+/// quorum changed, with the new value. A virtual server seen for the first
+/// time starts without quorum, so reaching it at start is a gain (keepalived
+/// runs quorum_up then); not reaching it is no loss.
 pub fn update_quorum(lvs: &Lvs, state: &mut State) -> Vec<(String, bool, u64)> {
     let mut changed = Vec::new();
     for vs in &lvs.servers {
         let id = vs_id(vs);
-        let was = state.has_quorum(vs);
+        let was = state.quorum.get(&id).copied().unwrap_or(false);
         let w = state.live_weight(vs);
         let now = health::quorum_after(was, w, vs.quorum, vs.hysteresis);
         if now != was {
@@ -213,20 +215,17 @@ pub fn desired(lvs: &Lvs, state: &State) -> Table {
         }
         let spec = service_spec(vs);
         for key in services_of(lvs, vs) {
-            // Fwmark destinations take no port; a port-less real server of
-            // an address service listens on the service's port.
-            let port = match key {
-                ServiceKey::Fwmark { .. } => Some(0),
-                ServiceKey::Addr { port, .. } => Some(port),
-            };
+            // A port-less real server of an address service listens on the
+            // service's port. (A group's fwmark keeps a real server's port,
+            // as keepalived keeps it; a fwmark server's has been cleared.)
             let dests: BTreeMap<SocketAddr, DestSpec> = dests
                 .iter()
                 .map(|(a, d)| {
                     let mut a = *a;
-                    match port {
-                        Some(0) if matches!(key, ServiceKey::Fwmark { .. }) => a.set_port(0),
-                        Some(p) if a.port() == 0 => a.set_port(p),
-                        _ => {}
+                    if let ServiceKey::Addr { port, .. } = key {
+                        if a.port() == 0 {
+                            a.set_port(port);
+                        }
                     }
                     (a, *d)
                 })
@@ -309,6 +308,7 @@ mod tests {
             weights(&desired(&l, &s)),
             vec![("10.0.0.2:80".into(), 3), ("10.0.0.3:80".into(), 0)]
         );
+        assert_eq!(update_quorum(&l, &mut s), vec![(vs.clone(), true, 3)], "gained at start");
         assert!(update_quorum(&l, &mut s).is_empty(), "3 of quorum 3 still held");
         down(&mut s, rid(&vs, "10.0.0.2:80"));
         assert_eq!(update_quorum(&l, &mut s), vec![(vs.clone(), false, 0)]);
@@ -322,6 +322,7 @@ mod tests {
     #[test]
     fn a_group_expands_to_its_ranges_and_marks() {
         let l = lvs("virtual_server_group G {\n 10.0.0.100-102 80\n fwmark 7\n}\nvirtual_server group G {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 10.0.0.2 {\n }\n}\n");
+        // (A port-less real server: the fwmark destination has port 0.)
         let t = desired(&l, &State::default());
         let keys: Vec<String> = t.services.keys().map(|k| k.to_string()).collect();
         assert_eq!(

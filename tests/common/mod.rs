@@ -256,6 +256,14 @@ impl Lab {
         self.start_binary(i, "keepalived", &path, &["-P"], &[]);
     }
 
+    /// Starts Debian's keepalived on host i with its checker process only
+    /// (`-C`): the LVS tests' reference.
+    pub fn start_keepalived_lvs(&mut self, i: usize, config: &str) {
+        let path = self.write_config(i, config);
+        let checkers = self.dir(i).join("checkers.pid").to_string_lossy().to_string();
+        self.start_binary(i, "keepalived", &path, &["-C", "-c", &checkers], &[]);
+    }
+
     fn start_binary(&mut self, i: usize, bin: &str, config: &Path, extra: &[&str], env: &[(&str, &str)]) {
         let h = &self.hosts[i];
         let log = std::fs::OpenOptions::new()
