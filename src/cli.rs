@@ -14,10 +14,12 @@ pub const DEFAULT_VRRP_PID: &str = "/run/vrrp.pid";
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "rkeepalived",
-    about = "VRRP daemon: a drop-in replacement for keepalived's VRRP side",
+    about = "VRRP and IPVS load-balancer daemon: a drop-in replacement for keepalived",
     long_about = "rkeepalived reads keepalived.conf and runs its VRRP instances, tracked \
-                  scripts, files, processes and interfaces, and the built-in MySQL/MariaDB \
-                  and plugin checks. It accepts keepalived 2.2.7's options and signals.",
+                  scripts, files, processes and interfaces, the built-in MySQL/MariaDB \
+                  and plugin checks, and its virtual servers: the kernel's IPVS table \
+                  kept equal to the configuration minus the real servers whose health \
+                  checkers fail. It accepts keepalived 2.2.7's options and signals.",
     disable_version_flag = true,
     after_help = "Signals: HUP reload, TERM/INT stop, USR1 data dump, USR2 statistics dump, \
                   SIGRTMIN+2 JSON dump (see --signum)."
@@ -99,7 +101,7 @@ pub struct Cli {
     #[arg(short = 'T', long = "genhash")]
     pub genhash: bool,
 
-    /// Checkers pidfile (LVS; not supported).
+    /// Checkers pidfile (no separate checker process; ignored).
     #[arg(short = 'c', long = "checkers_pid", value_name = "FILE")]
     pub checkers_pid: Option<PathBuf>,
 

@@ -33,6 +33,13 @@ fn all_keywords() -> Vec<&'static str> {
     v.extend(config::mysql::CHECK_MYSQL_KEYWORDS);
     v.extend(config::plugin::CHECK_PLUGIN_KEYWORDS);
     v.extend(config::ROOT_KEYWORDS);
+    v.extend(config::lvs::VS_KEYWORDS);
+    v.extend(config::lvs::RS_KEYWORDS);
+    v.extend(config::lvs::OTHER_CHECKERS);
+    v.extend(config::lvs::CHECKER_KEYWORDS);
+    v.extend(config::lvs::HTTP_KEYWORDS);
+    v.extend(config::lvs::URL_KEYWORDS);
+    v.extend(config::lvs::MISC_KEYWORDS);
     v.extend(keywords::NEWER_KEYWORDS.iter().map(|n| n.keyword));
     for t in [
         keywords::GLOBAL_NO_EFFECT,

@@ -64,11 +64,22 @@ fn lvs_lab() {
         .env("LAB_TIMEOUT", "900")
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     eprintln!("{text}");
-    assert!(out.status.success(), "the lab tests failed (exit {:?})", out.status.code());
+    assert!(
+        out.status.success(),
+        "the lab tests failed (exit {:?})",
+        out.status.code()
+    );
     // The lab really ran tests: each passed lab_ test is listed.
-    let passed = text.lines().filter(|l| l.starts_with("test lab_") && l.ends_with("ok")).count();
+    let passed = text
+        .lines()
+        .filter(|l| l.starts_with("test lab_") && l.ends_with("ok"))
+        .count();
     assert!(passed >= 6, "only {passed} lab tests ran");
 }
 
@@ -77,12 +88,24 @@ fn lvs_lab() {
 /// through the director (so NAT replies come back through it).
 fn lab(test: &str) -> Lab {
     let mut lab = Lab::new(test, 4);
-    must("ip", &["-n", lab.ns(LB), "addr", "add", &format!("{VIP}/24"), "dev", "eth0"]);
+    must(
+        "ip",
+        &["-n", lab.ns(LB), "addr", "add", &format!("{VIP}/24"), "dev", "eth0"],
+    );
     must("ip", &["-n", lab.ns(LB), "addr", "add", "10.98.0.1/24", "dev", "eth0"]);
-    must("ip", &["netns", "exec", lab.ns(LB), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    must(
+        "ip",
+        &["netns", "exec", lab.ns(LB), "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+    );
     // Unreachable samples' addresses must hang, not fail at once.
-    must("ip", &["-n", lab.ns(LB), "route", "add", "default", "via", "10.99.0.250"]);
-    must("ip", &["-n", lab.ns(LB), "-6", "route", "add", "default", "via", "fd00:99::250"]);
+    must(
+        "ip",
+        &["-n", lab.ns(LB), "route", "add", "default", "via", "10.99.0.250"],
+    );
+    must(
+        "ip",
+        &["-n", lab.ns(LB), "-6", "route", "add", "default", "via", "fd00:99::250"],
+    );
     for rs in [RS1, RS2] {
         must("ip", &["-n", lab.ns(rs), "route", "add", "default", "via", "10.99.0.1"]);
         let dir = lab.dir(rs).join("www");
@@ -91,12 +114,23 @@ fn lab(test: &str) -> Lab {
         serve(&mut lab, rs);
     }
     must("ip", &["-n", lab.ns(CLIENT), "addr", "flush", "dev", "eth0"]);
-    must("ip", &["-n", lab.ns(CLIENT), "addr", "add", "10.98.0.2/24", "dev", "eth0"]);
-    must("ip", &["-n", lab.ns(CLIENT), "route", "add", "default", "via", "10.98.0.1"]);
+    must(
+        "ip",
+        &["-n", lab.ns(CLIENT), "addr", "add", "10.98.0.2/24", "dev", "eth0"],
+    );
+    must(
+        "ip",
+        &["-n", lab.ns(CLIENT), "route", "add", "default", "via", "10.98.0.1"],
+    );
     for rs in [RS1, RS2] {
         let addr = lab.hosts[rs].v4.clone();
         assert!(
-            wait_for(Duration::from_secs(10), || http_status(&lab, LB, &format!("http://{addr}/")) == 200).is_some(),
+            wait_for(Duration::from_secs(10), || http_status(
+                &lab,
+                LB,
+                &format!("http://{addr}/")
+            ) == 200)
+            .is_some(),
             "real server {rs} does not serve"
         );
     }
@@ -107,7 +141,11 @@ fn serve(lab: &mut Lab, rs: usize) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lvs/http_rs.py");
     let dir = lab.dir(rs).join("www").to_string_lossy().to_string();
     let addr = lab.hosts[rs].v4.clone();
-    lab.spawn_in(rs, &["python3", script.to_str().unwrap(), &dir, &addr, "80"], "http.log");
+    lab.spawn_in(
+        rs,
+        &["python3", script.to_str().unwrap(), &dir, &addr, "80"],
+        "http.log",
+    );
 }
 
 fn stop_serving(lab: &Lab, rs: usize) {
@@ -132,7 +170,12 @@ fn table(lab: &Lab) -> String {
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .skip(3)
-        .map(|l| l.split_whitespace().take(if l.trim_start().starts_with("->") { 4 } else { 10 }).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            l.split_whitespace()
+                .take(if l.trim_start().starts_with("->") { 4 } else { 10 })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -156,7 +199,10 @@ fn start(lab: &mut Lab, keepalived: bool, config: &str) {
 
 /// Waits for the table to hold `n` real-server lines.
 fn wait_dests(lab: &Lab, n: usize, within: Duration) -> bool {
-    wait_for(within, || table(lab).lines().filter(|l| l.starts_with("->")).count() == n).is_some()
+    wait_for(within, || {
+        table(lab).lines().filter(|l| l.starts_with("->")).count() == n
+    })
+    .is_some()
 }
 
 const TCP_VS: &str = r#"global_defs {
@@ -203,7 +249,12 @@ fn lab_tcp_check_takes_a_dead_server_out_and_back_like_keepalived() {
         let t0 = Instant::now();
         let bound = Duration::from_millis(1000 + 1000 + 500) + SLACK;
         let gone = wait_for(bound, || weight_of(&lab, "10.99.0.3").is_none());
-        assert!(gone.is_some(), "keepalived={keepalived}: still in after {bound:?}:\n{}\n{}", table(&lab), lab.log(LB));
+        assert!(
+            gone.is_some(),
+            "keepalived={keepalived}: still in after {bound:?}:\n{}\n{}",
+            table(&lab),
+            lab.log(LB)
+        );
         let out_in = t0.elapsed();
         let without = table(&lab);
         // Traffic reaches the live server only.
@@ -371,7 +422,9 @@ virtual_server 10.99.0.100 80 {{
         std::fs::remove_file(&flag).unwrap();
         // MISC_CHECK retries 0 times: out at the next check.
         assert!(
-            wait_for(Duration::from_secs(1) + SLACK, || weight_of(&lab, "10.99.0.3").is_some()).is_some(),
+            wait_for(Duration::from_secs(1) + SLACK, || weight_of(&lab, "10.99.0.3")
+                .is_some())
+            .is_some(),
             "keepalived={keepalived}: the sorry server did not come in:\n{}\n{}",
             table(&lab),
             lab.log(LB)
@@ -387,7 +440,11 @@ virtual_server 10.99.0.100 80 {{
         // quorum_up at start, then each transition once (scripts run
         // concurrently: their order is not compared).
         lines.sort();
-        assert_eq!(lines, ["quorum_down", "quorum_up", "quorum_up", "rs_down", "rs_up"], "keepalived={keepalived}");
+        assert_eq!(
+            lines,
+            ["quorum_down", "quorum_up", "quorum_up", "rs_down", "rs_up"],
+            "keepalived={keepalived}"
+        );
         seen.push((up, sorry, back, lines));
     }
     assert_eq!(seen[0], seen[1]);
@@ -438,7 +495,10 @@ fn lab_reload_changes_one_real_server_and_leaves_the_other_alone() {
     };
     let before = stats(&lab);
     assert_eq!(before.len(), 2, "{before:?}");
-    assert!(before.iter().map(|(_, c)| c).sum::<u64>() > 0, "traffic counted: {before:?}");
+    assert!(
+        before.iter().map(|(_, c)| c).sum::<u64>() > 0,
+        "traffic counted: {before:?}"
+    );
     let changed = TCP_VS.replacen("weight 2", "weight 7", 1);
     lab.write_config(LB, &changed);
     lab.signal(LB, nix::sys::signal::Signal::SIGHUP);
@@ -481,8 +541,14 @@ fn lab_samples_give_keepalived_s_table() {
     assert!(files.len() >= 6, "too few configurations: {files:?}");
     // One director for them all: the samples need no real server.
     let mut lab = Lab::new("lvssample", 1);
-    must("ip", &["-n", lab.ns(LB), "route", "add", "default", "via", "10.99.0.250"]);
-    must("ip", &["-n", lab.ns(LB), "-6", "route", "add", "default", "via", "fd00:99::250"]);
+    must(
+        "ip",
+        &["-n", lab.ns(LB), "route", "add", "default", "via", "10.99.0.250"],
+    );
+    must(
+        "ip",
+        &["-n", lab.ns(LB), "-6", "route", "add", "default", "via", "fd00:99::250"],
+    );
     let mut compared = 0;
     for f in &files {
         let text = read_sample(f);
@@ -500,7 +566,12 @@ fn lab_samples_give_keepalived_s_table() {
             lab.stop(LB);
         }
         assert!(!got[0].is_empty(), "{}: keepalived made no table", f.display());
-        assert_eq!(got[0], got[1], "{}: keepalived's table, then rkeepalived's", f.display());
+        assert_eq!(
+            got[0],
+            got[1],
+            "{}: keepalived's table, then rkeepalived's",
+            f.display()
+        );
         compared += 1;
     }
     eprintln!("{compared} configurations give keepalived's table");

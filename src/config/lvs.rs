@@ -1200,15 +1200,14 @@ fn read_checker(ctx: &mut Ctx<'_>, n: &Node) -> Option<Checker> {
     let (mut misc_path, mut misc_timeout, mut misc_dynamic) = (None, None, false);
     let kind = n.name();
     for c in n.children() {
-        if kind != "MISC_CHECK"
+        // MISC_CHECK takes the timing keywords from alpha on, not connect_timeout.
+        let timing_kw = kind != "MISC_CHECK"
             || matches!(
                 c.name(),
                 "alpha" | "retry" | "delay_before_retry" | "warmup" | "delay_loop"
-            )
-        {
-            if timing_setting(ctx, c, &mut ch.timing, "checker") {
-                continue;
-            }
+            );
+        if timing_kw && timing_setting(ctx, c, &mut ch.timing, "checker") {
+            continue;
         }
         let common = kind != "MISC_CHECK";
         match c.name() {

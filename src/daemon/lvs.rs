@@ -9,7 +9,6 @@
 //!                                   +-- view (status, explain, dumps)
 //! ```
 
-
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -152,7 +151,10 @@ fn ipvs_thread() -> Result<std::sync::mpsc::Sender<Job>, IpvsError> {
             while let Ok(job) = rx.recv() {
                 match job {
                     Job::Apply(cmds, reply) => {
-                        let r = cmds.iter().map(|c| sock.execute(c).map_err(|e| e.to_string())).collect();
+                        let r = cmds
+                            .iter()
+                            .map(|c| sock.execute(c).map_err(|e| e.to_string()))
+                            .collect();
                         let _ = reply.send(r);
                     }
                     Job::Adopt(reply) => {
@@ -224,7 +226,11 @@ impl Room {
             }
             let t = global.lvs.timeouts;
             if t.tcp.is_some() || t.tcpfin.is_some() || t.udp.is_some() {
-                let _ = ipvs.send(Job::Timeouts(t.tcp.unwrap_or(0), t.tcpfin.unwrap_or(0), t.udp.unwrap_or(0)));
+                let _ = ipvs.send(Job::Timeouts(
+                    t.tcp.unwrap_or(0),
+                    t.tcpfin.unwrap_or(0),
+                    t.udp.unwrap_or(0),
+                ));
             }
             // What an earlier run left (with -I) and this one wants is
             // taken over as it is: its connections survive the restart.
@@ -308,7 +314,9 @@ impl Room {
                         RsHealth {
                             checkers_up,
                             dynamic_weight: old.and_then(|o| o.dynamic_weight),
-                            reason: old.map(|o| o.reason.clone()).unwrap_or_else(|| "not checked yet".into()),
+                            reason: old
+                                .map(|o| o.reason.clone())
+                                .unwrap_or_else(|| "not checked yet".into()),
                         },
                     );
                 }
@@ -392,13 +400,19 @@ impl Room {
     }
 
     fn quorum_changed(&mut self, vid: &str, up: bool, weight: u64) {
-        let Some(vs) = self.lvs.servers.iter().find(|v| core::vs_id(v) == vid) else { return };
+        let Some(vs) = self.lvs.servers.iter().find(|v| core::vs_id(v) == vid) else {
+            return;
+        };
         let (q, h) = (vs.quorum, vs.hysteresis);
         let script = if up {
             tracing::info!("Gained quorum {q}+{h}={} <= {weight} for VS {}", q + h, vs.label());
             vs.quorum_up.clone()
         } else {
-            tracing::info!("Lost quorum {q}-{h}={} > {weight} for VS {}", q.saturating_sub(h), vs.label());
+            tracing::info!(
+                "Lost quorum {q}-{h}={} > {weight} for VS {}",
+                q.saturating_sub(h),
+                vs.label()
+            );
             vs.quorum_down.clone()
         };
         if let Some(s) = script {

@@ -308,7 +308,11 @@ mod tests {
             weights(&desired(&l, &s)),
             vec![("10.0.0.2:80".into(), 3), ("10.0.0.3:80".into(), 0)]
         );
-        assert_eq!(update_quorum(&l, &mut s), vec![(vs.clone(), true, 3)], "gained at start");
+        assert_eq!(
+            update_quorum(&l, &mut s),
+            vec![(vs.clone(), true, 3)],
+            "gained at start"
+        );
         assert!(update_quorum(&l, &mut s).is_empty(), "3 of quorum 3 still held");
         down(&mut s, rid(&vs, "10.0.0.2:80"));
         assert_eq!(update_quorum(&l, &mut s), vec![(vs.clone(), false, 0)]);

@@ -233,7 +233,10 @@ mod tests {
     fn addr(last: u8) -> SocketAddr {
         SocketAddr::new(IpAddr::V4([10, 0, 0, last].into()), 80)
     }
-    fn table(entries: &[(u16, &str, &[(u8, u32)])]) -> Table {
+    /// (service port, scheduler, [(destination's last octet, weight)])
+    type Entry<'a> = (u16, &'a str, &'a [(u8, u32)]);
+
+    fn table(entries: &[Entry<'_>]) -> Table {
         let mut t = Table::default();
         for (port, sched, dests) in entries {
             t.services.insert(

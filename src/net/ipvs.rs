@@ -239,6 +239,16 @@ fn service_key_attrs(key: &ServiceKey) -> Vec<Attr> {
     }
 }
 
+/// IPv4 granularity is a netmask in network byte order; IPv6's a prefix
+/// length, as a plain number (as ipvsadm sends them).
+fn netmask_attr(ipv6: bool, netmask: u32) -> Attr {
+    if ipv6 {
+        Attr::U32(abi::SVC_NETMASK, netmask)
+    } else {
+        Attr::Bytes(abi::SVC_NETMASK, netmask.to_be_bytes().to_vec())
+    }
+}
+
 fn service_attr(key: &ServiceKey, spec: Option<&ServiceSpec>) -> Attr {
     let mut a = service_key_attrs(key);
     if let Some(s) = spec {
@@ -251,7 +261,7 @@ fn service_attr(key: &ServiceKey, spec: Option<&ServiceSpec>) -> Attr {
         flags.extend_from_slice(&abi::SVC_FLAGS_MASK.to_ne_bytes());
         a.push(Attr::Bytes(abi::SVC_FLAGS, flags));
         a.push(Attr::U32(abi::SVC_TIMEOUT, s.timeout));
-        a.push(Attr::U32(abi::SVC_NETMASK, s.netmask));
+        a.push(netmask_attr(key.ipv6(), s.netmask));
     }
     Attr::Nested(abi::ATTR_SERVICE, a)
 }
@@ -398,7 +408,10 @@ pub fn parse_service(msg: &IpvsMessage) -> Option<(ServiceKey, ServiceSpec, Stat
         sched,
         flags,
         timeout: u32_of(get(&svc, abi::SVC_TIMEOUT)).unwrap_or(0),
-        netmask: u32_of(get(&svc, abi::SVC_NETMASK)).unwrap_or(0),
+        netmask: match get(&svc, abi::SVC_NETMASK).and_then(|b| b.get(..4)) {
+            Some(b) if !key.ipv6() => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            other => u32_of(other).unwrap_or(0),
+        },
         pe_name,
     };
     Some((key, spec, stats_of(get(&svc, abi::SVC_STATS))))
@@ -441,6 +454,9 @@ pub fn parse_dest(msg: &IpvsMessage, svc_ipv6: bool) -> Option<DestInfo> {
         stats: stats_of(get(&d, abi::DEST_STATS)),
     })
 }
+
+/// A service of a dump with its counters and destinations.
+pub type ServiceInfo = (ServiceKey, Stats, Vec<DestInfo>);
 
 /// Why IPVS cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -579,7 +595,7 @@ impl IpvsSocket {
     }
 
     /// The kernel's whole table, with counters.
-    pub fn dump(&mut self) -> Result<(Table, Vec<(ServiceKey, Stats, Vec<DestInfo>)>), IpvsError> {
+    pub fn dump(&mut self) -> Result<(Table, Vec<ServiceInfo>), IpvsError> {
         let mut table = Table::default();
         let mut detail = Vec::new();
         for m in self.request(IpvsMessage::new(abi::CMD_GET_SERVICE, Vec::new()), true)? {
@@ -672,6 +688,7 @@ mod tests {
             netmask: 0xffff_ff00,
             pe_name: None,
         };
+        let mut raw_mask = None;
         for k in [
             key(),
             ServiceKey::Fwmark { mark: 7, ipv6: true },
@@ -682,6 +699,9 @@ mod tests {
             },
         ] {
             let m = encode(&Command::AddService(k, spec.clone()));
+            if k == key() {
+                raw_mask = Some(bytes(&m));
+            }
             let reply = IpvsMessage {
                 cmd: 1,
                 attrs: Vec::new(),
@@ -690,6 +710,9 @@ mod tests {
             let (k2, s2, _) = parse_service(&reply).unwrap();
             assert_eq!((k2, s2), (k, spec.clone()));
         }
+        // 255.255.255.0 goes on the wire as its four octets in order.
+        let b = raw_mask.unwrap();
+        assert!(b.windows(8).any(|w| w == [8, 0, 9, 0, 255, 255, 255, 0]), "{b:?}");
     }
 
     #[test]
