@@ -125,7 +125,7 @@ fn lab(test: &str) -> Lab {
     for rs in [RS1, RS2] {
         let addr = lab.hosts[rs].v4.clone();
         assert!(
-            wait_for(Duration::from_secs(10), || http_status(
+            wait_for(Duration::from_secs(30), || http_status(
                 &lab,
                 LB,
                 &format!("http://{addr}/")
