@@ -46,7 +46,7 @@ ip link add eth0 netns $D type veth peer name eth0 netns $S
 for ns in $D $S; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
 ip -n $D addr add 10.50.255.1/16 dev eth0
 ip -n $D addr add 10.49.0.1/16 dev eth0
-ip netns exec $D sysctl -qw net.ipv4.ip_forward=1 net.ipv4.neigh.default.gc_thresh3=4096 net.ipv4.neigh.default.gc_thresh2=2048
+ip netns exec $D sysctl -qw net.ipv4.ip_forward=1
 ip netns exec $S sysctl -qw net.core.somaxconn=4096
 for v in $(seq 0 $((VS - 1))); do
     for r in $(seq 1 10); do echo "addr add 10.50.$v.$r/16 dev eth0"; done
@@ -120,10 +120,10 @@ pids_of() { ip netns pids $D | while read -r p; do
     case $(cat /proc/$p/comm 2>/dev/null) in keepalived|rkeepalived) echo "$p" ;; esac
 done; }
 ticks() { local t=0 p; for p in $(pids_of); do
-    t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+    t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0)))
 done; echo $t; }
 mem() { local p pss=0 anon=0 a b; for p in $(pids_of); do
-    read -r a b < <(awk '/^Pss:/{p=$2} /^Anonymous:/{a=$2} END{print p, a}' /proc/$p/smaps_rollup)
+    read -r a b < <(awk '/^Pss:/{p=$2} /^Anonymous:/{a=$2} END{print p+0, a+0}' /proc/$p/smaps_rollup 2>/dev/null || echo 0 0)
     pss=$((pss + a)); anon=$((anon + b))
 done; echo "$pss $anon"; }
 now() { date +%s.%N; }

@@ -137,6 +137,8 @@ trap 'rm -rf "$JOB"' EXIT
         [ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
     done
     echo 'mkdir -p /run/lab/out'
+    # devtmpfs has no /dev/fd (udev makes it): bash's <(...) needs it.
+    echo '[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd'
     # Everything the LVS tests use: nothing loads on demand in the guest.
     echo 'for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_twos ip_vs_ftp veth bridge dummy macvlan ipip ip6_tunnel tunnel4 tunnel6 nf_conntrack xt_mark af_packet; do modprobe -q $m 2>/dev/null; done'
     echo 'sysctl -qw net.ipv4.ip_forward=1 kernel.panic_on_oops=1 >/dev/null 2>&1'

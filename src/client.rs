@@ -288,5 +288,49 @@ pub fn status_table(a: &Value, colour: bool) -> String {
             ));
         }
     }
+    lvs_table(&a["lvs"], &mut out);
     out
+}
+
+/// The load balancer's part: each virtual server with its quorum, each
+/// real server with its state, whether it is in IPVS, and why.
+fn lvs_table(lvs: &Value, out: &mut String) {
+    if let Some(e) = lvs["ipvs_error"].as_str() {
+        out.push_str(&format!(
+            "IPVS: {e}
+"
+        ));
+    }
+    for vs in lvs["virtual_servers"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "VS {} {} {}  quorum {}/{} {}
+",
+            vs["name"].as_str().unwrap_or("?"),
+            vs["scheduler"].as_str().unwrap_or("?"),
+            vs["method"].as_str().unwrap_or("?"),
+            vs["live_weight"],
+            vs["quorum"],
+            if vs["quorum_held"] == json!(true) {
+                "held"
+            } else {
+                "LOST"
+            },
+        ));
+        for rs in vs["real_servers"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "    -> {:<24} {:<9} weight {:<5} {}  {}{}
+",
+                rs["address"].as_str().unwrap_or("?"),
+                rs["state"].as_str().unwrap_or("?"),
+                rs["weight"],
+                if rs["in_table"] == json!(true) { "in " } else { "out" },
+                rs["reason"].as_str().unwrap_or(""),
+                if rs["sorry_server"] == json!(true) {
+                    "  (sorry server)"
+                } else {
+                    ""
+                },
+            ));
+        }
+    }
 }

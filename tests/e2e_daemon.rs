@@ -358,7 +358,11 @@ fn runs_without_glibc_tcache_and_scripts_keep_the_original_environment() {
     }
     for (i, out) in env_files.iter().enumerate() {
         let (_, text) = wait_for(mdi_v2(100) + SLACK, || std::fs::read_to_string(out).ok()).expect("notify_master ran");
-        let daemon_env = std::fs::read(format!("/proc/{}/environ", lab.pid(i).expect("pid"))).unwrap();
+        let pid = lab.pid(i).expect("pid");
+        let daemon_env = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        // The re-exec keeps the process's name: pgrep -x rkeepalived finds it.
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim(), "rkeepalived", "host {i}");
         // glibc cuts the tunables apart in place, so look for the piece.
         assert!(
             daemon_env.windows(27).any(|w| w == b"glibc.malloc.tcache_count=0"),

@@ -342,6 +342,15 @@ fn lab_http_get_status_and_digest_like_keepalived() {
             lab.log(LB)
         );
         let inhibited = table(&lab);
+        if !keepalived {
+            // status names the checker's reason, in and out.
+            let o = lab.ctl(LB, &["status"]);
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                text.contains("10.99.0.3:80") && text.contains("inhibited") && text.contains("status 500 (want 200)"),
+                "{text}"
+            );
+        }
         set_status(&lab, RS2, 200);
         assert!(wait_for(RECOVERY, || weight_of(&lab, "10.99.0.3") == Some(1)).is_some());
         // A page whose digest changed: out.
@@ -595,4 +604,31 @@ fn read_sample(p: &Path) -> String {
         return String::from_utf8_lossy(&o.stdout).into_owned();
     }
     std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// On a kernel without IPVS (this machine's own, outside the lab): one
+/// error naming the fix, and VRRP goes on.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn without_ipvs_vrrp_goes_on_and_the_error_names_the_fix() {
+    if in_lab() || Path::new("/proc/net/ip_vs").exists() {
+        eprintln!("this kernel has IPVS: nothing to show here");
+        return;
+    }
+    let config = format!(
+        "{}virtual_server 10.99.0.100 80 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    real_server 10.99.0.2 80 {{\n    }}\n}}\n",
+        common::instance("VI_1", 51, 100, &format!("{}/24", common::VIP), "")
+    );
+    let lab = Lab::started("noipvs", &[&config]);
+    lab.settle(common::VIP, &[0], common::mdi_v2(100) + common::SLACK);
+    let log = lab.log(0);
+    assert_eq!(log.matches("modprobe ip_vs").count(), 1, "{log}");
+    let st = lab.status(0);
+    assert!(
+        st["lvs"]["ipvs_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("modprobe ip_vs"),
+        "{st}"
+    );
 }

@@ -738,33 +738,3 @@ fn spawn_checker(
         }
     })
 }
-
-/// The view as `status` lists it, for the text output.
-pub fn text(v: &View) -> String {
-    let mut out = String::new();
-    if let Some(e) = &v.ipvs_error {
-        out.push_str(&format!("IPVS: {e}\n"));
-    }
-    for vs in &v.virtual_servers {
-        out.push_str(&format!(
-            "VS {} {} {} quorum {}/{} {}\n",
-            vs.name,
-            vs.scheduler,
-            vs.method,
-            vs.live_weight,
-            vs.quorum,
-            if vs.quorum_held { "held" } else { "LOST" }
-        ));
-        for rs in &vs.real_servers {
-            out.push_str(&format!(
-                "  -> {:<24} {:<9} weight {:<5} {} {}\n",
-                rs.address,
-                rs.state,
-                rs.weight,
-                if rs.in_table { "in " } else { "out" },
-                rs.reason
-            ));
-        }
-    }
-    out
-}

@@ -177,7 +177,15 @@ pub fn exec_without_tcache() {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new("/proc/self/exe")
+    // The binary by its own path: exec'ing /proc/self/exe would name the
+    // process "exe" (comm), and `pgrep -x rkeepalived`, ps and monitoring
+    // would lose it. A binary replaced on disk since ("... (deleted)")
+    // is only reachable through /proc/self/exe.
+    let exe = std::fs::read_link("/proc/self/exe")
+        .ok()
+        .filter(|p| p.exists() && !p.to_string_lossy().ends_with(" (deleted)"))
+        .unwrap_or_else(|| "/proc/self/exe".into());
+    let err = std::process::Command::new(exe)
         .arg0(argv0)
         .args(args)
         .env("GLIBC_TUNABLES", tunables)
