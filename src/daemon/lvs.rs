@@ -670,10 +670,15 @@ fn spawn_checker(
         let name = key.checker.kind.name();
         tokio::time::sleep(warmup_delay(t.warmup)).await;
         loop {
-            let (ok, new_weight, reason) = match &key.checker.kind {
+            // A success's words are made only when they are sent.
+            let (ok, new_weight, failure) = match &key.checker.kind {
                 CheckerKind::Tcp => match probe::tcp(&target).await {
-                    Ok(()) => (true, None, format!("TCP connection to {} success", target.addr)),
-                    Err(e) => (false, None, format!("TCP_CHECK on service {} failed: {e}", target.addr)),
+                    Ok(()) => (true, None, None),
+                    Err(e) => (
+                        false,
+                        None,
+                        Some(format!("TCP_CHECK on service {} failed: {e}", target.addr)),
+                    ),
                 },
                 CheckerKind::Http {
                     tls,
@@ -690,8 +695,8 @@ fn spawn_checker(
                         host: virtualhost.clone(),
                     };
                     match probe::http(&target, &p, urls).await {
-                        Ok(()) => (true, None, format!("{name} to {} success", target.addr)),
-                        Err(e) => (false, None, format!("{name}: {e}")),
+                        Ok(()) => (true, None, None),
+                        Err(e) => (false, None, Some(format!("{name}: {e}"))),
                     }
                 }
                 CheckerKind::Misc {
@@ -709,7 +714,7 @@ fn spawn_checker(
                         Ok(c) => format!("exited with status {c}"),
                         Err(e) => e.clone(),
                     };
-                    (ok, w, format!("MISC_CHECK {}: {why}", script.command))
+                    (ok, w, Some(format!("MISC_CHECK {}: {why}", script.command)))
                 }
                 CheckerKind::Unsupported(_) => return,
             };
@@ -718,10 +723,14 @@ fn spawn_checker(
             if ok {
                 weight = new_weight.or(weight);
             }
-            if !ok {
+            if let (false, Some(reason)) = (ok, &failure) {
                 tracing::debug!("{reason}");
             }
             if step.changed.is_some() || weight_moved {
+                let reason = failure.unwrap_or_else(|| match &key.checker.kind {
+                    CheckerKind::Tcp => format!("TCP connection to {} success", target.addr),
+                    _ => format!("{name} to {} success", target.addr),
+                });
                 let sent = tx.send(Transition {
                     generation,
                     rs: key.rs.clone(),
