@@ -1021,20 +1021,40 @@ fn forward(ctx: &mut Ctx<'_>, c: &Node) -> Option<Forward> {
     }
 }
 
+/// A timer keyword's value in `[lo_us, MAX]` into `slot`; `invalid` is
+/// keepalived's extra message for a value out of range.
+fn timer_setting(
+    ctx: &mut Ctx<'_>,
+    c: &Node,
+    lo_us: u64,
+    hi_us: u64,
+    slot: &mut Option<Duration>,
+    invalid: Option<String>,
+) {
+    let Some(tok) = ctx.soft_arg(c, 0, "a time in seconds") else {
+        return;
+    };
+    match ctx.timer(tok, lo_us, hi_us) {
+        Some(d) => *slot = Some(d),
+        None => {
+            if let Some(m) = invalid {
+                ctx.error(tok.span, m.replace("{}", &tok.text));
+            }
+        }
+    }
+}
+
 /// The timing keywords every level takes; false when `c` is not one.
 fn timing_setting(ctx: &mut Ctx<'_>, c: &Node, t: &mut Timing, level: &str) -> bool {
     match c.name() {
-        "connect_timeout" => {
-            if let Some(tok) = ctx.soft_arg(c, 0, "a time in seconds") {
-                match ctx.timer(tok, 1, MAX_TIMEOUT_US) {
-                    Some(d) => t.connect_timeout = Some(d),
-                    None => ctx.error(
-                        tok.span,
-                        format!("{level} connect_timeout {} invalid - ignoring", tok.text),
-                    ),
-                }
-            }
-        }
+        "connect_timeout" => timer_setting(
+            ctx,
+            c,
+            1,
+            MAX_TIMEOUT_US,
+            &mut t.connect_timeout,
+            Some(format!("{level} connect_timeout {{}} invalid - ignoring")),
+        ),
         "retry" => {
             if let Some(tok) = ctx.soft_arg(c, 0, "a number") {
                 // keepalived: 0 is out of range on a virtual or real
@@ -1046,31 +1066,16 @@ fn timing_setting(ctx: &mut Ctx<'_>, c: &Node, t: &mut Timing, level: &str) -> b
                 }
             }
         }
-        "delay_before_retry" => {
-            if let Some(tok) = ctx.soft_arg(c, 0, "a time in seconds") {
-                if let Some(d) = ctx.timer(tok, 0, MAX_DELAY_US) {
-                    t.delay_before_retry = Some(d);
-                }
-            }
-        }
-        "warmup" => {
-            if let Some(tok) = ctx.soft_arg(c, 0, "a time in seconds") {
-                if let Some(d) = ctx.timer(tok, 0, MAX_DELAY_US) {
-                    t.warmup = Some(d);
-                }
-            }
-        }
-        "delay_loop" => {
-            if let Some(tok) = ctx.soft_arg(c, 0, "a time in seconds") {
-                match ctx.timer(tok, 1, MAX_DELAY_US) {
-                    Some(d) => t.delay_loop = Some(d),
-                    None => ctx.error(
-                        tok.span,
-                        format!("{level} delay loop '{}' invalid - ignoring", tok.text),
-                    ),
-                }
-            }
-        }
+        "delay_before_retry" => timer_setting(ctx, c, 0, MAX_DELAY_US, &mut t.delay_before_retry, None),
+        "warmup" => timer_setting(ctx, c, 0, MAX_DELAY_US, &mut t.warmup, None),
+        "delay_loop" => timer_setting(
+            ctx,
+            c,
+            1,
+            MAX_DELAY_US,
+            &mut t.delay_loop,
+            Some(format!("{level} delay loop '{{}}' invalid - ignoring")),
+        ),
         "alpha" => {
             if let Some(b) = bool_or_bare(ctx, c, "alpha") {
                 t.alpha = Some(b);
