@@ -563,12 +563,18 @@ fn lab_samples_give_keepalived_s_table() {
         for keepalived in [true, false] {
             must("ip", &["netns", "exec", lab.ns(LB), "ipvsadm", "-C"]);
             start(&mut lab, keepalived, &text);
+            // The table of the start: the first one seen twice, 50 ms
+            // apart (a check may fail soon after: warmup is random).
+            let mut last = String::new();
             let t = wait_for(Duration::from_secs(10), || {
+                std::thread::sleep(Duration::from_millis(50));
                 let t = table(&lab);
-                (!t.is_empty()).then_some(t)
-            });
-            std::thread::sleep(Duration::from_millis(700));
-            let t = t.map(|_| table(&lab)).unwrap_or_default();
+                let stable = !t.is_empty() && t == last;
+                last = t.clone();
+                stable.then_some(t)
+            })
+            .map(|(_, t)| t)
+            .unwrap_or_default();
             got.push(t);
             lab.stop(LB);
         }
