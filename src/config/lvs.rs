@@ -1430,7 +1430,8 @@ fn group_port_rules(ctx: &mut Ctx<'_>, vs: &VirtualServer, g: &VsGroup) {
         for e in &g.entries {
             match *e {
                 GroupEntry::Fwmark { .. } if rs.addr.port() != 0 => {
-                    ctx.error(
+                    // Logged by keepalived 2.2.7, not counted by its -t.
+                    ctx.note(
                         rs.span,
                         format!(
                             "WARNING - fwmark virtual server {label}, real server {} has port specified - port will be ignored",
