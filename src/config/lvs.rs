@@ -270,6 +270,25 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
 }
 
+impl RealServer {
+    /// keepalived's defaults: weight 1, everything else inherited.
+    pub fn new(span: Span, addr: SocketAddr) -> Self {
+        RealServer {
+            span,
+            addr,
+            weight: 1,
+            forward: None,
+            uthreshold: 0,
+            lthreshold: 0,
+            notify_up: None,
+            notify_down: None,
+            virtualhost: None,
+            timing: Timing::default(),
+            checkers: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualServer {
     pub span: Span,
@@ -726,19 +745,7 @@ pub fn read_virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer>
             },
             "sorry_server" => {
                 if let Some((ip, port)) = addr_port(ctx, c, 0, "sorry server") {
-                    vs.sorry_server = Some(RealServer {
-                        span: c.span(),
-                        addr: SocketAddr::new(ip, port.unwrap_or(0)),
-                        weight: 1,
-                        forward: None,
-                        uthreshold: 0,
-                        lthreshold: 0,
-                        notify_up: None,
-                        notify_down: None,
-                        virtualhost: None,
-                        timing: Timing::default(),
-                        checkers: Vec::new(),
-                    });
+                    vs.sorry_server = Some(RealServer::new(c.span(), SocketAddr::new(ip, port.unwrap_or(0))));
                 }
             }
             "sorry_server_inhibit" => vs.sorry_server_inhibit = true,
@@ -1093,19 +1100,7 @@ fn timing_setting(ctx: &mut Ctx<'_>, c: &Node, t: &mut Timing, level: &str) -> b
 
 fn read_real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
     let (ip, port) = addr_port(ctx, n, 0, "real server")?;
-    let mut rs = RealServer {
-        span: n.span(),
-        addr: SocketAddr::new(ip, port.unwrap_or(0)),
-        weight: 1,
-        forward: None,
-        uthreshold: 0,
-        lthreshold: 0,
-        notify_up: None,
-        notify_down: None,
-        virtualhost: None,
-        timing: Timing::default(),
-        checkers: Vec::new(),
-    };
+    let mut rs = RealServer::new(n.span(), SocketAddr::new(ip, port.unwrap_or(0)));
     for c in n.children() {
         if timing_setting(ctx, c, &mut rs.timing, "real server") {
             continue;
