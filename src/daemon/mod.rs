@@ -60,6 +60,7 @@ pub mod journal;
 pub mod lifecycle;
 pub mod logging;
 pub mod lvs;
+pub mod lvs_view;
 pub mod metrics;
 pub mod notify;
 pub mod params;
@@ -112,7 +113,7 @@ pub fn main(cli: Cli) -> i32 {
         eprintln!("rkeepalived: genhash mode (-T) is LVS tooling and not part of rkeepalived");
         return 1;
     }
-    if cli.config_test.is_none() && !cli.check {
+    if cli.config_test.is_none() {
         process::exec_without_tcache();
     }
     for n in cli::notices(&cli) {
@@ -120,9 +121,6 @@ pub fn main(cli: Cli) -> i32 {
     }
     if let Some(log) = &cli.config_test {
         return config_test(&cli, log);
-    }
-    if cli.check {
-        return 0;
     }
     daemon(cli)
 }
