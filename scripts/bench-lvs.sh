@@ -119,9 +119,11 @@ dests() { ip netns exec $D ipvsadm -Ln 2>/dev/null | grep -c -- '->  *10\.50\.' 
 pids_of() { ip netns pids $D | while read -r p; do
     case $(cat /proc/$p/comm 2>/dev/null) in keepalived|rkeepalived) echo "$p" ;; esac
 done; }
-ticks() { local t=0 p; for p in $(pids_of); do
-    t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0)))
-done; echo $t; }
+# user and system ticks of the daemon's processes, summed
+ticks() { local u=0 s=0 p a b; for p in $(pids_of); do
+    read -r a b < <(awk '{print $14, $15}' /proc/$p/stat 2>/dev/null || echo 0 0)
+    u=$((u + a)); s=$((s + b))
+done; echo "$u $s"; }
 mem() { local p pss=0 anon=0 a b; for p in $(pids_of); do
     read -r a b < <(awk '/^Pss:/{p=$2} /^Anonymous:/{a=$2} END{print p+0, a+0}' /proc/$p/smaps_rollup 2>/dev/null || echo 0 0)
     pss=$((pss + a)); anon=$((anon + b))
@@ -141,8 +143,9 @@ for impl in $IMPLS; do
     done
     load=$(echo "$(now) - $t0" | bc)
     sleep 5 # every checker past its warmup
-    c0=$(ticks); sleep "$CPU_SECONDS"; c1=$(ticks)
-    cpu=$(echo "scale=2; ($c1 - $c0) / $HZ" | bc)
+    read -r u0 s0 < <(ticks); sleep "$CPU_SECONDS"; read -r u1 s1 < <(ticks)
+    cpu=$(echo "scale=2; ($u1 - $u0 + $s1 - $s0) / $HZ" | bc)
+    usr=$(echo "scale=2; ($u1 - $u0) / $HZ" | bc)
     read -r pss anon < <(mem)
     : >"$W/$impl.det"
     for k in $(seq 1 "$DOWNS"); do
@@ -158,8 +161,8 @@ for impl in $IMPLS; do
         ip -n $D route del prohibit "$addr/32"
     done
     read -r med p99 < <(sort -n "$W/$impl.det" | awk '{a[NR]=$1} END {i=int(NR*0.99+0.999); if (i<1) i=1; printf "%.3f %.3f\n", a[int((NR+1)/2)], a[i]}')
-    printf '%s: %d destinations loaded in %.2f s; CPU %s s per %s s; PSS %s kB, anon %s kB; detection median %s s, p99 %s s (%s downs)\n' \
-        "$impl" "$WANT" "$load" "$cpu" "$CPU_SECONDS" "$pss" "$anon" "$med" "$p99" "$DOWNS"
+    printf '%s: %d destinations loaded in %.2f s; CPU %s s (user %s) per %s s; PSS %s kB, anon %s kB; detection median %s s, p99 %s s (%s downs)\n' \
+        "$impl" "$WANT" "$load" "$cpu" "$usr" "$CPU_SECONDS" "$pss" "$anon" "$med" "$p99" "$DOWNS"
     for p in $(pids_of); do kill -TERM "$p" 2>/dev/null || true; done
     sleep 3
 done

@@ -31,7 +31,8 @@ pub struct Target {
     pub timeout: Duration,
 }
 
-async fn connect(t: &Target, deadline: Instant) -> Result<TcpStream, String> {
+/// A connection to the target, without a deadline of its own.
+async fn open(t: &Target) -> Result<TcpStream, String> {
     let socket = if t.addr.is_ipv6() {
         TcpSocket::new_v6()
     } else {
@@ -41,11 +42,10 @@ async fn connect(t: &Target, deadline: Instant) -> Result<TcpStream, String> {
     if let Some(b) = t.bind {
         socket.bind(b).map_err(|e| format!("cannot bind to {b}: {e}"))?;
     }
-    match timeout_at(deadline, socket.connect(t.addr)).await {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(format!("connect to {}: {}", t.addr, short_io(&e))),
-        Err(_) => Err(format!("connect to {}: timed out after {:?}", t.addr, t.timeout)),
-    }
+    socket
+        .connect(t.addr)
+        .await
+        .map_err(|e| format!("connect to {}: {}", t.addr, short_io(&e)))
 }
 
 fn short_io(e: &std::io::Error) -> String {
@@ -58,10 +58,10 @@ fn short_io(e: &std::io::Error) -> String {
 
 /// TCP_CHECK: a connection that completes within the timeout.
 pub async fn tcp(t: &Target) -> Result<(), String> {
-    let deadline = Instant::now() + t.timeout;
-    let s = connect(t, deadline).await?;
-    drop(s);
-    Ok(())
+    match timeout_at(Instant::now() + t.timeout, open(t)).await {
+        Ok(r) => r.map(drop),
+        Err(_) => Err(format!("connect to {}: timed out after {:?}", t.addr, t.timeout)),
+    }
 }
 
 /// What HTTP_GET needs besides the target.
@@ -78,22 +78,130 @@ pub struct HttpProbe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub status: u16,
-    pub digest: String,
+    pub digest: [u8; 16],
     pub head_of_body: Vec<u8>,
 }
 
-/// HTTP_GET / SSL_GET: every url must answer as configured.
-pub async fn http(t: &Target, p: &HttpProbe, urls: &[Url]) -> Result<(), String> {
-    for u in urls {
-        let host = u.virtualhost.clone().or_else(|| p.host.clone());
-        let got = fetch(t, p, &u.path, host.as_deref()).await?;
-        judge(u, &got, t.addr)?;
+/// One url, made ready once: its request bytes, its compiled regex and
+/// its TLS server name do not change from one check to the next.
+struct Get {
+    url: Url,
+    request: Vec<u8>,
+    regex: Option<regex::bytes::Regex>,
+    server_name: rustls::pki_types::ServerName<'static>,
+}
+
+/// HTTP_GET / SSL_GET for one checker: built once, run at every check,
+/// so a check allocates little beyond its socket (1,000 checkers a second
+/// make this matter).
+pub struct HttpCheck {
+    target: Target,
+    tls: Option<tokio_rustls::TlsConnector>,
+    gets: Vec<Get>,
+    /// Read buffer and header bytes, kept from one check to the next.
+    buf: Vec<u8>,
+    head: Vec<u8>,
+}
+
+impl HttpCheck {
+    pub fn new(target: Target, p: &HttpProbe, urls: &[Url]) -> Result<HttpCheck, String> {
+        let (proto, close) = match p.version {
+            HttpVersion::V10 => ("HTTP/1.0", false),
+            HttpVersion::V10Close => ("HTTP/1.0", true),
+            HttpVersion::V11 => ("HTTP/1.1", true),
+        };
+        let mut gets = Vec::with_capacity(urls.len());
+        for u in urls {
+            let host = u.virtualhost.clone().or_else(|| p.host.clone());
+            let host_header = host.clone().unwrap_or_else(|| match target.addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            });
+            let mut req = format!(
+                "GET {} {proto}\r\nUser-Agent: KeepAliveClient\r\nHost: {host_header}\r\n",
+                u.path
+            );
+            if close {
+                req.push_str("Connection: close\r\n");
+            }
+            req.push_str("\r\n");
+            let regex = match &u.regex {
+                Some(r) => Some(regex::bytes::Regex::new(r).map_err(|e| format!("regex: {e}"))?),
+                None => None,
+            };
+            let server_name = match host.filter(|_| p.sni) {
+                Some(h) => rustls::pki_types::ServerName::try_from(h).map_err(|e| format!("TLS name: {e}"))?,
+                None => rustls::pki_types::ServerName::IpAddress(target.addr.ip().into()),
+            };
+            gets.push(Get {
+                url: u.clone(),
+                request: req.into_bytes(),
+                regex,
+                server_name,
+            });
+        }
+        let tls = if p.tls { Some(tls_connector(p.sni)?) } else { None };
+        Ok(HttpCheck {
+            target,
+            tls,
+            gets,
+            buf: vec![0u8; 2048],
+            head: Vec::with_capacity(512),
+        })
     }
-    Ok(())
+
+    /// Every url must answer as configured.
+    pub async fn run(&mut self) -> Result<(), String> {
+        for i in 0..self.gets.len() {
+            let got = self.fetch(i).await?;
+            let g = &self.gets[i];
+            judge(&g.url, g.regex.as_ref(), &got, self.target.addr)?;
+        }
+        Ok(())
+    }
+
+    async fn fetch(&mut self, i: usize) -> Result<Fetched, String> {
+        let t = &self.target;
+        let g = &self.gets[i];
+        // One timer for the whole exchange, connect included.
+        let deadline = Instant::now() + t.timeout;
+        let connected = std::sync::atomic::AtomicBool::new(false);
+        let (buf, head) = (&mut self.buf, &mut self.head);
+        let keep_body = g.regex.is_some();
+        let work = async {
+            let tcp = open(t).await?;
+            connected.store(true, std::sync::atomic::Ordering::Relaxed);
+            match &self.tls {
+                Some(c) => {
+                    let stream = c
+                        .connect(g.server_name.clone(), tcp)
+                        .await
+                        .map_err(|e| format!("TLS handshake: {e}"))?;
+                    exchange(stream, &g.request, buf, head, keep_body).await
+                }
+                None => exchange(tcp, &g.request, buf, head, keep_body).await,
+            }
+        };
+        match timeout_at(deadline, work).await {
+            Ok(r) => r,
+            Err(_) if !connected.load(std::sync::atomic::Ordering::Relaxed) => {
+                Err(format!("connect to {}: timed out after {:?}", t.addr, t.timeout))
+            }
+            Err(_) => Err(format!(
+                "no complete answer within {:?} at {}{}",
+                t.timeout, t.addr, g.url.path
+            )),
+        }
+    }
+}
+
+/// HTTP_GET / SSL_GET once (tests, and whoever checks one page).
+pub async fn http(t: &Target, p: &HttpProbe, urls: &[Url]) -> Result<(), String> {
+    HttpCheck::new(t.clone(), p, urls)?.run().await
 }
 
 /// The verdict on one fetched url, in keepalived's terms.
-pub fn judge(u: &Url, got: &Fetched, addr: SocketAddr) -> Result<(), String> {
+fn judge(u: &Url, regex: Option<&regex::bytes::Regex>, got: &Fetched, addr: SocketAddr) -> Result<(), String> {
     if !u.status_ok(got.status) {
         let want = if u.status.is_empty() {
             "200-299".to_string()
@@ -107,12 +215,13 @@ pub fn judge(u: &Url, got: &Fetched, addr: SocketAddr) -> Result<(), String> {
         return Err(format!("status {} (want {want}) at {addr}{}", got.status, u.path));
     }
     if let Some(d) = &u.digest {
-        if *d != got.digest {
-            return Err(format!("digest {} (want {d}) at {addr}{}", got.digest, u.path));
+        let hex = hex(&got.digest);
+        if d.as_bytes() != hex {
+            let hex = String::from_utf8_lossy(&hex);
+            return Err(format!("digest {hex} (want {d}) at {addr}{}", u.path));
         }
     }
-    if let Some(re) = &u.regex {
-        let re = regex::bytes::Regex::new(re).map_err(|e| format!("regex: {e}"))?;
+    if let Some(re) = regex {
         let found = re.is_match(&got.head_of_body);
         if found == u.regex_no_match {
             let what = if found { "matches" } else { "does not match" };
@@ -122,50 +231,32 @@ pub fn judge(u: &Url, got: &Fetched, addr: SocketAddr) -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(test)]
 async fn fetch(t: &Target, p: &HttpProbe, path: &str, host: Option<&str>) -> Result<Fetched, String> {
-    let deadline = Instant::now() + t.timeout;
-    let tcp = connect(t, deadline).await?;
-    let host_header = host.map(str::to_string).unwrap_or_else(|| match t.addr {
-        SocketAddr::V4(a) => a.ip().to_string(),
-        SocketAddr::V6(a) => format!("[{}]", a.ip()),
-    });
-    let (proto, close) = match p.version {
-        HttpVersion::V10 => ("HTTP/1.0", false),
-        HttpVersion::V10Close => ("HTTP/1.0", true),
-        HttpVersion::V11 => ("HTTP/1.1", true),
+    let u = Url {
+        path: path.into(),
+        virtualhost: host.map(str::to_string),
+        ..Url::default()
     };
-    let mut req = format!("GET {path} {proto}\r\nUser-Agent: KeepAliveClient\r\nHost: {host_header}\r\n");
-    if close {
-        req.push_str("Connection: close\r\n");
-    }
-    req.push_str("\r\n");
-    let work = async {
-        if p.tls {
-            let name = if p.sni { host.map(str::to_string) } else { None };
-            let stream = tls_connect(tcp, name, t.addr).await?;
-            exchange(stream, req.as_bytes()).await
-        } else {
-            exchange(tcp, req.as_bytes()).await
-        }
-    };
-    match timeout_at(deadline, work).await {
-        Ok(r) => r.map_err(|e| format!("{e} at {}{path}", t.addr)),
-        Err(_) => Err(format!("no complete answer within {:?} at {}{path}", t.timeout, t.addr)),
-    }
+    HttpCheck::new(t.clone(), p, &[u])?.fetch(0).await
 }
 
 /// Sends the request and reads the answer to its end, hashing the body.
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, req: &[u8]) -> Result<Fetched, String> {
+/// The first [`REGEX_WINDOW`] bytes of the body are kept only with `keep_body`.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    req: &[u8],
+    buf: &mut [u8],
+    head: &mut Vec<u8>,
+    keep_body: bool,
+) -> Result<Fetched, String> {
     s.write_all(req).await.map_err(|e| format!("send: {e}"))?;
-    // Health pages are small: a 2 KiB buffer per exchange, not zeroed per
-    // read beyond it (1,000 checkers a second make this matter).
-    let mut buf = vec![0u8; 2048];
-    let mut head: Vec<u8> = Vec::new();
+    head.clear();
     let mut md5 = Md5::new();
     let mut window = Vec::new();
     let mut status = None;
     loop {
-        let n = match s.read(&mut buf).await {
+        let n = match s.read(buf).await {
             Ok(0) => break,
             Ok(n) => n,
             // A TLS peer that closes without close_notify has still sent it all.
@@ -175,29 +266,28 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, req: &[u8]) -> Re
         let mut chunk = &buf[..n];
         if status.is_none() {
             head.extend_from_slice(chunk);
-            let Some(end) = find(&head, b"\r\n\r\n") else {
+            let Some(end) = find(head, b"\r\n\r\n") else {
                 if head.len() > MAX_HEAD {
                     return Err("no HTTP header end within 16 KiB".into());
                 }
                 continue;
             };
             status = Some(parse_status(&head[..end])?);
-            let body = head.split_off(end + 4);
-            md5.update(&body);
-            keep(&mut window, &body);
-            chunk = &[];
+            chunk = &head[end + 4..];
         }
         md5.update(chunk);
-        keep(&mut window, chunk);
+        if keep_body {
+            keep(&mut window, chunk);
+        }
     }
     let status = match status {
         Some(s) => s,
         None if head.is_empty() => return Err("connection closed without an answer".into()),
-        None => parse_status(&head)?,
+        None => parse_status(head)?,
     };
     Ok(Fetched {
         status,
-        digest: hex(&md5.finalize()),
+        digest: md5.finalize().into(),
         head_of_body: window,
     })
 }
@@ -225,8 +315,15 @@ pub fn parse_status(head: &[u8]) -> Result<u16, String> {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// Lower-case hex, as genhash prints a digest.
+fn hex(b: &[u8; 16]) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (i, x) in b.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(x >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(x & 15)];
+    }
+    out
 }
 
 /// keepalived checks a real server's TLS, not its identity: any
@@ -266,11 +363,8 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     }
 }
 
-async fn tls_connect(
-    tcp: TcpStream,
-    sni: Option<String>,
-    addr: SocketAddr,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+/// keepalived's SSL_GET: any certificate, the configured SNI or none.
+fn tls_connector(sni: bool) -> Result<tokio_rustls::TlsConnector, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -278,15 +372,8 @@ async fn tls_connect(
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
         .with_no_client_auth();
-    config.enable_sni = sni.is_some();
-    let name = match sni {
-        Some(h) => rustls::pki_types::ServerName::try_from(h).map_err(|e| format!("TLS name: {e}"))?,
-        None => rustls::pki_types::ServerName::IpAddress(addr.ip().into()),
-    };
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("TLS handshake: {e}"))
+    config.enable_sni = sni;
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 #[cfg(test)]
@@ -340,7 +427,7 @@ mod tests {
         let got = fetch(&target(a), &probe(), "/", None).await.unwrap();
         assert_eq!(got.status, 200);
         // md5sum of "hello\n"
-        assert_eq!(got.digest, "b1946ac92492d2347c6235b4d2611184");
+        assert_eq!(&hex(&got.digest), b"b1946ac92492d2347c6235b4d2611184");
         let mut u = url("/");
         u.digest = Some("b1946ac92492d2347c6235b4d2611184".into());
         assert!(http(&target(a), &probe(), &[u.clone()]).await.is_ok());
