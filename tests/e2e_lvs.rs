@@ -636,3 +636,41 @@ fn without_ipvs_vrrp_goes_on_and_the_error_names_the_fix() {
         "{st}"
     );
 }
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn dash_c_runs_only_the_checkers_and_dash_p_only_vrrp() {
+    // keepalived's -C (--check) and -P (--vrrp): one subsystem each.
+    let config = format!(
+        "{}virtual_server 10.99.0.100 80 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    real_server 10.99.0.2 80 {{\n        TCP_CHECK {{\n            connect_timeout 1\n            retry 0\n            delay_loop 1\n            warmup 0\n        }}\n    }}\n}}\n",
+        common::instance("VI_1", 51, 100, &format!("{}/24", common::VIP), "")
+    );
+    // Nothing listens on 10.99.0.2:80: the check fails, with its reason.
+    let mut lab = Lab::new("dashc", 2);
+    lab.start(0, &config, &["-C"]);
+    lab.start(1, &config, &["-P"]);
+    lab.settle(common::VIP, &[1], common::mdi_v2(100) + common::SLACK);
+    let checked = wait_for(Duration::from_secs(10), || {
+        let st = lab.status(0);
+        let reason = st["lvs"]["virtual_servers"][0]["real_servers"][0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        (reason.contains("10.99.0.2:80")).then_some(reason)
+    });
+    assert!(checked.is_some(), "-C checks the real server: {}", lab.status(0));
+    // explain VS/RS speaks of it, from its journal.
+    let out = lab.ctl(0, &["explain", "10.99.0.100:80/10.99.0.2"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("10.99.0.2:80 is out of [10.99.0.100]:tcp:80"), "{text}");
+    assert!(text.contains("connection refused"), "{text}");
+    assert!(text.contains(" down: TCP_CHECK"), "{text}");
+    assert!(lab.running(0), "-C keeps running: {}", lab.log(0));
+    assert!(!lab.has_addr(0, common::VIP), "-C runs no VRRP instance");
+    let st1 = lab.status(1);
+    assert!(
+        st1["lvs"].is_null() || st1["lvs"]["virtual_servers"].as_array().is_none_or(|v| v.is_empty()),
+        "-P checks no real server: {st1}"
+    );
+}

@@ -85,7 +85,20 @@ impl Daemon {
 
     fn explain_answer(&self, name: &str) -> Value {
         let Some(id) = self.find(name) else {
-            return error(format!("no instance {name}"));
+            // A virtual server (VS) or one of its real servers (VS/RS).
+            if let Some((lines, record)) = self.lvs.as_ref().and_then(|room| room.explain(name)) {
+                return json!({
+                    "version": VERSION,
+                    "ok": true,
+                    "virtual_server": name,
+                    "explanation": lines,
+                    "status": record,
+                });
+            }
+            return match self.lvs {
+                Some(_) => error(format!("no instance or virtual server {name}")),
+                None => error(format!("no instance {name}")),
+            };
         };
         let now = Self::now();
         let facts = self.facts();

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -26,6 +25,9 @@ use crate::lvs::{self as core, RsHealth, RsId, State};
 use crate::net::ipvs::{IpvsError, IpvsSocket};
 use crate::track::lvs as probe;
 use crate::track::security::{self, RunAs};
+
+pub use super::lvs_view::View;
+use super::lvs_view::{CheckerView, RsEvent, RsJournal, RsView, VsView};
 
 /// A refused IPVS request is tried again this often, as refused addresses are.
 const RETRY: Duration = Duration::from_secs(2);
@@ -59,49 +61,11 @@ enum Msg {
     Stop { release: bool, done: oneshot::Sender<()> },
 }
 
-/// What `status` and `explain` show of the load balancer.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct View {
-    /// Why the kernel's table cannot be programmed, if it cannot.
-    pub ipvs_error: Option<String>,
-    pub virtual_servers: Vec<VsView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VsView {
-    pub name: String,
-    pub services: Vec<String>,
-    pub scheduler: String,
-    pub method: String,
-    pub quorum: u32,
-    pub quorum_held: bool,
-    pub live_weight: u64,
-    pub real_servers: Vec<RsView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RsView {
-    pub address: String,
-    pub weight: u32,
-    /// "up", "down" or "inhibited" (down, kept at weight 0).
-    pub state: &'static str,
-    pub in_table: bool,
-    pub sorry_server: bool,
-    /// Why it is in or out, in the checker's words.
-    pub reason: String,
-    pub checkers: Vec<CheckerView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckerView {
-    pub kind: &'static str,
-    pub up: bool,
-}
-
 /// The handle the daemon keeps.
 pub struct LvsRoom {
     tx: mpsc::UnboundedSender<Msg>,
     pub view: Arc<Mutex<View>>,
+    journal: Arc<Mutex<RsJournal>>,
     task: JoinHandle<()>,
 }
 
@@ -109,9 +73,15 @@ impl LvsRoom {
     pub fn start(lvs: Lvs, global: GlobalDefs) -> LvsRoom {
         let (tx, rx) = mpsc::unbounded_channel();
         let view = Arc::new(Mutex::new(View::default()));
-        let v = view.clone();
-        let task = tokio::spawn(async move { Room::new(v).run(lvs, global, rx).await });
-        LvsRoom { tx, view, task }
+        let journal = Arc::new(Mutex::new(RsJournal::default()));
+        let (v, j) = (view.clone(), journal.clone());
+        let task = tokio::spawn(async move { Room::new(v, j).run(lvs, global, rx).await });
+        LvsRoom {
+            tx,
+            view,
+            journal,
+            task,
+        }
     }
 
     pub fn reload(&self, lvs: Lvs, global: GlobalDefs) {
@@ -130,6 +100,27 @@ impl LvsRoom {
 
     pub fn snapshot(&self) -> View {
         self.view.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// `explain VS` or `explain VS/RS`: the sentences and the record they
+    /// come from, or None if no virtual server has that name.
+    pub fn explain(&self, name: &str) -> Option<(Vec<String>, serde_json::Value)> {
+        let view = self.snapshot();
+        let (vs, rs) = super::lvs_view::find(&view, name)?;
+        let history = match rs {
+            Some(r) => self
+                .journal
+                .lock()
+                .map(|j| j.of(&RsJournal::key(&vs.name, &r.address)))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let lines = super::lvs_view::explain(vs, rs, &history);
+        let record = match rs {
+            Some(r) => serde_json::json!({ "virtual_server": vs.name, "real_server": r, "history": history }),
+            None => serde_json::to_value(vs).unwrap_or_default(),
+        };
+        Some((lines, record))
     }
 }
 
@@ -187,11 +178,12 @@ struct Room {
     transitions: (mpsc::UnboundedSender<Transition>, mpsc::UnboundedReceiver<Transition>),
     retry_due: bool,
     view: Arc<Mutex<View>>,
+    journal: Arc<Mutex<RsJournal>>,
     ipvs_error: Option<String>,
 }
 
 impl Room {
-    fn new(view: Arc<Mutex<View>>) -> Room {
+    fn new(view: Arc<Mutex<View>>, journal: Arc<Mutex<RsJournal>>) -> Room {
         Room {
             lvs: Lvs::default(),
             global: GlobalDefs::default(),
@@ -203,6 +195,7 @@ impl Room {
             transitions: mpsc::unbounded_channel(),
             retry_due: false,
             view,
+            journal,
             ipvs_error: None,
         }
     }
@@ -334,6 +327,19 @@ impl Room {
             keep.push((key, self.generation, handle));
         }
         self.checkers = keep;
+        let names: std::collections::HashSet<String> = lvs
+            .servers
+            .iter()
+            .flat_map(|vs| {
+                let l = vs.label();
+                vs.real_servers
+                    .iter()
+                    .map(move |rs| RsJournal::key(&l, &rs.addr.to_string()))
+            })
+            .collect();
+        if let Ok(mut j) = self.journal.lock() {
+            j.retain(|k| names.contains(k));
+        }
         self.lvs = lvs;
         self.global = global;
         self.state = state;
@@ -381,6 +387,21 @@ impl Room {
             }
             rs.notify_down.clone()
         };
+        let event = RsEvent {
+            at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            to: match (now, inhibit) {
+                (true, _) => "up",
+                (false, true) => "inhibited",
+                (false, false) => "down",
+            },
+            reason: t.reason,
+        };
+        if let Ok(mut j) = self.journal.lock() {
+            j.record(RsJournal::key(&vlabel, &rs.addr.to_string()), event);
+        }
         if let Some(s) = script {
             self.run_script(s);
         }
@@ -522,6 +543,7 @@ impl Room {
     }
 
     fn publish(&self) {
+        let journal = self.journal.lock().ok();
         let mut v = View {
             ipvs_error: self.ipvs_error.clone(),
             virtual_servers: Vec::new(),
@@ -567,11 +589,21 @@ impl Room {
                         .checkers
                         .iter()
                         .enumerate()
-                        .map(|(i, c)| CheckerView {
-                            kind: c.kind.name(),
-                            up: h.and_then(|h| h.checkers_up.get(i).copied()).unwrap_or(true),
+                        .map(|(i, c)| {
+                            let t = c.effective(vs.rs_timing(rs));
+                            CheckerView {
+                                kind: c.kind.name(),
+                                up: h.and_then(|h| h.checkers_up.get(i).copied()).unwrap_or(true),
+                                delay_loop: t.delay_loop.as_secs_f64(),
+                                retry: t.retry,
+                                delay_before_retry: t.delay_before_retry.as_secs_f64(),
+                                connect_timeout: t.connect_timeout.as_secs_f64(),
+                            }
                         })
                         .collect(),
+                    last_change: journal
+                        .as_ref()
+                        .and_then(|j| j.last(&RsJournal::key(&vs.label(), &rs.addr.to_string())).cloned()),
                 });
             }
             if let Some(s) = &vs.sorry_server {
@@ -588,6 +620,7 @@ impl Room {
                         "sorry server: quorum lost".into()
                     },
                     checkers: Vec::new(),
+                    last_change: None,
                 });
             }
             v.virtual_servers.push(VsView {
@@ -596,6 +629,7 @@ impl Room {
                 scheduler: vs.sched.clone(),
                 method: vs.forward.name().into(),
                 quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
                 quorum_held: self.state.has_quorum(vs),
                 live_weight: self.state.live_weight(vs),
                 real_servers: rsv,
@@ -668,7 +702,31 @@ fn spawn_checker(
             timeout: t.connect_timeout,
         };
         let name = key.checker.kind.name();
-        tokio::time::sleep(warmup_delay(t.warmup)).await;
+        // HTTP_GET/SSL_GET build their requests, regexes and TLS once.
+        let mut http = match &key.checker.kind {
+            CheckerKind::Http {
+                tls,
+                urls,
+                version,
+                virtualhost,
+                sni,
+                ..
+            } => {
+                let p = probe::HttpProbe {
+                    tls: *tls,
+                    sni: *sni,
+                    version: *version,
+                    host: virtualhost.clone(),
+                };
+                // A url that cannot be made ready (a bad regex) fails every check.
+                probe::HttpCheck::new(target.clone(), &p, urls).map_err(|e| format!("{name}: {e}"))
+            }
+            _ => Err(String::new()),
+        };
+        // One timer for the pauses, moved rather than made anew each time.
+        let pause = tokio::time::sleep(warmup_delay(t.warmup));
+        tokio::pin!(pause);
+        pause.as_mut().await;
         loop {
             // A success's words are made only when they are sent.
             let (ok, new_weight, failure) = match &key.checker.kind {
@@ -680,25 +738,13 @@ fn spawn_checker(
                         Some(format!("TCP_CHECK on service {} failed: {e}", target.addr)),
                     ),
                 },
-                CheckerKind::Http {
-                    tls,
-                    urls,
-                    version,
-                    virtualhost,
-                    sni,
-                    ..
-                } => {
-                    let p = probe::HttpProbe {
-                        tls: *tls,
-                        sni: *sni,
-                        version: *version,
-                        host: virtualhost.clone(),
-                    };
-                    match probe::http(&target, &p, urls).await {
+                CheckerKind::Http { .. } => match &mut http {
+                    Ok(h) => match h.run().await {
                         Ok(()) => (true, None, None),
                         Err(e) => (false, None, Some(format!("{name}: {e}"))),
-                    }
-                }
+                    },
+                    Err(e) => (false, None, Some(e.clone())),
+                },
                 CheckerKind::Misc {
                     script,
                     timeout,
@@ -743,7 +789,8 @@ fn spawn_checker(
                     return;
                 }
             }
-            tokio::time::sleep(step.next).await;
+            pause.as_mut().reset(tokio::time::Instant::now() + step.next);
+            pause.as_mut().await;
         }
     })
 }
