@@ -105,7 +105,7 @@ impl LvsRoom {
     /// `explain VS` or `explain VS/RS`: the sentences and the record they
     /// come from, or None if no virtual server has that name.
     pub fn explain(&self, name: &str) -> Option<(Vec<String>, serde_json::Value)> {
-        let view = self.snapshot();
+        let view = self.view.lock().ok()?;
         let (vs, rs) = super::lvs_view::find(&view, name)?;
         let history = match rs {
             Some(r) => self
@@ -388,10 +388,7 @@ impl Room {
             rs.notify_down.clone()
         };
         let event = RsEvent {
-            at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
+            at: super::journal::secs(std::time::SystemTime::now()),
             to: match (now, inhibit) {
                 (true, _) => "up",
                 (false, true) => "inhibited",
@@ -550,6 +547,7 @@ impl Room {
         };
         for vs in &self.lvs.servers {
             let vid = core::vs_id(vs);
+            let label = vs.label();
             let keys = core::services_of(&self.lvs, vs);
             let in_table = |addr: SocketAddr| {
                 keys.iter().any(|k| {
@@ -603,7 +601,7 @@ impl Room {
                         .collect(),
                     last_change: journal
                         .as_ref()
-                        .and_then(|j| j.last(&RsJournal::key(&vs.label(), &rs.addr.to_string())).cloned()),
+                        .and_then(|j| j.last(&RsJournal::key(&label, &rs.addr.to_string())).cloned()),
                 });
             }
             if let Some(s) = &vs.sorry_server {
@@ -624,7 +622,7 @@ impl Room {
                 });
             }
             v.virtual_servers.push(VsView {
-                name: vs.label(),
+                name: label,
                 services: keys.iter().take(16).map(|k| k.to_string()).collect(),
                 scheduler: vs.sched.clone(),
                 method: vs.forward.name().into(),

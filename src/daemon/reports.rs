@@ -2,7 +2,6 @@
 //! views of the running instances for the formats of [`dump`](super::dump).
 
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
@@ -104,7 +103,7 @@ impl Daemon {
                 ifname: &s.ifname,
                 vmac_ifname: s.vmac.as_ref().map(|(n, _)| n.as_str()),
                 vips_set: s.vips_set,
-                last_transition: epoch_secs(s.last_transition),
+                last_transition: super::journal::secs(s.last_transition),
                 track_scripts: script_commands(&self.config, &s.cfg),
                 extra: json!({
                     "preempt_hold": inst.preempt_held(),
@@ -143,10 +142,6 @@ impl Daemon {
             Err(e) => tracing::error!("cannot write {}: {e}", path.display()),
         }
     }
-}
-
-fn epoch_secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// Commands of an instance's tracked scripts (the JSON `track_script`).
