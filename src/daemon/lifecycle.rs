@@ -109,7 +109,7 @@ impl Daemon {
         };
         d.realize(instances, &verdicts, None).await;
         d.apply_maintenance();
-        d.sync_lvs();
+        d.sync_lvs(&verdicts.scripts);
         let inputs = Inputs {
             packets,
             net,
@@ -374,8 +374,9 @@ impl Daemon {
 
     /// Starts the load balancer, or hands it the new virtual servers; a
     /// reload that removes them all stops it (releasing its entries).
-    fn sync_lvs(&mut self) {
-        let lvs = std::mem::take(&mut self.config.lvs);
+    fn sync_lvs(&mut self, scripts: &[precheck::ScriptCheck]) {
+        let mut lvs = std::mem::take(&mut self.config.lvs);
+        precheck::drop_unrunnable_lvs_scripts(&mut lvs, scripts);
         match (&self.lvs, lvs.is_empty()) {
             (None, true) => {}
             (None, false) => self.lvs = Some(super::lvs::LvsRoom::start(lvs, self.config.global.clone())),
@@ -451,7 +452,7 @@ impl Daemon {
         self.realize(instances, &verdicts, Some(notifier)).await;
         self.footguns = verdicts.footguns.clone();
         self.apply_maintenance();
-        self.sync_lvs();
+        self.sync_lvs(&verdicts.scripts);
         if self.config.global.fifo_write_vrrp_states_on_reload {
             for (_, i, s) in self.router.iter() {
                 self.effect(Effect::Notify(Box::new(Notice {

@@ -211,6 +211,41 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
     out
 }
 
+/// keepalived drops an LVS script it found unrunnable at start-up: a
+/// MISC_CHECK whose script is missing leaves its real server with one
+/// checker fewer (up, with none), and a missing notify_up just does not run.
+pub fn drop_unrunnable_lvs_scripts(lvs: &mut crate::config::lvs::Lvs, scripts: &[ScriptCheck]) {
+    let refused: HashSet<(&str, &[String])> = scripts
+        .iter()
+        .filter(|s| !s.runnable())
+        .map(|s| (s.role.as_str(), s.spec.argv.as_slice()))
+        .collect();
+    if refused.is_empty() {
+        return;
+    }
+    let gone = |role: &str, spec: &ScriptSpec| refused.contains(&(role, spec.argv.as_slice()));
+    let clear = |role: String, slot: &mut Option<ScriptSpec>| {
+        if slot.as_ref().is_some_and(|s| gone(&role, s)) {
+            *slot = None;
+        }
+    };
+    for vs in &mut lvs.servers {
+        let label = vs.label();
+        clear(format!("quorum_up of virtual server {label}"), &mut vs.quorum_up);
+        clear(format!("quorum_down of virtual server {label}"), &mut vs.quorum_down);
+        for rs in &mut vs.real_servers {
+            let who = crate::config::lvs::rs_label(rs, vs.protocol);
+            clear(format!("notify_up of real server {who}"), &mut rs.notify_up);
+            clear(format!("notify_down of real server {who}"), &mut rs.notify_down);
+            let role = format!("MISC_CHECK of real server {who}");
+            rs.checkers.retain(|ch| match &ch.kind {
+                crate::config::lvs::CheckerKind::Misc { script, .. } => !gone(&role, script),
+                _ => true,
+            });
+        }
+    }
+}
+
 pub fn notify_list(n: &crate::config::model::Notifies) -> Vec<(&'static str, &ScriptSpec)> {
     [
         ("notify_master", &n.master),
@@ -456,6 +491,30 @@ mod tests {
         fn cpu_count(&self) -> u32 {
             2
         }
+    }
+
+    /// keepalived 2.2.7 in the lab: "Disabling misc script
+    /// '/usr/local/bin/script.sh' 'arg1' 'arg2' since not found/accessible",
+    /// and the real server stays in the table.
+    #[test]
+    fn missing_lvs_scripts_are_dropped_and_runnable_ones_kept() {
+        let l = load_str(
+            "t",
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n quorum_up /nonexistent/q\n real_server 10.0.0.2 80 {\n  notify_down /bin/true\n  MISC_CHECK {\n   misc_path \"/nonexistent/check a b\"\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n}\n",
+            &LoadOptions::default(),
+        );
+        let mut lvs = l.config.lvs.clone();
+        let before = &lvs.servers[0].real_servers[0];
+        assert_eq!(before.checkers.len(), 2);
+        assert!(lvs.servers[0].quorum_up.is_some());
+        let v = check(&l.config, &FakeHost(&[]), &mut l.diags.clone());
+        drop_unrunnable_lvs_scripts(&mut lvs, &v.scripts);
+        let rs = &lvs.servers[0].real_servers[0];
+        assert_eq!(rs.checkers.len(), 1);
+        assert!(matches!(&rs.checkers[0].kind,
+            crate::config::lvs::CheckerKind::Misc { script, .. } if script.argv[0] == "/bin/true"));
+        assert!(rs.notify_down.is_some());
+        assert!(lvs.servers[0].quorum_up.is_none());
     }
 
     #[test]
