@@ -77,6 +77,10 @@ pub enum Class {
     Fatal,
     /// Scripts would run insecurely, or a mandatory include is missing: exit 6.
     Security,
+    /// An interface the file names does not exist: keepalived's check stops
+    /// there ("Non-existent interface specified in configuration"), before
+    /// its script-security check, so exit 5 even where scripts are insecure.
+    MissingInterface,
     /// rkeepalived's own remark (an unsupported keyword keepalived accepts,
     /// a footgun): never changes the exit status.
     Note,
@@ -162,6 +166,8 @@ impl Diagnostics {
             2
         } else if any(Class::Fatal) {
             4
+        } else if any(Class::MissingInterface) {
+            5
         } else if any(Class::Security) {
             6
         } else if any(Class::Config) {

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::keywords::{lookup, newer_ignored, GLOBAL_INERT_VALUES, GLOBAL_NO_EFFECT, GLOBAL_UNSUPPORTED};
+use super::keywords::{
+    lookup, newer_ignored, GLOBAL_INERT_VALUES, GLOBAL_NO_EFFECT, GLOBAL_UNSUPPORTED, GLOBAL_UNSUPPORTED_VALUES,
+};
 use super::model::{FifoSpec, GlobalDefs, LvsFlushOnStop, LvsTimeouts};
 use super::tree::Node;
 use super::values::Ctx;
@@ -299,6 +301,9 @@ pub fn read(ctx: &mut Ctx<'_>, block: &Node, g: &mut GlobalDefs, raw: &mut Globa
                 }
                 if let Some(what) = lookup(GLOBAL_UNSUPPORTED, kw) {
                     ctx.unsupported(n, what);
+                    if let Some((_, value)) = GLOBAL_UNSUPPORTED_VALUES.iter().find(|(k, _)| *k == kw) {
+                        ctx.inert(n, *value);
+                    }
                     continue;
                 }
                 if let Some(newer) = newer_ignored("global_defs", kw) {

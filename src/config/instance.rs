@@ -32,6 +32,7 @@ pub const KEYWORDS: &[&str] = &[
     "track_script",
     "track_file",
     "track_process",
+    "track_bfd",
     "dont_track_primary",
     "nopreempt",
     "preempt",
@@ -96,6 +97,7 @@ struct Raw {
     track_scripts: Vec<TrackRef>,
     track_files: Vec<TrackRef>,
     track_processes: Vec<TrackRef>,
+    track_bfd: Vec<TrackRef>,
     dont_track_primary: bool,
     nopreempt: Option<Span>,
     preempt_delay: Option<(Duration, Span)>,
@@ -166,6 +168,7 @@ fn read_keyword(ctx: &mut Ctx<'_>, c: &Node, name: &str, r: &mut Raw) {
             | "track_script"
             | "track_file"
             | "track_process"
+            | "track_bfd"
             | "unicast_peer"
     );
     if KEYWORDS.contains(&kw) {
@@ -257,6 +260,10 @@ fn read_keyword(ctx: &mut Ctx<'_>, c: &Node, name: &str, r: &mut Raw) {
         "track_script" => r.track_scripts.extend(read_track_refs(ctx, c, -253, 253)),
         "track_file" => r.track_files.extend(read_track_refs(ctx, c, -254, 254)),
         "track_process" => r.track_processes.extend(read_track_refs(ctx, c, -254, 254)),
+        "track_bfd" => {
+            ctx.unsupported(c, "BFD");
+            r.track_bfd.extend(read_track_refs(ctx, c, -253, 253));
+        }
         "dont_track_primary" => r.dont_track_primary = ctx.flag(c),
         "nopreempt" => {
             ctx.flag(c);
@@ -851,6 +858,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
         track_scripts: r.track_scripts,
         track_files: r.track_files,
         track_processes: r.track_processes,
+        track_bfd: r.track_bfd,
         dont_track_primary: r.dont_track_primary,
         nopreempt,
         nopreempt_ignored,

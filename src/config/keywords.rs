@@ -125,6 +125,26 @@ pub const GLOBAL_UNSUPPORTED: &[(&str, &str)] = &[
     ("bfd_process_name", "BFD"),
 ];
 
+/// The values keepalived 2.2.7 checks in the e-mail keywords rkeepalived
+/// does not run (seen with its `-t`), so the verdict is its own.
+pub const GLOBAL_UNSUPPORTED_VALUES: &[(&str, Inert)] = &[
+    ("notification_email", Inert::NonEmptyBlock),
+    ("notification_email_from", Inert::Text(Bare::Error)),
+    ("smtp_server", Inert::SmtpServer),
+    (
+        "smtp_connect_timeout",
+        // keepalived: "must be greater than 0, setting to 1", counted.
+        Inert::Int {
+            lo: 1,
+            hi: 4294,
+            bare: Bare::Abort,
+        },
+    ),
+    ("smtp_alert", Inert::OptionalBool),
+    ("smtp_alert_vrrp", Inert::OptionalBool),
+    ("smtp_alert_checker", Inert::OptionalBool),
+];
+
 pub const INSTANCE_NO_EFFECT: &[(&str, &str)] = &[
     ("debug", "not implemented by keepalived either"),
     ("kernel_rx_buf_size", "receive buffers are sized automatically"),
@@ -135,14 +155,13 @@ pub const INSTANCE_NO_EFFECT: &[(&str, &str)] = &[
 
 pub const INSTANCE_UNSUPPORTED: &[(&str, &str)] = &[
     ("smtp_alert", "e-mail alerts"),
-    ("track_bfd", "BFD"),
     ("use_ipvlan", "ipvlan interfaces (use_vmac is supported)"),
     ("vrf", "VRF binding"),
     ("no_accept", "firewall-enforced no_accept; VIPs always accept traffic"),
     ("lvs_sync_daemon_interface", "LVS"),
 ];
 
-pub const SYNC_GROUP_UNSUPPORTED: &[(&str, &str)] = &[("smtp_alert", "e-mail alerts"), ("track_bfd", "BFD")];
+pub const SYNC_GROUP_UNSUPPORTED: &[(&str, &str)] = &[("smtp_alert", "e-mail alerts")];
 
 pub const ROOT_NO_EFFECT: &[(&str, &str)] = &[
     ("child_wait_time", "rkeepalived is one process"),
@@ -157,7 +176,7 @@ pub const ROOT_NO_EFFECT: &[(&str, &str)] = &[
     ),
 ];
 
-pub const ROOT_UNSUPPORTED: &[(&str, &str)] = &[("net_namespace_ipvs", "LVS"), ("bfd_instance", "BFD")];
+pub const ROOT_UNSUPPORTED: &[(&str, &str)] = &[("net_namespace_ipvs", "LVS")];
 
 pub fn lookup<'a>(table: &'a [(&'a str, &'a str)], kw: &str) -> Option<&'a str> {
     table.iter().find(|(k, _)| *k == kw).map(|(_, why)| *why)
@@ -185,6 +204,10 @@ pub enum Inert {
     IncludeCheck,
     /// keepalived counts the keyword itself as a configuration error.
     Refused(&'static str),
+    /// `smtp_server ADDR [PORT]`.
+    SmtpServer,
+    /// A block that must hold at least one entry and no arguments.
+    NonEmptyBlock,
 }
 
 /// What a missing value means.

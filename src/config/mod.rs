@@ -6,6 +6,7 @@
 //! the daemon's pre-flight check.
 
 pub mod address;
+pub mod bfd;
 pub mod diag;
 pub mod dump;
 pub mod global;
@@ -123,6 +124,7 @@ pub const ROOT_KEYWORDS: &[&str] = &[
     "check_plugin",
     "virtual_server",
     "virtual_server_group",
+    "bfd_instance",
 ];
 
 fn build(lines: &[preprocess::Line], diags: &mut Diagnostics) -> Config {
@@ -181,6 +183,7 @@ fn read_root(ctx: &mut Ctx<'_>, n: &Node, config: &mut Config) {
         "use_pid_dir" => config.use_pid_dir = ctx.flag(n),
         "virtual_server" => config.lvs.servers.extend(lvs::read_virtual_server(ctx, n)),
         "virtual_server_group" => config.lvs.groups.extend(lvs::read_group(ctx, n)),
+        "bfd_instance" => config.bfd_instances.extend(bfd::read_bfd_instance(ctx, n)),
         _ => {
             if lookup(ROOT_NO_EFFECT, kw).is_some() {
                 return;
@@ -229,18 +232,22 @@ fn validate(ctx: &mut Ctx<'_>, c: &mut Config) {
     dedupe(ctx, &mut c.track_processes, |s| (&s.name, s.span), "vrrp_track_process");
     dedupe(ctx, &mut c.sync_groups, |s| (&s.name, s.span), "vrrp_sync_group");
 
+    bfd::dedupe(ctx, &mut c.bfd_instances);
+    let bfds: HashMap<String, (i32, bool)> = c.bfd_instances.iter().map(|b| (b.name.clone(), (0, false))).collect();
     let checks = CheckWeights::of(c);
     for inst in &mut c.instances {
         let who = format!("({})", inst.name);
         resolve_refs(ctx, &who, &mut inst.track_scripts, &checks.scripts, "track script");
         resolve_refs(ctx, &who, &mut inst.track_files, &checks.files, "track file");
         resolve_refs(ctx, &who, &mut inst.track_processes, &checks.processes, "track process");
+        resolve_refs(ctx, &who, &mut inst.track_bfd, &bfds, "track bfd");
     }
     for g in &mut c.sync_groups {
         let who = format!("(sync group {})", g.name);
         resolve_refs(ctx, &who, &mut g.track_scripts, &checks.scripts, "track script");
         resolve_refs(ctx, &who, &mut g.track_files, &checks.files, "track file");
         resolve_refs(ctx, &who, &mut g.track_processes, &checks.processes, "track process");
+        resolve_refs(ctx, &who, &mut g.track_bfd, &bfds, "track bfd");
     }
 
     sync_groups(ctx, c);

@@ -25,6 +25,8 @@ pub struct Config {
     pub static_addresses: Vec<VirtualAddress>,
     pub static_routes: Vec<VirtualRoute>,
     pub static_rules: Vec<VirtualRule>,
+    /// Read for `-t`'s verdict only: rkeepalived runs no BFD.
+    pub bfd_instances: Vec<super::bfd::BfdInstance>,
     /// Root `net_namespace NAME`: run in that network namespace.
     pub net_namespace: Option<String>,
     /// Root `instance NAME`: names pid files and dumps.
@@ -659,6 +661,8 @@ pub struct VrrpInstance {
     pub track_scripts: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
+    /// Checked against the bfd_instances, never run.
+    pub track_bfd: Vec<TrackRef>,
     pub dont_track_primary: bool,
     pub nopreempt: bool,
     /// Where a `nopreempt` was written that keepalived's rules cleared
@@ -727,6 +731,8 @@ pub struct SyncGroup {
     pub track_scripts: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
+    /// Checked against the bfd_instances, never run.
+    pub track_bfd: Vec<TrackRef>,
     pub notify: Notifies,
     pub sync_group_tracking_weight: bool,
     pub notify_priority_changes: Option<bool>,

@@ -243,7 +243,7 @@ fn duplicate_vrid_on_one_interface_is_an_error() {
 #[test]
 fn unsupported_blocks_warn_once_and_the_rest_loads() {
     let l = load(&format!(
-        "global_defs {{\n notification_email {{\n a@b.c\n }}\n smtp_server 1.2.3.4\n smtp_server 1.2.3.5\n}}\nbfd_instance B1 {{\n}}\nbfd_instance B2 {{\n}}\nvrrp_instance V {{\n{BASE}\n}}\n"
+        "global_defs {{\n notification_email {{\n a@b.c\n }}\n smtp_server 1.2.3.4\n smtp_server 1.2.3.5\n}}\nbfd_instance B1 {{\n neighbor_ip 10.9.0.1\n}}\nbfd_instance B2 {{\n neighbor_ip 10.9.0.2\n}}\nvrrp_instance V {{\n{BASE}\n}}\n"
     ));
     let m = messages(&l);
     assert_eq!(m.len(), 3, "{m:?}");

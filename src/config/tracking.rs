@@ -368,6 +368,7 @@ pub const SYNC_GROUP_KEYWORDS: &[&str] = &[
     "track_script",
     "track_file",
     "track_process",
+    "track_bfd",
     "sync_group_tracking_weight",
     "global_tracking",
     "notify_priority_changes",
@@ -383,6 +384,7 @@ pub fn read_sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
         track_scripts: Vec::new(),
         track_files: Vec::new(),
         track_processes: Vec::new(),
+        track_bfd: Vec::new(),
         notify: Notifies::default(),
         sync_group_tracking_weight: false,
         notify_priority_changes: None,
@@ -393,7 +395,7 @@ pub fn read_sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
         }
         if matches!(
             c.name(),
-            "group" | "track_interface" | "track_script" | "track_file" | "track_process"
+            "group" | "track_interface" | "track_script" | "track_file" | "track_process" | "track_bfd"
         ) && c.block.is_none()
         {
             ctx.error(c.end_span(), format!("'{}' needs a '{{ … }}' block", c.name()));
@@ -422,6 +424,10 @@ pub fn read_sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
             "track_script" => g.track_scripts.extend(read_track_refs(ctx, c, -253, 253)),
             "track_file" => g.track_files.extend(read_track_refs(ctx, c, -254, 254)),
             "track_process" => g.track_processes.extend(read_track_refs(ctx, c, -254, 254)),
+            "track_bfd" => {
+                ctx.unsupported(c, "BFD");
+                g.track_bfd.extend(read_track_refs(ctx, c, -253, 253));
+            }
             "sync_group_tracking_weight" => g.sync_group_tracking_weight = ctx.flag(c),
             "global_tracking" => {
                 ctx.warning(

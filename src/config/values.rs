@@ -304,7 +304,8 @@ impl<'a> Ctx<'a> {
         let user = node.args.get(from)?;
         let group = node.args.get(from + 1).map(|g| g.text.clone());
         if let Some(t) = node.args.get(from + 2) {
-            self.warning(
+            // keepalived 2.2.7 ignores it silently: shown, not counted.
+            self.note(
                 t.span,
                 format!("extra argument '{}' after user and group ignored", t.text),
             );
@@ -489,9 +490,40 @@ impl Ctx<'_> {
                 }
             }
             Inert::Refused(why) => self.warning(node.span(), format!("'{kw}': {why}; ignored")),
+            Inert::SmtpServer => match first {
+                None => bare(self, Bare::Abort),
+                Some(t) => {
+                    let port = node
+                        .args
+                        .get(1)
+                        .map(|p| (p, p.text.parse::<u16>().ok().filter(|&p| p > 0)));
+                    if let Some((p, None)) = port {
+                        self.error(
+                            p.span,
+                            format!("smtp_server port '{}' outside range [1, 65535]; ignored", p.text),
+                        );
+                    } else if !resolves(&t.text, port.and_then(|(_, n)| n).unwrap_or(25)) {
+                        self.error(t.span, format!("invalid smtp server '{}'; ignored", t.text));
+                    }
+                }
+            },
+            Inert::NonEmptyBlock => {
+                if let Some(t) = first {
+                    self.error(t.span, format!("block '{kw}' has extra parameters '{}'", t.text));
+                }
+                if node.block.as_ref().is_none_or(|b| b.children.is_empty()) {
+                    self.error(node.span(), format!("empty '{kw}' block"));
+                }
+            }
         }
         Vec::new()
     }
+}
+
+/// An address, or a name the resolver knows, as keepalived looks it up.
+fn resolves(host: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    host.parse::<IpAddr>().is_ok() || (host, port).to_socket_addrs().is_ok_and(|mut a| a.next().is_some())
 }
 
 /// A decimal integer as keepalived reads one (no hex, no fraction).

@@ -205,7 +205,11 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
         ("vrrp_notify_fifo_script", &g.vrrp_notify_fifo_script),
     ] {
         if let Some(spec) = spec {
-            out.push(check_one(kw.to_string(), false, spec, None));
+            let mut s = check_one(kw.to_string(), false, spec, None);
+            // keepalived's -t does not count a fifo script's unset default
+            // user (seen with enable_script_security and no keepalived_script).
+            s.user_unset &= !kw.contains("fifo");
+            out.push(s);
         }
     }
     out
@@ -273,49 +277,45 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
     }
     if !c.global.dynamic_interfaces {
         let mut reported = HashSet::new();
+        let mut missing = |dev: Option<&String>, span, what: &dyn Fn(&str) -> String| {
+            if let Some(dev) = dev {
+                if !host.interface_exists(dev) && reported.insert(dev.clone()) {
+                    diags.push(Severity::Error, Class::MissingInterface, Some(span), what(dev));
+                }
+            }
+        };
         for i in &c.instances {
-            if let Some(ifname) = &i.interface {
-                if !host.interface_exists(ifname) && reported.insert(ifname.clone()) {
-                    diags.error(
-                        i.span,
-                        format!("interface {ifname} for vrrp_instance {} doesn't exist", i.name),
-                    );
-                }
-            }
-            for v in i.vips.iter().chain(&i.excluded_vips) {
-                if let Some(dev) = &v.dev {
-                    if !host.interface_exists(dev) && reported.insert(dev.clone()) {
-                        diags.error(
-                            v.span,
-                            format!("interface {dev} for IP address {} doesn't exist", v.addr),
-                        );
-                    }
-                }
-            }
-            let mut named = |what: &str, dev: Option<&String>, span| {
-                if let Some(dev) = dev {
-                    if !host.interface_exists(dev) && reported.insert(dev.clone()) {
-                        diags.error(span, format!("interface {dev} for {what} doesn't exist"));
-                    }
-                }
-            };
-            for r in i.routes.iter().chain(&c.static_routes) {
-                named("route", r.dev.as_ref(), r.span);
-                for n in &r.nexthops {
-                    named("route nexthop", n.dev.as_ref(), r.span);
-                }
-            }
-            for r in i.rules.iter().chain(&c.static_rules) {
-                named("rule", r.iif.as_ref(), r.span);
-                named("rule", r.oif.as_ref(), r.span);
-            }
+            missing(i.interface.as_ref(), i.span, &|d| {
+                format!("interface {d} for vrrp_instance {} doesn't exist", i.name)
+            });
             for t in &i.track_interfaces {
-                if !host.interface_exists(&t.name) && reported.insert(t.name.clone()) {
-                    diags.error(
-                        t.span,
-                        format!("tracked interface {} of vrrp_instance {} doesn't exist", t.name, i.name),
-                    );
-                }
+                missing(Some(&t.name), t.span, &|d| {
+                    format!("tracked interface {d} of vrrp_instance {} doesn't exist", i.name)
+                });
+            }
+        }
+        let instances = || c.instances.iter();
+        let addresses = instances().flat_map(|i| i.vips.iter().chain(&i.excluded_vips));
+        for v in addresses.chain(&c.static_addresses) {
+            missing(v.dev.as_ref(), v.span, &|d| {
+                format!("interface {d} for IP address {} doesn't exist", v.addr)
+            });
+        }
+        for r in instances().flat_map(|i| &i.routes).chain(&c.static_routes) {
+            missing(r.dev.as_ref(), r.span, &|d| {
+                format!("interface {d} for route doesn't exist")
+            });
+            for n in &r.nexthops {
+                missing(n.dev.as_ref(), r.span, &|d| {
+                    format!("interface {d} for route nexthop doesn't exist")
+                });
+            }
+        }
+        for r in instances().flat_map(|i| &i.rules).chain(&c.static_rules) {
+            for dev in [&r.iif, &r.oif] {
+                missing(dev.as_ref(), r.span, &|d| {
+                    format!("interface {d} for rule doesn't exist")
+                });
             }
         }
     }
@@ -348,7 +348,7 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
     }
     let scripts = check_scripts(c);
     let mut unsafe_paths: HashMap<PathBuf, Option<String>> = HashMap::new();
-    let mut root_without_security = false;
+    let mut unsecured = false;
     let mut insecure = false;
     for s in &scripts {
         match &s.outcome {
@@ -359,11 +359,16 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
             Err(msg) if s.tracked || s.user_unset => diags.error(s.spec.span, msg.clone()),
             Err(msg) => {
                 diags.note(s.spec.span, msg.clone());
-                root_without_security |= s.root_but_unrunnable && !c.global.enable_script_security;
+                unsecured |= s.root_but_unrunnable && !c.global.enable_script_security;
             }
+            // A `<…` redirect is no script file: keepalived 2.2.7 does not
+            // count it (seen with `-t` and in its daemon's log).
+            Ok((_, None)) => {}
             Ok((who, path)) => {
+                // Any script, whatever its user: keepalived's daemon logs the
+                // violation for a script run as nobody too.
+                unsecured |= !c.global.enable_script_security;
                 if !c.global.enable_script_security && (who.uid == 0 || who.gid == 0) {
-                    root_without_security = true;
                     if let Some(p) = path {
                         if let Some(reason) = unsafe_paths
                             .entry(p.clone())
@@ -380,16 +385,14 @@ pub fn check(c: &Config, host: &dyn Host, diags: &mut Diagnostics) -> Verdicts {
             }
         }
     }
-    if root_without_security {
+    if unsecured {
         let more = if insecure { " There are insecure scripts." } else { "" };
         // About the configuration as a whole: named by its main file.
         diags.push(
             Severity::Error,
             Class::Security,
             Some(crate::config::diag::Span::whole(crate::config::diag::FileId(0))),
-            format!(
-                "SECURITY VIOLATION - scripts are being executed as root but enable_script_security is not set.{more}"
-            ),
+            format!("SECURITY VIOLATION - scripts are being executed but enable_script_security is not set.{more}"),
         );
     }
     let footguns = super::footguns::find(c, host, &scripts);
