@@ -22,7 +22,7 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust stable with
 
 # Debian packages the tests use.
 need=()
-for p in keepalived mariadb-server mariadb-client iproute2 tcpdump python3 gcc g++ procps psmisc prometheus; do
+for p in keepalived mariadb-server mariadb-client iproute2 tcpdump python3 gcc g++ procps psmisc prometheus groff-base man-db; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -84,11 +84,16 @@ Without \fB\-t\fR: 2 for a file keepalived's daemon refuses, 4 a missing file wi
 .PP
 \fBstatus\fR, \fBexplain\fR, \fBmaintenance\fR, \fBswitchover\fR: 0 done, 1 the daemon refused the request or the switchover was abandoned (the reason is printed), 2 a usage error, 3 the daemon cannot be reached.
 .SH "SEE ALSO"
-\fBrkeepalived.conf\fR(5), \fBkeepalived\fR(8)
+\fBrkeepalived.conf\fR(5), \fBrkeepalived\-status\fR(8), \fBrkeepalived\-explain\fR(8), \fBrkeepalived\-maintenance\fR(8), \fBrkeepalived\-switchover\fR(8), \fBkeepalived\fR(8)
 "#;
 
-/// The pages of the subcommands (status, explain, maintenance), which
-/// the main page's SUBCOMMANDS section names.
+fn root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The pages of the subcommands (status, explain, maintenance,
+/// switchover): clap's synopsis and options, then how the command finds
+/// the daemon (man/parts/daemon.roff) and the page's own sections.
 fn subcommand_pages() -> Vec<(String, String)> {
     let cmd = rkeepalived::cli::Cli::command();
     cmd.get_subcommands()
@@ -100,7 +105,12 @@ fn subcommand_pages() -> Vec<(String, String)> {
                 .section("8")
                 .render(&mut out)
                 .unwrap();
-            (format!("man/{name}.8"), String::from_utf8(out).unwrap())
+            let mut page = String::from_utf8(out).unwrap();
+            // clap knows the synopsis and options; man/parts/ the rest.
+            for part in ["daemon.roff".to_string(), format!("{name}.8")] {
+                page.push_str(&std::fs::read_to_string(root().join("man/parts").join(&part)).unwrap());
+            }
+            (format!("man/{name}.8"), page)
         })
         .collect()
 }
@@ -121,6 +131,87 @@ fn man_page_is_current() {
         assert!(
             current == fresh,
             "{rel} is stale: run RKEEPALIVED_UPDATE_MAN=1 cargo test --test man_page"
+        );
+    }
+}
+
+/// Each subcommand's page says what a keepalived user looks for: how it
+/// finds the daemon, who may run it, what its output means, its exit
+/// statuses and an example; and every option of its --help.
+#[test]
+fn every_subcommand_has_a_real_page() {
+    let cmd = rkeepalived::cli::Cli::command();
+    let mut seen = 0;
+    for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
+        let rel = format!("man/rkeepalived-{}.8", sub.get_name());
+        let page = std::fs::read_to_string(root().join(&rel)).unwrap_or_default();
+        for section in [
+            ".SH \"FINDING THE DAEMON\"",
+            ".SH PERMISSIONS",
+            ".SH OUTPUT",
+            ".SH \"EXIT STATUS\"",
+            ".SH EXAMPLE",
+            ".SH \"SEE ALSO\"",
+            "control_socket",
+            "control_socket_group",
+            "/run/rkeepalived/control.sock",
+        ] {
+            assert!(page.contains(section), "{rel} lacks {section}");
+        }
+        let options: Vec<String> = sub
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .chain(["help"])
+            .map(|l| format!("\\fB\\-\\-{}\\fR", l.replace('-', "\\-")))
+            .collect();
+        assert!(!options.is_empty());
+        for o in &options {
+            assert!(page.contains(o.as_str()), "{rel} does not describe {o}");
+        }
+        // Each exit status the client returns is explained.
+        for code in ["\n0\n", "\n1\n", "\n2\n", "\n3\n"] {
+            assert!(page.contains(code), "{rel} lacks exit status {}", code.trim());
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 4, "status, explain, maintenance, switchover");
+}
+
+/// `man -l` renders each page, and groff finds nothing to warn about.
+#[test]
+#[ignore = "needs groff and man-db, which the full test command installs"]
+fn pages_render_without_groff_warnings() {
+    let mut pages: Vec<_> = std::fs::read_dir(root().join("man"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    pages.sort();
+    assert!(pages.len() >= 6, "{pages:?}");
+    for p in &pages {
+        let out = std::process::Command::new("groff")
+            .args(["-ww", "-z", "-man"])
+            .arg(p)
+            .output()
+            .expect("groff");
+        let warnings = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && warnings.is_empty(),
+            "{}: {warnings}",
+            p.display()
+        );
+        let man = std::process::Command::new("man")
+            .args(["-l", "-P", "cat"])
+            .arg(p)
+            .env("MANWIDTH", "80")
+            .output()
+            .expect("man");
+        let text = String::from_utf8_lossy(&man.stdout);
+        assert!(
+            man.status.success() && text.contains("NAME"),
+            "{}: man -l failed",
+            p.display()
         );
     }
 }
