@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 //! Per-advert cost of the protocol core: decode + validate + state machine,
 //! as a BACKUP hearing its master (the steady-state path) and as a MASTER
-//! hearing a lower priority. The README reports adverts/second per core.
+//! hearing a lower priority. docs/benchmarks.md reports adverts/second per core.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 # Daemon benchmarks, rkeepalived beside Debian's keepalived 2.2.7 in the
 # same topology (two hosts in network namespaces on a bridge), as root:
 #
-#   scripts/bench-daemon.sh            # figures for the README
+#   scripts/bench-daemon.sh            # figures for docs/benchmarks.md
 #   TRIALS=20 CPU_SECONDS=60 scripts/bench-daemon.sh
 #
 # 1. takeover: the master is cut off (SIGKILL of every process); time from

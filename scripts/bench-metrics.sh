@@ -2,7 +2,7 @@
 # What Prometheus scrapes cost the daemon, as root, beside keepalived 2.2.7
 # doing the same job for keepalived-exporter:
 #
-#   scripts/bench-metrics.sh                 # figures for the README
+#   scripts/bench-metrics.sh                 # figures for docs/benchmarks.md
 #   INSTANCES=100 RATE=10 WINDOW=20 ROUNDS=3 scripts/bench-metrics.sh
 #
 # One host in a network namespace runs INSTANCES VRRP instances (all

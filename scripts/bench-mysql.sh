@@ -2,7 +2,7 @@
 # check_mysql benchmarks, as root on Debian 12, in network namespaces with
 # two MariaDB dual masters (scripts/lib/mysql-lab.sh):
 #
-#   scripts/bench-mysql.sh            # figures for the README
+#   scripts/bench-mysql.sh            # figures for docs/benchmarks.md
 #   TRIALS=10 CHECKS=2000 ROUNDS=5 scripts/bench-mysql.sh
 #
 # 1. CPU per check, all run by the daemon at interval $IV (0.05): the

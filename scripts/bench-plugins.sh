@@ -2,7 +2,7 @@
 # Per-check overhead of check plugins, isolated (helper process) against
 # in-process, beside a vrrp_script doing the same work, as root:
 #
-#   scripts/bench-plugins.sh            # figures for the README
+#   scripts/bench-plugins.sh            # figures for docs/benchmarks.md
 #   CHECKS=5000 scripts/bench-plugins.sh
 #
 # One rkeepalived in a network namespace tracks one check at interval 0.01

@@ -31,9 +31,12 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' | grep -v '/$
 [ -n "$contents" ] || fail "empty package"
 for want in /usr/sbin/rkeepalived /usr/share/man/man8/rkeepalived.8.gz \
     /usr/share/man/man5/rkeepalived.conf.5.gz /lib/systemd/system/rkeepalived.service \
+    /usr/share/man/man8/rkeepalived-switchover.8.gz \
     /usr/share/doc/rkeepalived/examples/dual-master/host-a-check_mysql.conf; do
     grep -qx "$want" <<<"$contents" || fail "$deb lacks $want"
 done
+grep -qE '^/usr/share/doc/rkeepalived/docs/operations\.md(\.gz)?$' <<<"$contents" || fail "$deb lacks docs/"
+
 if dpkg -s keepalived >/dev/null 2>&1; then
     theirs=$(dpkg -L keepalived | sort)
     [ -n "$theirs" ] || fail "dpkg -L keepalived is empty"

@@ -4,7 +4,7 @@
 //! `ip route show table all` and `ip rule show` compared, for both
 //! families. Forms the kernel here cannot take (MPLS encapsulation needs
 //! the mpls_router module) fail for both, and are the parse-only list of
-//! the README.
+//! docs/compatibility.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -4,11 +4,11 @@
 //! The keyword sets of each block were taken from keepalived 2.2.7 itself
 //! (every candidate word fed to `keepalived -t` in each block). A keyword in
 //! none of these lists and not handled by a block reader is unknown: an error,
-//! as keepalived makes it. A test keeps the README's compatibility table in
+//! as keepalived makes it. A test keeps docs/compatibility.md's table in
 //! step with these lists.
 
 /// Accepted and validated, but with nothing for rkeepalived to do; each
-/// with the reason shown in the README.
+/// with the reason shown in docs/compatibility.md.
 pub const GLOBAL_NO_EFFECT: &[(&str, &str)] = &[
     (
         "max_auto_priority",
@@ -348,7 +348,7 @@ pub const GLOBAL_INERT_VALUES: &[(&str, Inert)] = &[
 /// checked) and whether rkeepalived implements them. The others get
 /// "keepalived 2.x keyword, not supported by rkeepalived, ignored", a
 /// warning that leaves `-t`'s verdict alone, since newer configurations
-/// carry them. The README's table is kept in step by a test.
+/// carry them. docs/compatibility.md's table is kept in step by a test.
 pub struct Newer {
     pub keyword: &'static str,
     pub block: &'static str,

@@ -142,7 +142,7 @@ fn unsafe_fd(fd: i32) -> std::os::fd::OwnedFd {
 /// and the daemon's anonymous memory crept up by 60–90 kB over half an
 /// hour of reloads. Without it the same reload loop stays flat, 60 kB
 /// lower. The protocol loop allocates next to nothing per advert, so the
-/// cache bought no speed (callgrind: see the README).
+/// cache bought no speed (callgrind: see docs/benchmarks.md).
 const NO_TCACHE: &str = "glibc.malloc.tcache_count=0";
 /// Set across the re-exec: the operator's own GLIBC_TUNABLES (possibly
 /// empty), restored afterwards so check and notify scripts inherit the
