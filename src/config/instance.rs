@@ -813,6 +813,7 @@ fn complete(ctx: &mut Ctx<'_>, name: String, r: Raw, g: &GlobalDefs) -> Option<V
     }
 
     let vmac = r.use_vmac.map(|(ifname, mac, _)| Vmac {
+        named: ifname.is_some(),
         name: ifname.unwrap_or_else(|| format!("{}.{vrid}", g.vmac_prefix)),
         mac,
         xmit_base: r.vmac_xmit_base.is_some(),

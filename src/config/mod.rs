@@ -260,21 +260,32 @@ fn validate(ctx: &mut Ctx<'_>, c: &mut Config) {
         }
     }
 
-    // A VMAC name belongs to one instance: keepalived gives a later one
-    // the default name (vmac_prefix.VRID).
+    // A VMAC name belongs to one instance. A later instance that names
+    // one already used is reported and gets the default name; a default
+    // name already used becomes PREFIX<N>.VRID, the first N free (as
+    // keepalived 2.2.7 makes vrrp.1 and vrrp1.1 for VRID 1 on two links,
+    // silently).
     let mut vmac_names: HashMap<String, String> = HashMap::new();
     let prefix = c.global.vmac_prefix.clone();
     for inst in &mut c.instances {
         let Some(v) = inst.vmac.as_mut() else { continue };
         if let Some(owner) = vmac_names.get(&v.name) {
-            ctx.warning(
-                inst.span,
-                format!(
-                    "({}) VRRP instance {owner} is already using {}; using {prefix}.{} instead",
-                    inst.name, v.name, inst.vrid
-                ),
-            );
-            v.name = format!("{prefix}.{}", inst.vrid);
+            let default = format!("{prefix}.{}", inst.vrid);
+            if v.named {
+                ctx.warning(
+                    inst.span,
+                    format!(
+                        "({}) VRRP instance {owner} is already using {}; using {default} instead",
+                        inst.name, v.name
+                    ),
+                );
+            }
+            v.name = default;
+            let mut n = 1;
+            while vmac_names.contains_key(&v.name) {
+                v.name = format!("{prefix}{n}.{}", inst.vrid);
+                n += 1;
+            }
         }
         vmac_names.insert(v.name.clone(), inst.name.clone());
     }

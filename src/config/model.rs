@@ -624,6 +624,8 @@ pub struct UnicastPeer {
 pub struct Vmac {
     /// Interface name; default `<vmac_prefix>.<vrid>`.
     pub name: String,
+    /// The name was written in the file (`use_vmac NAME`), not the default.
+    pub named: bool,
     /// A configured MAC; default the RFC virtual MAC.
     pub mac: Option<[u8; 6]>,
     /// `vmac_xmit_base`: send adverts on the parent interface.

@@ -445,3 +445,36 @@ fn refuse_on_fault_marks_the_instances_tracking_the_check() {
         messages(&l)
     );
 }
+
+/// keepalived 2.2.7 in a namespace: VRID 1 with `use_vmac` on eth0 and on
+/// eth1 makes vrrp.1 and vrrp1.1, and `-t` says nothing; only a name
+/// written twice is reported.
+#[test]
+fn default_vmac_names_that_collide_get_a_counter_silently() {
+    let inst = |name: &str, link: u8, vrid: u8, vmac: &str| {
+        format!("vrrp_instance {name} {{\n interface eth{link}\n virtual_router_id {vrid}\n use_vmac {vmac}\n virtual_ipaddress {{\n  10.0.{link}.{vrid}/24\n }}\n}}\n")
+    };
+    let l = load(&format!(
+        "{}{}{}",
+        inst("A", 0, 1, ""),
+        inst("B", 1, 1, ""),
+        inst("C", 2, 1, "")
+    ));
+    let names: Vec<&str> = l
+        .config
+        .instances
+        .iter()
+        .map(|i| i.vmac.as_ref().unwrap().name.as_str())
+        .collect();
+    assert_eq!(names, ["vrrp.1", "vrrp1.1", "vrrp2.1"]);
+    assert_eq!(l.diags.exit_code(), 0, "{:?}", messages(&l));
+    let l = load(&format!("{}{}", inst("A", 0, 1, "vm1"), inst("B", 1, 2, "vm1")));
+    let names: Vec<&str> = l
+        .config
+        .instances
+        .iter()
+        .map(|i| i.vmac.as_ref().unwrap().name.as_str())
+        .collect();
+    assert_eq!(names, ["vm1", "vrrp.2"]);
+    assert_eq!(l.diags.exit_code(), 5);
+}
