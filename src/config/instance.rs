@@ -387,6 +387,9 @@ fn read_keyword(ctx: &mut Ctx<'_>, c: &Node, name: &str, r: &mut Raw) {
             }
             if let Some(what) = lookup(INSTANCE_UNSUPPORTED, kw) {
                 ctx.unsupported(c, what);
+                if kw == "smtp_alert" {
+                    ctx.inert(c, super::keywords::Inert::OptionalBool);
+                }
                 return;
             }
             if let Some(newer) = newer_ignored("vrrp_instance", kw) {

@@ -143,6 +143,7 @@ pub const GLOBAL_UNSUPPORTED_VALUES: &[(&str, Inert)] = &[
     ("smtp_alert", Inert::OptionalBool),
     ("smtp_alert_vrrp", Inert::OptionalBool),
     ("smtp_alert_checker", Inert::OptionalBool),
+    ("snmp_socket", Inert::Text(Bare::Error)),
 ];
 
 pub const INSTANCE_NO_EFFECT: &[(&str, &str)] = &[

@@ -755,7 +755,7 @@ pub fn read_virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer>
                     vs.real_servers.push(rs);
                 }
             }
-            "smtp_alert" | "snmp_name" => {}
+            "smtp_alert" | "snmp_name" => alert_and_name(ctx, c, "virtual server"),
             "include" => {}
             _ => ctx.unknown(c, "virtual_server", VS_KEYWORDS),
         }
@@ -1131,7 +1131,7 @@ fn read_real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
                 }
             }
             "virtualhost" => rs.virtualhost = ctx.soft_string_arg(c, "a host name"),
-            "smtp_alert" | "snmp_name" => {}
+            "smtp_alert" | "snmp_name" => alert_and_name(ctx, c, "real server"),
             "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" => {
                 if let Some(ch) = read_checker(ctx, c) {
                     rs.checkers.push(ch);
@@ -1316,6 +1316,18 @@ fn read_checker(ctx: &mut Ctx<'_>, n: &Node) -> Option<Checker> {
         }
     };
     Some(ch)
+}
+
+/// `smtp_alert [BOOL]` and `snmp_name NAME`: no effect here (no e-mail, no
+/// SNMP), but keepalived 2.2.7 checks them, and so does `-t`.
+fn alert_and_name(ctx: &mut Ctx<'_>, c: &Node, who: &str) {
+    if c.name() == "snmp_name" {
+        if c.args.len() != 1 {
+            ctx.error(c.span(), format!("{who} snmp_name missing or extra parameters"));
+        }
+    } else {
+        ctx.inert(c, super::keywords::Inert::OptionalBool);
+    }
 }
 
 fn read_url(ctx: &mut Ctx<'_>, n: &Node) -> Option<Url> {

@@ -441,6 +441,9 @@ pub fn read_sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
             kw => {
                 if let Some(what) = lookup(SYNC_GROUP_UNSUPPORTED, kw) {
                     ctx.unsupported(c, what);
+                    if kw == "smtp_alert" {
+                        ctx.inert(c, super::keywords::Inert::OptionalBool);
+                    }
                 } else if kw == "notify_deleted" {
                     ctx.error(
                         c.span(),
