@@ -1101,11 +1101,33 @@ fn semisync_hard_death(test: &str, domains: bool) {
     std::thread::sleep(Duration::from_secs(2));
     let before = writer.written.lock().unwrap().acked.len();
     assert!(before > 10, "writes through A: {before}");
-    // The host dies: port and mysqld at once.
+    // The host dies: cut off the switch (no RST reaches anyone), then
+    // every process in it SIGKILLed, rkeepalived and mysqld alike.
+    let died = std::time::Instant::now();
     s.lab.cut(A);
-    kill(Pid::from_raw(s.a.pid().unwrap()), Signal::SIGKILL).unwrap();
+    s.lab.crash(A);
     s.a.reap();
-    holder(&s, B, mdi_v2(90) + DB_SLACK, "B takes over from the dead host");
+    // A's VIP stays on its dead, cut-off link: B holding it is what counts.
+    let held = wait_for(mdi_v2(90) + DB_SLACK, || s.lab.has_addr(B, VIP));
+    assert!(
+        held.is_some(),
+        "B takes over from the dead host\nB log:\n{}",
+        s.lab.log(B)
+    );
+    // The VRRP timer is the evidence: B's relay log is applied, so its
+    // server is made writable and the VIP goes up without waiting for a
+    // probe of the dead peer (which takes `timeout`, 1 s here).
+    let took = died.elapsed();
+    assert!(
+        took <= mdi_v2(90) + Duration::from_millis(150),
+        "B holds the VIP {took:?} after the death; Master_Down_Interval is {:?}\nB log:\n{}",
+        mdi_v2(90),
+        s.lab.log(B)
+    );
+    eprintln!(
+        "B holds the VIP {took:?} after the death (Master_Down_Interval {:?})",
+        mdi_v2(90)
+    );
     let on_b = wait_for(Duration::from_secs(15), || {
         let n = writer.written.lock().unwrap().acked.len();
         std::thread::sleep(Duration::from_secs(1));
@@ -1144,6 +1166,7 @@ fn semisync_hard_death(test: &str, domains: bool) {
             .join(" | ")
     );
     s.lab.heal(A);
+    s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
     holder(&s, A, Duration::from_secs(60), "A takes the VIP back through the guard");
     assert!(
         s.lab.log(A).contains("peer frozen"),

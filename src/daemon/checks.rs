@@ -401,6 +401,9 @@ impl Checks {
         if let (Some(w), Some(f)) = (r.writable, run.mysql.as_mut().and_then(|m| m.fencing.as_mut())) {
             f.0 = Some(w);
         }
+        if r.interim {
+            return None;
+        }
         let name = run.def.name.as_str();
         let changed = match &r.outcome {
             Outcome::Success | Outcome::Failure(_) => {
@@ -533,6 +536,7 @@ mod tests {
             writable: None,
             latency: None,
             switchover: None,
+            interim: false,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Report {
     /// ended: the local server is frozen and the peer has every write
     /// (Ok), or it was undone (Err: why).
     pub switchover: Option<(u64, Result<(), String>)>,
+    /// Only `writable` counts: sent in the middle of a round (a takeover's
+    /// fencing), its outcome is no result of the check.
+    pub interim: bool,
 }
 
 /// The database guard's decision (check_mysql with `peer_host`).
@@ -133,6 +136,7 @@ impl Reporter {
                 writable: None,
                 latency: self.latency,
                 switchover: None,
+                interim: false,
             })
             .is_ok()
     }
@@ -147,6 +151,7 @@ impl Reporter {
                 writable: None,
                 latency: self.latency,
                 switchover: None,
+                interim: false,
             })
             .is_ok()
     }
@@ -170,6 +175,24 @@ impl Reporter {
                 writable,
                 latency: self.latency,
                 switchover,
+                interim: false,
+            })
+            .is_ok()
+    }
+
+    /// Fencing's news alone, before the round ends: the server is now
+    /// writable (or not), so the VIPs held for it may go up.
+    pub fn report_fenced(&self, writable: bool) -> bool {
+        self.tx
+            .send(Report {
+                source: self.source,
+                outcome: Outcome::Success,
+                detail: None,
+                guard: None,
+                writable: Some(writable),
+                latency: None,
+                switchover: None,
+                interim: true,
             })
             .is_ok()
     }

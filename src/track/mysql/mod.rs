@@ -480,6 +480,18 @@ impl MysqlCheck {
                 st.master_since = None;
                 st.switched_out = false;
             }
+            // A takeover (the VRRP timer has said the peer is gone, or the
+            // guard let a preemption through): fencing goes first and says
+            // so at once, so the VIPs go up now. The peer's probe below, which
+            // on a dead host waits out `timeout`, runs after, never before.
+            let takeover = self.settings.read_only_when_backup && role.master && st.fenced_for != Some(true);
+            let mut fence_waits = false;
+            if takeover {
+                fence_waits = self.fence(&mut st, role, vars.as_ref(), &mut detail).await;
+                if st.fenced_for == Some(true) && !reporter.report_fenced(true) {
+                    return;
+                }
+            }
             let mut switchover = None;
             if role.switchover != st.switchover_seen {
                 st.switchover_seen = role.switchover;
@@ -491,11 +503,33 @@ impl MysqlCheck {
             }
             self.spare_the_master(&mut st, role, &mut outcome, &detail);
             self.semi_sync(&mut st, role, vars.as_ref(), &mut detail).await;
-            let (view, contact) = self.contact(&mut st, vars.as_ref(), &mut detail).await;
+            // The peer's probe waits out `timeout` on a dead host; a role
+            // change (a takeover) cuts it, so the new MASTER's server is made
+            // writable at once, not a probe of the peer later.
+            // (Not after a switchover this round: its result must be reported.)
+            let contacted = if switchover.is_some() {
+                Some(self.contact(&mut st, vars.as_ref(), &mut detail).await)
+            } else {
+                tokio::select! {
+                    c = self.contact(&mut st, vars.as_ref(), &mut detail) => Some(c),
+                    _ = roles.changed() => None,
+                }
+            };
+            let Some((view, contact)) = contacted else {
+                if let Some(peer) = st.peer.as_mut() {
+                    // Cut mid-query: that connection's state is unknown.
+                    peer.conn = None;
+                }
+                next = Instant::now();
+                continue;
+            };
             if let Some(why) = self.isolation(&mut st, role, contact, vars.as_ref(), &mut detail).await {
                 outcome = Outcome::Failure(why);
             }
-            if self.settings.read_only_when_backup && self.fence(&mut st, role, vars.as_ref(), &mut detail).await {
+            if !takeover && self.settings.read_only_when_backup {
+                fence_waits = self.fence(&mut st, role, vars.as_ref(), &mut detail).await;
+            }
+            if fence_waits {
                 // A takeover waits for the relay log: look again at once.
                 next = Instant::now();
             }
