@@ -321,6 +321,9 @@ async fn worker(
                 notifier = Arc::new(make());
             }
             Some(Effect::Barrier(done)) => {
+                // At shutdown: the STOP lines reach the FIFOs before exit.
+                let n = notifier.clone();
+                let _ = tokio::task::spawn_blocking(move || n.flush()).await;
                 let _ = done.send(());
             }
             Some(Effect::SaveState { dir, text }) => {

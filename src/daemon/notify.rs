@@ -79,7 +79,7 @@ pub struct Notifier {
     run_as: HashMap<String, Result<RunAs, String>>,
     /// The FIFO writers; taken (closed) and joined on stop so the last
     /// lines, STOP included, are written before the process exits.
-    fifos: Mutex<Vec<(mpsc::Sender<String>, std::thread::JoinHandle<()>)>>,
+    fifos: Mutex<Vec<(mpsc::Sender<FifoMsg>, std::thread::JoinHandle<()>)>>,
     fifo_children: Mutex<Vec<tokio::process::Child>>,
 }
 
@@ -140,8 +140,27 @@ impl Notifier {
         let line = n.fifo_line();
         if let Ok(fifos) = self.fifos.lock() {
             for (f, _) in fifos.iter() {
-                let _ = f.send(line.clone());
+                let _ = f.send(FifoMsg::Line(line.clone()));
             }
+        }
+    }
+
+    /// Waits until every FIFO line sent so far is written: the daemon's
+    /// last lines (STOP) must be in the FIFO before the process exits,
+    /// which may come before the effects task ends.
+    pub fn flush(&self) {
+        let waits: Vec<mpsc::Receiver<()>> = match self.fifos.lock() {
+            Ok(fifos) => fifos
+                .iter()
+                .filter_map(|(f, _)| {
+                    let (tx, rx) = mpsc::channel();
+                    f.send(FifoMsg::Flush(tx)).ok().map(|_| rx)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for w in waits {
+            let _ = w.recv_timeout(std::time::Duration::from_secs(1));
         }
     }
 
@@ -189,18 +208,32 @@ impl Notifier {
 /// Opens (creating if needed) a FIFO read-write, so opening never blocks
 /// and writes do not fail while no reader is attached; a writer thread
 /// keeps the lines in order.
-fn open_fifo(f: &FifoSpec) -> std::io::Result<(mpsc::Sender<String>, std::thread::JoinHandle<()>)> {
+/// What a FIFO's writer thread is handed.
+enum FifoMsg {
+    Line(String),
+    /// Answer once everything before it is written.
+    Flush(mpsc::Sender<()>),
+}
+
+fn open_fifo(f: &FifoSpec) -> std::io::Result<(mpsc::Sender<FifoMsg>, std::thread::JoinHandle<()>)> {
     ensure_fifo(&f.path)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(&f.path)?;
-    let (tx, rx) = mpsc::channel::<String>();
+    let (tx, rx) = mpsc::channel::<FifoMsg>();
     let path = f.path.clone();
     let writer = std::thread::Builder::new().name("notify-fifo".into()).spawn(move || {
         let mut warned = false;
-        for line in rx {
+        for msg in rx {
+            let line = match msg {
+                FifoMsg::Line(l) => l,
+                FifoMsg::Flush(done) => {
+                    let _ = done.send(());
+                    continue;
+                }
+            };
             if let Err(e) = file.write_all(line.as_bytes()) {
                 if !warned {
                     tracing::warn!(
