@@ -171,29 +171,19 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
     for vs in &c.lvs.servers {
         for (kw, spec) in [("quorum_up", &vs.quorum_up), ("quorum_down", &vs.quorum_down)] {
             if let Some(spec) = spec {
-                out.push(check_one(
-                    format!("{kw} of virtual server {}", vs.label()),
-                    false,
-                    spec,
-                    None,
-                ));
+                out.push(check_one(vs_role(kw, &vs.label()), false, spec, None));
             }
         }
         for rs in &vs.real_servers {
             let who = crate::config::lvs::rs_label(rs, vs.protocol);
             for (kw, spec) in [("notify_up", &rs.notify_up), ("notify_down", &rs.notify_down)] {
                 if let Some(spec) = spec {
-                    out.push(check_one(format!("{kw} of real server {who}"), false, spec, None));
+                    out.push(check_one(rs_role(kw, &who), false, spec, None));
                 }
             }
             for ch in &rs.checkers {
                 if let crate::config::lvs::CheckerKind::Misc { script, .. } = &ch.kind {
-                    out.push(check_one(
-                        format!("MISC_CHECK of real server {who}"),
-                        false,
-                        script,
-                        None,
-                    ));
+                    out.push(check_one(rs_role("MISC_CHECK", &who), false, script, None));
                 }
             }
         }
@@ -213,6 +203,16 @@ fn check_scripts(c: &Config) -> Vec<ScriptCheck> {
         }
     }
     out
+}
+
+/// How an LVS script is named in messages and found again among the
+/// verdicts: one spelling for both.
+fn vs_role(kw: &str, label: &str) -> String {
+    format!("{kw} of virtual server {label}")
+}
+
+fn rs_role(kw: &str, who: &str) -> String {
+    format!("{kw} of real server {who}")
 }
 
 /// keepalived drops an LVS script it found unrunnable at start-up: a
@@ -235,13 +235,13 @@ pub fn drop_unrunnable_lvs_scripts(lvs: &mut crate::config::lvs::Lvs, scripts: &
     };
     for vs in &mut lvs.servers {
         let label = vs.label();
-        clear(format!("quorum_up of virtual server {label}"), &mut vs.quorum_up);
-        clear(format!("quorum_down of virtual server {label}"), &mut vs.quorum_down);
+        clear(vs_role("quorum_up", &label), &mut vs.quorum_up);
+        clear(vs_role("quorum_down", &label), &mut vs.quorum_down);
         for rs in &mut vs.real_servers {
             let who = crate::config::lvs::rs_label(rs, vs.protocol);
-            clear(format!("notify_up of real server {who}"), &mut rs.notify_up);
-            clear(format!("notify_down of real server {who}"), &mut rs.notify_down);
-            let role = format!("MISC_CHECK of real server {who}");
+            clear(rs_role("notify_up", &who), &mut rs.notify_up);
+            clear(rs_role("notify_down", &who), &mut rs.notify_down);
+            let role = rs_role("MISC_CHECK", &who);
             rs.checkers.retain(|ch| match &ch.kind {
                 crate::config::lvs::CheckerKind::Misc { script, .. } => !gone(&role, script),
                 _ => true,
