@@ -900,6 +900,11 @@ fn partition_isolation_and_relay_apply(test: &str, domains: bool) {
         la.contains("giving way: check_mysql's guard") || lb.contains("staying MASTER: check_mysql's guard"),
         "a stance decided the meeting\nA:\n{la}\nB:\n{lb}"
     );
+    // A's replica catches up with B: B waits for its acknowledgements again.
+    let restored = wait_for(Duration::from_secs(60), || {
+        s.lab.log(B).contains("semi-sync restored").then_some(())
+    });
+    assert!(restored.is_some(), "B restores semi-sync\nB log:\n{}", s.lab.log(B));
     holder(&s, A, Duration::from_secs(60), "A takes the VIP back through the guard");
     assert!(s.lab.log(A).contains("peer frozen"), "{}", s.lab.log(A));
     let reads = reads_through_vip(&s.lab, &writer, Duration::from_secs(2));
@@ -1072,6 +1077,8 @@ fn semisync_hard_death(test: &str, domains: bool) {
     let mut s = setup(test, domains);
     for m in [&mut s.a, &mut s.b] {
         m.add_settings(&semisync);
+        // As sites that would rather wait than lose a write set it.
+        m.add_settings("rpl_semi_sync_master_timeout=10000\n");
         m.stop();
         m.start();
     }
@@ -1128,22 +1135,58 @@ fn semisync_hard_death(test: &str, domains: bool) {
         "B holds the VIP {took:?} after the death (Master_Down_Interval {:?})",
         mdi_v2(90)
     );
+    // A new client's write is acknowledged at once: B does not wait
+    // rpl_semi_sync_master_timeout (10 s) for its dead peer.
+    let held_at = std::time::Instant::now();
+    let first = (900_000u32..)
+        .find(|id| {
+            let o = s.lab.exec(
+                CLIENT,
+                &[
+                    "mysql",
+                    "--no-defaults",
+                    "--connect-timeout=1",
+                    &format!("-h{VIP}"),
+                    "-uapp",
+                    "-papppassword",
+                    "-e",
+                    &format!("INSERT INTO hellodb.acked VALUES ({id}, 'first')"),
+                ],
+            );
+            o.status.success() || held_at.elapsed() > Duration::from_secs(15)
+        })
+        .unwrap();
+    let first_write = held_at.elapsed();
+    eprintln!("B acknowledges a new client's write {first_write:?} after holding the VIP");
+    assert!(
+        first_write <= Duration::from_millis(500),
+        "B's first write took {first_write:?}\nB log:\n{}",
+        s.lab.log(B)
+    );
+    let lb = s.lab.log(B);
+    assert!(
+        lb.contains("semi-sync released: the peer's server does not answer"),
+        "B says why it stopped waiting\n{lb}"
+    );
+    // The takeover round's report comes after its probe of the dead peer.
+    let semi = wait_for(Duration::from_secs(5), || {
+        let st: serde_json::Value = serde_json::from_slice(&s.lab.ctl(B, &["status", "--json"]).stdout).ok()?;
+        let semi = st["checks"][0]["mysql"]["semi_sync"].clone();
+        semi["released"].is_string().then_some(semi)
+    });
+    assert!(
+        semi.as_ref().is_some_and(|(_, v)| v["enabled"] == false),
+        "status shows the release: {semi:?}\nB log:\n{}",
+        s.lab.log(B)
+    );
     let on_b = wait_for(Duration::from_secs(15), || {
         let n = writer.written.lock().unwrap().acked.len();
         std::thread::sleep(Duration::from_secs(1));
         (writer.written.lock().unwrap().acked.len() > n + 5).then_some(())
     });
-    assert!(on_b.is_some(), "writes land on B (after its semi-sync wait)");
-    // Its first commits waited rpl_semi_sync_master_timeout for the dead
-    // peer, then the server fell back to asynchronous replication.
-    let warned = wait_for(Duration::from_secs(5), || {
-        s.lab
-            .log(B)
-            .contains("semi-sync is off: acknowledged writes may be lost on failover")
-            .then_some(())
-    });
-    assert!(warned.is_some(), "B warns: its peer is gone\n{}", s.lab.log(B));
-    let acked = writer.finish().acked;
+    assert!(on_b.is_some(), "the writer's writes land on B");
+    let mut acked = writer.finish().acked;
+    acked.push(first);
     let on_b: std::collections::HashSet<u32> =
         s.b.sql("SELECT id FROM hellodb.acked")
             .lines()
@@ -1167,6 +1210,11 @@ fn semisync_hard_death(test: &str, domains: bool) {
     );
     s.lab.heal(A);
     s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
+    // A's replica catches up with B: B waits for its acknowledgements again.
+    let restored = wait_for(Duration::from_secs(60), || {
+        s.lab.log(B).contains("semi-sync restored").then_some(())
+    });
+    assert!(restored.is_some(), "B restores semi-sync\nB log:\n{}", s.lab.log(B));
     holder(&s, A, Duration::from_secs(60), "A takes the VIP back through the guard");
     assert!(
         s.lab.log(A).contains("peer frozen"),

@@ -404,6 +404,10 @@ pub struct MysqlSettings {
     /// until another master is heard (at most Master_Down_Interval): the
     /// kernel refuses connections to the dead server with a reset.
     pub refuse_on_fault: bool,
+    /// A MASTER whose peer's replica is gone switches semi-sync off (no
+    /// acknowledgement can come) and back on once that replica has every
+    /// write again, or when it leaves MASTER.
+    pub semi_sync_release: bool,
 }
 
 /// One `witness` of check_mysql.

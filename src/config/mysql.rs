@@ -40,6 +40,7 @@ pub const CHECK_MYSQL_KEYWORDS: &[&str] = &[
     "isolation_timeout",
     "relay_apply_timeout",
     "refuse_on_fault",
+    "semi_sync_release",
 ];
 
 const DAY_US: u64 = 86_400_000_000;
@@ -52,6 +53,7 @@ pub fn read_check_mysql(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckMysql> {
         peer_port: 3306,
         catch_up_timeout: Duration::from_secs(60),
         relay_apply_timeout: Duration::from_secs(10),
+        semi_sync_release: true,
         ..MysqlSettings::default()
     };
     for c in n.children() {
@@ -92,6 +94,7 @@ pub fn read_check_mysql(ctx: &mut Ctx<'_>, n: &Node) -> Option<CheckMysql> {
             },
             "read_only_when_backup" => s.read_only_when_backup = ctx.flag_or_bool(c),
             "refuse_on_fault" => s.refuse_on_fault = ctx.flag_or_bool(c),
+            "semi_sync_release" => s.semi_sync_release = ctx.flag_or_bool(c),
             "witness" => {
                 if c.args.is_empty() {
                     ctx.error(c.end_span(), "witness needs one or more ADDR[:PORT]");

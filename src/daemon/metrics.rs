@@ -75,6 +75,9 @@ pub struct CheckSnap {
     /// check_mysql: per domain (behind, ahead), and read_only.
     pub domains: Vec<(u32, u64, u64)>,
     pub read_only: Option<bool>,
+    /// check_mysql on a semi-sync server: (waiting for acknowledgements,
+    /// switched off by the check because the peer's replica is gone).
+    pub semi_sync: Option<(bool, bool)>,
 }
 
 /// What one scrape reports, copied from the protocol loop.
@@ -394,6 +397,22 @@ impl Collector for Collect {
                 .iter()
                 .filter_map(|c| c.read_only.map(|r| ([("name", c.name.as_str())], i64::from(r)))),
         )?;
+        gauges(
+            &mut e,
+            "rkeepalived_mysql_semi_sync_active",
+            "Whether the server's commits wait for a replica's acknowledgement (semi-sync on)",
+            s.checks
+                .iter()
+                .filter_map(|c| c.semi_sync.map(|(a, _)| ([("name", c.name.as_str())], i64::from(a)))),
+        )?;
+        gauges(
+            &mut e,
+            "rkeepalived_mysql_semi_sync_released",
+            "Whether check_mysql switched semi-sync off because the peer's replica is gone",
+            s.checks
+                .iter()
+                .filter_map(|c| c.semi_sync.map(|(_, r)| ([("name", c.name.as_str())], i64::from(r)))),
+        )?;
         ConstCounter::new(s.stale_check_reports).encode(e.encode_descriptor(
             "rkeepalived_stale_check_reports",
             "Check reports from a run a reload replaced, dropped",
@@ -606,14 +625,24 @@ mod tests {
                     ..Default::default()
                 },
             ],
-            checks: vec![CheckSnap {
-                name: "chk".into(),
-                kind: "vrrp_script",
-                status: 1,
-                latency: Some(0.002),
-                script_running: Some(false),
-                ..Default::default()
-            }],
+            checks: vec![
+                CheckSnap {
+                    name: "chk".into(),
+                    kind: "vrrp_script",
+                    status: 1,
+                    latency: Some(0.002),
+                    script_running: Some(false),
+                    ..Default::default()
+                },
+                CheckSnap {
+                    name: "db".into(),
+                    kind: "check_mysql",
+                    status: 1,
+                    read_only: Some(false),
+                    semi_sync: Some((false, true)),
+                    ..Default::default()
+                },
+            ],
             stale_check_reports: 3,
         }
     }
@@ -664,6 +693,19 @@ mod tests {
         assert!(!text.contains("reason=\"ttl\""), "{text}");
         assert!(text.contains("rkeepalived_priority_effective{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 70\n"));
         assert!(text.contains("rkeepalived_stale_check_reports_total 3\n"), "{text}");
+        // A new master that stopped waiting for its dead peer.
+        assert!(
+            text.contains("rkeepalived_mysql_semi_sync_active{name=\"db\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rkeepalived_mysql_semi_sync_released{name=\"db\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("rkeepalived_mysql_semi_sync_active{name=\"chk\"}"),
+            "{text}"
+        );
         assert!(
             text.contains("rkeepalived_advert_send_errors_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 4\n"),
             "{text}"

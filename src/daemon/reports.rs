@@ -83,6 +83,7 @@ impl Daemon {
                     script_running: (f.kind == CheckKind::Script).then_some(f.running),
                     domains,
                     read_only: detail["read_only"].as_bool(),
+                    semi_sync: semi_sync_gauges(&detail["semi_sync"]),
                 }
             })
             .collect();
@@ -178,4 +179,13 @@ fn checks_json(checks: &Checks, t: &Tracker, refs: &[Reference]) -> Value {
         })
         .collect();
     Value::Array(list)
+}
+
+/// check_mysql's semi-sync as (waiting for acknowledgements, released by
+/// the check), where the server has it.
+fn semi_sync_gauges(v: &Value) -> Option<(bool, bool)> {
+    if v.is_null() {
+        return None;
+    }
+    Some((v["active"] == true, v["released"].is_string()))
 }

@@ -37,9 +37,12 @@ use super::witness;
 use crate::vrrp::Stance;
 use gtid::{compare, Comparison, Position};
 use policy::{
-    FenceInput, FenceStep, GuardInput, GuardStep, IsolationInput, Peer, RelayStep, Settle, StanceInput, Verdict,
+    FenceInput, FenceStep, GuardInput, GuardStep, IsolationInput, Peer, PeerReplica, RelayStep, SemiSyncInput,
+    SemiSyncStep, Settle, StanceInput, Verdict,
 };
-use status::{read_link, read_variables, replication_health, Columns, Flavor, Link, Row, Variables};
+use status::{
+    read_link, read_semi_sync_status, read_variables, replication_health, Columns, Flavor, Link, Row, Variables,
+};
 
 /// What the daemon tells the probe about the instances that track it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -361,6 +364,15 @@ struct State {
     master_replication_broken: bool,
     /// As MASTER, semi-sync fell back to asynchronous (warned).
     semi_sync_off: bool,
+    /// Why this check switched semi-sync off (None: it did not, or it
+    /// restored it).
+    semi_sync_released: Option<&'static str>,
+    /// What this round set semi-sync to (its probe read it before).
+    semi_sync_set: Option<bool>,
+    /// The last failure to switch semi-sync (logged once).
+    semi_sync_error: Option<String>,
+    /// The peer's replica as the last finished round saw it.
+    peer_replica: PeerReplica,
     /// A takeover waits for the relay log to be applied, since then.
     relay_wait_since: Option<Instant>,
     /// The MASTER's stance last reported, with why.
@@ -447,6 +459,13 @@ impl MysqlCheck {
             isolation_fenced: false,
             master_replication_broken: false,
             semi_sync_off: false,
+            semi_sync_released: None,
+            semi_sync_set: None,
+            semi_sync_error: None,
+            peer_replica: match s.peer_host {
+                Some(_) => PeerReplica::Unknown,
+                None => PeerReplica::NotConfigured,
+            },
             relay_wait_since: None,
             last_stance: (Stance::Priority, None),
             switchover_seen: 0,
@@ -467,6 +486,7 @@ impl MysqlCheck {
                     None
                 }
             };
+            st.semi_sync_set = None;
             let Some((mut outcome, mut detail, vars)) = probed else {
                 next = Instant::now();
                 continue;
@@ -487,6 +507,9 @@ impl MysqlCheck {
             let takeover = self.settings.read_only_when_backup && role.master && st.fenced_for != Some(true);
             let mut fence_waits = false;
             if takeover {
+                // Before the server is writable: its first commits must
+                // not wait for a dead peer's acknowledgement.
+                self.semi_sync(&mut st, role, vars.as_ref(), &mut detail).await;
                 fence_waits = self.fence(&mut st, role, vars.as_ref(), &mut detail).await;
                 if st.fenced_for == Some(true) && !reporter.report_fenced(true) {
                     return;
@@ -502,7 +525,6 @@ impl MysqlCheck {
                 switchover = Some((role.switchover, r));
             }
             self.spare_the_master(&mut st, role, &mut outcome, &detail);
-            self.semi_sync(&mut st, role, vars.as_ref(), &mut detail).await;
             // The peer's probe waits out `timeout` on a dead host; a role
             // change (a takeover) cuts it, so the new MASTER's server is made
             // writable at once, not a probe of the peer later.
@@ -523,6 +545,16 @@ impl MysqlCheck {
                 next = Instant::now();
                 continue;
             };
+            if let Some(view) = &view {
+                st.peer_replica = match (&view.peer, view.unreachable) {
+                    (_, true) => PeerReplica::Unreachable,
+                    (Peer::Compared(cmp), false) => PeerReplica::Answered {
+                        has_ours: cmp.ahead == 0,
+                    },
+                    (_, false) => PeerReplica::Answered { has_ours: false },
+                };
+            }
+            self.semi_sync(&mut st, role, vars.as_ref(), &mut detail).await;
             if let Some(why) = self.isolation(&mut st, role, contact, vars.as_ref(), &mut detail).await {
                 outcome = Outcome::Failure(why);
             }
@@ -587,20 +619,58 @@ impl MysqlCheck {
         }
     }
 
-    /// A MASTER with semi-sync enabled warns while it has fallen back to
-    /// asynchronous replication: what it acknowledges then may be lost on
-    /// failover.
+    /// Semi-sync on a MASTER. Its peer's replica gone (the server does not
+    /// answer, or no semi-sync replica is connected), it stops waiting for
+    /// an acknowledgement that cannot come: without that, every commit of
+    /// a new master after a failover would wait out
+    /// `rpl_semi_sync_master_timeout`. Back on once the peer's replica has
+    /// every write, and on leaving MASTER. A server whose replica side is
+    /// on but master side off is taken as released (by an earlier run, or
+    /// before a reload). Otherwise warns while the server has fallen back
+    /// to asynchronous replication by itself.
     async fn semi_sync(&self, st: &mut State, role: Role, vars: Option<&Variables>, detail: &mut Value) {
-        let enabled = vars.and_then(|v| v.semi_sync) == Some(true);
-        let sql = st.local.flavor.semi_sync_active_sql();
-        let active = match (enabled && role.master, sql) {
-            (true, Some(sql)) => st.local.scalar(sql).await.ok().flatten().map(|v| v == "ON"),
-            _ => None,
+        let Some(vars) = vars else { return };
+        let (Some(read), Some(sql)) = (vars.semi_sync, st.local.flavor.semi_sync_status_sql()) else {
+            return;
         };
-        if enabled {
-            detail["semi_sync"] = json!({ "enabled": true, "active": active });
+        // What this round set wins over what its probe read before.
+        let enabled = st.semi_sync_set.unwrap_or(read);
+        let manage = self.settings.semi_sync_release;
+        let released = manage && !enabled && vars.semi_sync_replica == Some(true);
+        if !released {
+            st.semi_sync_released = None;
+        } else if st.semi_sync_released.is_none() {
+            st.semi_sync_released = Some("found off on the master side with the replica side on");
         }
-        let off = active == Some(false);
+        if !enabled && !released {
+            return;
+        }
+        let status = match role.master {
+            true => st.local.rows(sql).await.map(|rows| read_semi_sync_status(&rows)).ok(),
+            false => None,
+        };
+        let step = policy::semi_sync(&SemiSyncInput {
+            release: manage,
+            master: role.master,
+            enabled,
+            released,
+            clients: status.and_then(|s| s.clients),
+            peer: st.peer_replica,
+        });
+        if let SemiSyncStep::Release(why) | SemiSyncStep::Restore(why) = step {
+            self.switch_semi_sync(st, matches!(step, SemiSyncStep::Restore(_)), why)
+                .await;
+        }
+        let on = st.semi_sync_released.is_none();
+        let active = status.and_then(|s| s.active).filter(|_| on);
+        detail["semi_sync"] = json!({
+            "enabled": on,
+            "active": active,
+            "clients": status.and_then(|s| s.clients),
+            "released": st.semi_sync_released,
+            "error": st.semi_sync_error,
+        });
+        let off = role.master && active == Some(false);
         if off && !st.semi_sync_off {
             tracing::warn!(
                 "check_mysql {}: semi-sync is off: acknowledged writes may be lost on failover",
@@ -610,6 +680,43 @@ impl MysqlCheck {
             tracing::info!("check_mysql {}: semi-sync is on again", self.name);
         }
         st.semi_sync_off = off;
+    }
+
+    /// Sets the master side of semi-sync; a refusal (no REPLICATION MASTER
+    /// ADMIN) is logged once and leaves the server as it was.
+    async fn switch_semi_sync(&self, st: &mut State, on: bool, why: &'static str) {
+        let Some(sql) = st.local.flavor.semi_sync_enable_sql(on) else {
+            return;
+        };
+        match st.local.rows(sql).await {
+            Ok(_) => {
+                st.semi_sync_set = Some(on);
+                st.semi_sync_error = None;
+                st.semi_sync_released = (!on).then_some(why);
+                match on {
+                    true => tracing::info!("check_mysql {}: semi-sync restored: {why}", self.name),
+                    false => tracing::warn!(
+                        "check_mysql {}: semi-sync released: {why}; commits are acknowledged without waiting \
+                         for the peer (asynchronous replication) until its replica has every write",
+                        self.name
+                    ),
+                }
+            }
+            Err(e) => {
+                if st.semi_sync_error.as_deref() != Some(&e) {
+                    let then = match on {
+                        true => "the server stays asynchronous",
+                        false => "commits wait rpl_semi_sync_master_timeout for the peer",
+                    };
+                    tracing::warn!(
+                        "check_mysql {}: cannot switch semi-sync {} ({why}): {e}; {then}",
+                        self.name,
+                        if on { "on" } else { "off" },
+                    );
+                }
+                st.semi_sync_error = Some(e);
+            }
+        }
     }
 
     /// Asks the peer's server (and compares positions when the local

@@ -307,6 +307,77 @@ pub fn fence(i: &FenceInput) -> FenceStep {
     FenceStep::Set { writable: w }
 }
 
+/// What is known of the peer's replica when semi-sync is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerReplica {
+    /// No peer_host: only the server's own count of semi-sync replicas.
+    NotConfigured,
+    /// Not asked yet.
+    Unknown,
+    /// Its server did not answer the last round.
+    Unreachable,
+    /// It answered; `has_ours`: it holds every transaction this server
+    /// wrote (so its replica of this server is connected and current).
+    Answered { has_ours: bool },
+}
+
+/// What the semi-sync decision knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SemiSyncInput {
+    /// `semi_sync_release` (on by default).
+    pub release: bool,
+    pub master: bool,
+    /// The server's `rpl_semi_sync_master_enabled`.
+    pub enabled: bool,
+    /// This check switched it off, and has not restored it.
+    pub released: bool,
+    /// `Rpl_semi_sync_master_clients` (None: not read).
+    pub clients: Option<u64>,
+    pub peer: PeerReplica,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SemiSyncStep {
+    Keep,
+    /// Switch semi-sync off: no acknowledgement can come, and a commit
+    /// would wait `rpl_semi_sync_master_timeout` for nothing.
+    Release(&'static str),
+    /// Switch it back on.
+    Restore(&'static str),
+}
+
+/// A MASTER whose peer's replica is gone stops waiting for its
+/// acknowledgement; it waits again once that replica has every write
+/// (not merely once its server answers: a dead host's dump thread still
+/// counts as a client until TCP gives up on it), and on leaving MASTER.
+pub fn semi_sync(i: &SemiSyncInput) -> SemiSyncStep {
+    if i.released {
+        if !i.master {
+            return SemiSyncStep::Restore("no longer MASTER");
+        }
+        let connected = i.clients.is_some_and(|c| c > 0);
+        let current = match i.peer {
+            PeerReplica::NotConfigured => true,
+            PeerReplica::Answered { has_ours } => has_ours,
+            PeerReplica::Unknown | PeerReplica::Unreachable => false,
+        };
+        return match connected && current {
+            true => SemiSyncStep::Restore("the peer's replica is connected again and has every write"),
+            false => SemiSyncStep::Keep,
+        };
+    }
+    if !(i.release && i.master && i.enabled) {
+        return SemiSyncStep::Keep;
+    }
+    if i.peer == PeerReplica::Unreachable {
+        return SemiSyncStep::Release("the peer's server does not answer");
+    }
+    if i.clients == Some(0) {
+        return SemiSyncStep::Release("no semi-sync replica is connected");
+    }
+    SemiSyncStep::Keep
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,5 +642,86 @@ mod tests {
         assert_eq!(fenced(true, Some(true), false, true, None), FenceStep::Frozen);
         assert_eq!(fenced(true, Some(true), false, true, Some(30)), FenceStep::Frozen);
         assert_eq!(fenced(true, Some(true), false, true, Some(122)), FenceStep::Repair);
+    }
+
+    fn semi(peer: PeerReplica, clients: Option<u64>) -> SemiSyncInput {
+        SemiSyncInput {
+            release: true,
+            master: true,
+            enabled: true,
+            released: false,
+            clients,
+            peer,
+        }
+    }
+
+    #[test]
+    fn a_master_stops_waiting_for_a_replica_that_cannot_answer() {
+        use PeerReplica::*;
+        // The host died: its dump thread still counts as a client.
+        assert!(matches!(
+            semi_sync(&semi(Unreachable, Some(1))),
+            SemiSyncStep::Release(_)
+        ));
+        // Its mysqld died: the replica's connection closed.
+        let gone = semi(Answered { has_ours: false }, Some(0));
+        assert!(matches!(semi_sync(&gone), SemiSyncStep::Release(_)));
+        assert!(matches!(
+            semi_sync(&semi(NotConfigured, Some(0))),
+            SemiSyncStep::Release(_)
+        ));
+        // A live, connected peer, or nothing known yet: keep waiting.
+        for i in [
+            semi(Answered { has_ours: true }, Some(1)),
+            semi(Answered { has_ours: false }, Some(1)),
+            semi(Unknown, Some(1)),
+            semi(NotConfigured, None),
+        ] {
+            assert_eq!(semi_sync(&i), SemiSyncStep::Keep, "{i:?}");
+        }
+        // Not MASTER, semi-sync off in the server, or the option off.
+        for change in [
+            |i: &mut SemiSyncInput| i.master = false,
+            |i: &mut SemiSyncInput| i.enabled = false,
+            |i: &mut SemiSyncInput| i.release = false,
+        ] {
+            let mut i = semi(Unreachable, Some(0));
+            change(&mut i);
+            assert_eq!(semi_sync(&i), SemiSyncStep::Keep, "{i:?}");
+        }
+    }
+
+    #[test]
+    fn semi_sync_comes_back_once_the_peer_s_replica_has_every_write() {
+        use PeerReplica::*;
+        let released = |peer, clients| SemiSyncInput {
+            enabled: false,
+            released: true,
+            ..semi(peer, clients)
+        };
+        // The host is back but its replica has not caught up (or the
+        // count is a dead connection's): stay released.
+        for i in [
+            released(Unreachable, Some(1)),
+            released(Answered { has_ours: false }, Some(1)),
+            released(Answered { has_ours: true }, Some(0)),
+            released(Unknown, Some(1)),
+        ] {
+            assert_eq!(semi_sync(&i), SemiSyncStep::Keep, "{i:?}");
+        }
+        assert!(matches!(
+            semi_sync(&released(Answered { has_ours: true }, Some(1))),
+            SemiSyncStep::Restore(_)
+        ));
+        assert!(matches!(
+            semi_sync(&released(NotConfigured, Some(1))),
+            SemiSyncStep::Restore(_)
+        ));
+        // Leaving MASTER restores what the server was configured with.
+        let backup = SemiSyncInput {
+            master: false,
+            ..released(Unreachable, Some(0))
+        };
+        assert!(matches!(semi_sync(&backup), SemiSyncStep::Restore(_)));
     }
 }

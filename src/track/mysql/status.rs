@@ -50,7 +50,10 @@ impl Flavor {
                 "SELECT @@global.read_only AS read_only, @@global.server_id AS server_id, \
                  @@global.gtid_domain_id AS domain, @@global.gtid_binlog_pos AS binlog_pos, \
                  @@global.gtid_current_pos AS current_pos, \
-                 @@global.rpl_semi_sync_master_enabled AS semi_sync"
+                 (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES \
+                  WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_ENABLED') AS semi_sync, \
+                 (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES \
+                  WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_SLAVE_ENABLED') AS semi_sync_replica"
             }
             Flavor::MySql => {
                 "SELECT @@global.read_only AS read_only, @@global.server_id AS server_id, \
@@ -59,15 +62,26 @@ impl Flavor {
         }
     }
 
-    /// Whether a semi-sync master is still waiting for acknowledgements
-    /// (OFF: it fell back to asynchronous replication).
-    pub fn semi_sync_active_sql(self) -> Option<&'static str> {
+    /// The master side of semi-sync, as rows of (name, value): whether it
+    /// still waits for acknowledgements (OFF: it fell back to asynchronous
+    /// replication) and how many semi-sync replicas it counts.
+    pub fn semi_sync_status_sql(self) -> Option<&'static str> {
         match self {
             Flavor::MariaDb => Some(
-                "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
-                 WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'",
+                "SELECT VARIABLE_NAME AS name, VARIABLE_VALUE AS value FROM information_schema.GLOBAL_STATUS \
+                 WHERE VARIABLE_NAME IN ('RPL_SEMI_SYNC_MASTER_STATUS', 'RPL_SEMI_SYNC_MASTER_CLIENTS')",
             ),
             Flavor::MySql => None,
+        }
+    }
+
+    /// Switches the master side of semi-sync on or off (MariaDB: needs
+    /// REPLICATION MASTER ADMIN or SUPER).
+    pub fn semi_sync_enable_sql(self, on: bool) -> Option<&'static str> {
+        match (self, on) {
+            (Flavor::MariaDb, true) => Some("SET GLOBAL rpl_semi_sync_master_enabled = ON"),
+            (Flavor::MariaDb, false) => Some("SET GLOBAL rpl_semi_sync_master_enabled = OFF"),
+            (Flavor::MySql, _) => None,
         }
     }
 
@@ -149,8 +163,34 @@ pub struct Variables {
     pub binlog_pos: String,
     pub current_pos: String,
     /// Semi-synchronous replication is enabled on the master side
-    /// (MariaDB's built-in semi-sync; None where it is not read).
+    /// (MariaDB's semi-sync; None where it is not read or not built).
     pub semi_sync: Option<bool>,
+    /// … and on the replica side: a server set up for semi-sync both
+    /// ways, as dual masters are.
+    pub semi_sync_replica: Option<bool>,
+}
+
+/// The master side of semi-sync, from [`Flavor::semi_sync_status_sql`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SemiSyncStatus {
+    /// Still waiting for acknowledgements (not fallen back).
+    pub active: Option<bool>,
+    /// Semi-sync replicas connected (a dead host's still count until TCP
+    /// gives up on them).
+    pub clients: Option<u64>,
+}
+
+pub fn read_semi_sync_status(rows: &[impl Columns]) -> SemiSyncStatus {
+    let mut s = SemiSyncStatus::default();
+    for r in rows {
+        let value = r.string("value");
+        match r.string("name").to_ascii_uppercase().as_str() {
+            "RPL_SEMI_SYNC_MASTER_STATUS" => s.active = Some(value == "ON"),
+            "RPL_SEMI_SYNC_MASTER_CLIENTS" => s.clients = value.parse().ok(),
+            _ => {}
+        }
+    }
+    s
 }
 
 pub fn read_variables(row: &impl Columns) -> Variables {
@@ -168,6 +208,7 @@ pub fn read_variables(row: &impl Columns) -> Variables {
         binlog_pos: position("binlog_pos"),
         current_pos: position("current_pos"),
         semi_sync: row.text("semi_sync").map(|v| matches!(v.as_ref(), "1" | "ON")),
+        semi_sync_replica: row.text("semi_sync_replica").map(|v| matches!(v.as_ref(), "1" | "ON")),
     }
 }
 
@@ -499,6 +540,16 @@ mod tests {
         assert_eq!((v.server_id, v.domain, v.semi_sync), (10, Some(1), None));
         let semi = |on: &str| read_variables(&row(&[("semi_sync", Some(on))])).semi_sync;
         assert_eq!((semi("1"), semi("0")), (Some(true), Some(false)));
+        assert_eq!((semi("ON"), semi("OFF")), (Some(true), Some(false)));
+        // A server without semi-sync (a MariaDB before 10.3 without the
+        // plugin) answers NULL: not read, no error.
+        assert_eq!(read_variables(&row(&[("semi_sync", None)])).semi_sync, None);
+        let status = read_semi_sync_status(&[
+            row(&[("name", Some("RPL_SEMI_SYNC_MASTER_STATUS")), ("value", Some("OFF"))]),
+            row(&[("name", Some("RPL_SEMI_SYNC_MASTER_CLIENTS")), ("value", Some("1"))]),
+        ]);
+        assert_eq!((status.active, status.clients), (Some(false), Some(1)));
+        assert_eq!(read_semi_sync_status(&Vec::<Row>::new()), SemiSyncStatus::default());
         assert!(Flavor::MariaDb
             .wait_sql("2-20-3", Duration::from_secs(60))
             .contains("MASTER_GTID_WAIT('2-20-3', 60.000)"));
