@@ -1029,8 +1029,19 @@ impl MysqlCheck {
                 let sql = flavor.wait_sql(&target, step);
                 let saved = st.local.timeout;
                 st.local.timeout = step + saved;
-                let _ = st.local.scalar(&sql).await;
+                let applied = st.local.scalar(&sql).await;
                 st.local.timeout = saved;
+                // Applied within the wait: promote now, not a round later
+                // (that round's probe of a dead peer takes `timeout`).
+                if matches!(applied.as_ref().map(Option::as_deref), Ok(Some("0"))) {
+                    tracing::info!(
+                        "check_mysql {}: relay log applied (up to {target}) after {:.3?}; promoting",
+                        self.name,
+                        since.elapsed()
+                    );
+                    st.relay_wait_since = None;
+                    return true;
+                }
                 false
             }
         }
