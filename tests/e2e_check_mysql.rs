@@ -104,21 +104,10 @@ impl Writer {
         let thread = std::thread::spawn(move || {
             let mut id = first_id;
             while !s2.load(Ordering::SeqCst) {
-                let o = run(
-                    "ip",
-                    &[
-                        "netns",
-                        "exec",
-                        &ns,
-                        "mysql",
-                        "--no-defaults",
-                        "--connect-timeout=1",
-                        &format!("-h{vip}"),
-                        "-uapp",
-                        "-papppassword",
-                        "-e",
-                        &format!("INSERT INTO hellodb.acked VALUES ({id}, '{writer}')"),
-                    ],
+                let o = app_sql(
+                    &ns,
+                    vip,
+                    &format!("INSERT INTO hellodb.acked VALUES ({id}, '{writer}')"),
                 );
                 if o.status.success() {
                     let mut w = w2.lock().unwrap();
@@ -150,6 +139,28 @@ impl Writer {
     }
 }
 
+/// The application's account runs `sql` through `vip` from namespace
+/// `ns`, as a new client (1 s connect timeout), without column names.
+fn app_sql(ns: &str, vip: &str, sql: &str) -> std::process::Output {
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns,
+            "mysql",
+            "--no-defaults",
+            "--connect-timeout=1",
+            &format!("-h{vip}"),
+            "-uapp",
+            "-papppassword",
+            "-N",
+            "-e",
+            sql,
+        ],
+    )
+}
+
 /// Connects through the VIP as a new client does, every 10 ms with a 1 s
 /// connect timeout, until server `id` answers; returns when (since `t0`)
 /// and the failed attempts before, with how long each took.
@@ -162,20 +173,7 @@ fn reach_through_vip(
     let mut errors = Vec::new();
     while t0.elapsed() < limit {
         let attempt = std::time::Instant::now();
-        let o = lab.exec(
-            CLIENT,
-            &[
-                "mysql",
-                "--no-defaults",
-                "--connect-timeout=1",
-                &format!("-h{VIP}"),
-                "-uapp",
-                "-papppassword",
-                "-N",
-                "-e",
-                "SELECT @@server_id",
-            ],
-        );
+        let o = app_sql(lab.ns(CLIENT), VIP, "SELECT @@server_id");
         match String::from_utf8_lossy(&o.stdout).trim() {
             server if o.status.success() && server == id => return (Some(t0.elapsed()), errors),
             _ if o.status.success() => {}
@@ -1135,18 +1133,10 @@ fn semisync_hard_death(test: &str, domains: bool) {
     let held_at = std::time::Instant::now();
     let first = (900_000u32..)
         .find(|id| {
-            let o = s.lab.exec(
-                CLIENT,
-                &[
-                    "mysql",
-                    "--no-defaults",
-                    "--connect-timeout=1",
-                    &format!("-h{VIP}"),
-                    "-uapp",
-                    "-papppassword",
-                    "-e",
-                    &format!("INSERT INTO hellodb.acked VALUES ({id}, 'first')"),
-                ],
+            let o = app_sql(
+                s.lab.ns(CLIENT),
+                VIP,
+                &format!("INSERT INTO hellodb.acked VALUES ({id}, 'first')"),
             );
             o.status.success() || held_at.elapsed() > Duration::from_secs(15)
         })

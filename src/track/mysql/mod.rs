@@ -994,10 +994,7 @@ impl MysqlCheck {
         match policy::relay_step(pending, waited, limit, self.common.interval) {
             RelayStep::Promote => {
                 if !first {
-                    tracing::info!(
-                        "check_mysql {}: relay log applied (up to {target}) after {waited:.3?}; promoting",
-                        self.name
-                    );
+                    self.relay_log_applied(st, &target, waited);
                 }
                 st.relay_wait_since = None;
                 true
@@ -1034,17 +1031,21 @@ impl MysqlCheck {
                 // Applied within the wait: promote now, not a round later
                 // (that round's probe of a dead peer takes `timeout`).
                 if matches!(applied.as_ref().map(Option::as_deref), Ok(Some("0"))) {
-                    tracing::info!(
-                        "check_mysql {}: relay log applied (up to {target}) after {:.3?}; promoting",
-                        self.name,
-                        since.elapsed()
-                    );
-                    st.relay_wait_since = None;
+                    self.relay_log_applied(st, &target, since.elapsed());
                     return true;
                 }
                 false
             }
         }
+    }
+
+    /// A takeover's wait for the relay log is over: say so and promote.
+    fn relay_log_applied(&self, st: &mut State, target: &str, waited: Duration) {
+        tracing::info!(
+            "check_mysql {}: relay log applied (up to {target}) after {waited:.3?}; promoting",
+            self.name
+        );
+        st.relay_wait_since = None;
     }
 
     /// The guard: carries out the steps [`policy::guard`] asks for, and
