@@ -16,6 +16,15 @@
 #    advert_int 1 (VRRPv2) and at VRRPv3 advert_int 0.1, with the examples'
 #    refuse_on_fault and without it; between trials A's mysqld restarts and
 #    A takes the VIP back through the catch-up guard.
+# 4. Hard death (STEPS includes harddeath, after the others: it turns
+#    semi-sync on, the example's mariadb-semisync.cnf with
+#    rpl_semi_sync_master_timeout=10000): a writer through the VIP, then
+#    A's host is cut off the switch and everything in it SIGKILLed: VIP on
+#    B, B's first acknowledged write and acknowledged writes missing on B
+#    (must be 0); A's host returns (mysqld, network, rkeepalived) and takes
+#    the VIP back through the guard. Then once: B dies too while it
+#    acknowledges writes only it has; A returns alone (what is missing on
+#    A), then B (what is missing after).
 # 3. Switchover (STEPS=switchover): a writer through the VIP (a new client
 #    per INSERT), then `rkeepalived switchover VI_1` on A: the writer's
 #    longest wait between two acknowledged writes, and acknowledged writes
@@ -29,7 +38,7 @@ TRIALS=${TRIALS:-5}
 CHECKS=${CHECKS:-600}
 IV=${IV:-0.05}
 ROUNDS=${ROUNDS:-4}
-STEPS=${STEPS:-cpu failover}
+STEPS=${STEPS:-cpu failover harddeath}
 P=rkbmy$$
 . scripts/lib/mysql-lab.sh
 mysql_lab_up >/dev/null
@@ -182,7 +191,7 @@ if [[ " $STEPS " == *" switchover "* ]]; then
     switchover_trials
 fi
 
-[[ " $STEPS " == *" failover "* ]] || exit 0
+if [[ " $STEPS " == *" failover "* ]]; then
 echo "== failover: SIGKILL of A's mysqld -> VIP on B, and -> a new client connection on B's server"
 v2='s/^   advert_int 1/   advert_int 1/'
 v3='s/^   advert_int 1/   version 3\n   advert_int 0.1/'
@@ -191,3 +200,115 @@ failover "VRRPv2 advert_int 1" "$v2"
 failover "VRRPv2 advert_int 1, refuse_on_fault no" "$v2;$off"
 failover "VRRPv3 advert_int 0.1" "$v3"
 failover "VRRPv3 advert_int 0.1, refuse_on_fault no" "$v3;$off"
+fi
+
+# A writer through the VIP, a new client per INSERT (3 s at most each: a
+# write sent to a host that just died waits on TCP), recording "id time"
+# of every acknowledged write in $WORK/acked until $WORK/stop exists.
+writer() { # first id
+    : > "$WORK/acked"
+    ( k=$1
+      while [ ! -e "$WORK/stop" ]; do
+          k=$((k + 1))
+          timeout 3 ip netns exec "$C" mysql --no-defaults --connect-timeout=1 -h"$VIP" -uapp -papppassword \
+              -e "INSERT INTO hellodb.hd VALUES ($k)" 2>/dev/null && echo "$k $(now)" >> "$WORK/acked"
+      done ) &
+    WRITER=$!
+}
+writer_stop() { touch "$WORK/stop"; wait "$WRITER"; rm -f "$WORK/stop"; }
+missing_on() { # a|b [after time]: acknowledged writes (since then) the server lacks
+    local n=0 k
+    for k in $(awk -v t="${2:-0}" '$2 > t {print $1}' "$WORK/acked"); do
+        [ "$(sql "$1" "SELECT COUNT(*) FROM hellodb.hd WHERE id = $k")" = 1 ] || n=$((n + 1))
+    done
+    echo "$n"
+}
+# A host dies: cut off its switch port (no RST reaches anyone), every
+# process in it SIGKILLed; its VIP, left on its dead link, is taken off so
+# that holder() sees only live hosts.
+host_dies() { # a|b
+    local port; port=$([ "$1" = a ] && echo p1 || echo p2)
+    ip -n "$SW" link set "$port" down
+    ip netns pids "${P}_$1" | xargs -r kill -9
+    ip -n "${P}_$1" addr del "$VIP/32" dev eth0 2>/dev/null || true
+}
+host_returns() { # a|b: mysqld recovers while still cut off, then the network and rkeepalived
+    local port; port=$([ "$1" = a ] && echo p1 || echo p2)
+    mariadb_start "$1"
+    ip -n "$SW" link set "$port" up
+    rk_start "$1"
+}
+semi_sync_on_a() {
+    for _ in $(seq 300); do
+        [ "$(sql a "SELECT GROUP_CONCAT(VARIABLE_VALUE ORDER BY VARIABLE_NAME) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('RPL_SEMI_SYNC_MASTER_CLIENTS', 'RPL_SEMI_SYNC_MASTER_STATUS')")" = "1,ON" ] && return 0
+        sleep 0.1
+    done
+    echo "semi-sync on A did not come up" >&2; return 1
+}
+harddeath_trials() {
+    # Both servers semi-synchronous as the example sets them, with the
+    # timeout of sites that would rather wait than lose a write.
+    local h pid
+    for h in a b; do
+        { grep -v '^#' "$EX/mariadb-semisync.cnf" | grep -v '^\['; echo "rpl_semi_sync_master_timeout=10000"; } >> "$WORK/$h/my.cnf"
+        pid=$(cat "$WORK/$h/mysqld.pid"); sql "$h" "SHUTDOWN"
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        mariadb_start "$h"
+    done
+    for h in a b; do sql "$h" "STOP SLAVE; START SLAVE"; done
+    sql a "CREATE TABLE IF NOT EXISTS hellodb.hd (id int unsigned PRIMARY KEY)"
+    rk_start a; rk_start b
+    wait_holder A 30
+    local vip=() first=() lost=() back=() trial=0 t t1 w
+    for _ in $(seq "$TRIALS"); do
+        trial=$((trial + 1))
+        semi_sync_on_a
+        writer $((trial * 1000000))
+        sleep 2
+        t=$(now)
+        host_dies a
+        wait_holder B 30
+        vip+=("$(since "$t")")
+        sleep 4
+        writer_stop
+        w=$(awk -v t="$t" '$2 > t {print $2; exit}' "$WORK/acked")
+        first+=("$(echo "$w - $t" | bc)")
+        lost+=("$(missing_on b)")
+        t1=$(now)
+        host_returns a
+        wait_holder A 120
+        back+=("$(since "$t1")")
+        echo "  trial $trial: VIP on B ${vip[-1]} s, first write on B ${first[-1]} s after the death, ${lost[-1]} acknowledged writes missing on B; A back in ${back[-1]} s"
+    done
+    echo "${vip[*]}" | stats "hard death, semi-sync (timeout 10 s): VIP on B"
+    echo "${first[*]}" | stats "hard death, semi-sync (timeout 10 s): first acknowledged write on B"
+    echo "acknowledged writes missing on B, per trial: ${lost[*]}"
+    echo "${back[*]}" | stats "A's return (mysqld recovery, rejoin, guarded handover)"
+
+    echo "== the new master dies too, while it acknowledges writes that only it has"
+    semi_sync_on_a
+    writer 9000000
+    sleep 2
+    t=$(now)
+    host_dies a
+    wait_holder B 30
+    sleep 3
+    host_dies b
+    writer_stop
+    local acked_b; acked_b=$(awk -v t="$t" '$2 > t' "$WORK/acked" | wc -l)
+    t1=$(now)
+    host_returns a
+    wait_holder A 60
+    echo "A holds the VIP $(since "$t1") s after its host returns"
+    echo "B acknowledged $acked_b writes after A's death; missing on A while B is down: $(missing_on a "$t")"
+    host_returns b
+    local n
+    for _ in $(seq 60); do n=$(missing_on a "$t"); [ "$n" = 0 ] && break; sleep 1; done
+    echo "after B's host returns: $n of them missing on A; missing on B: $(missing_on b)"
+    kill "$(cat "$WORK/a.pid")" "$(cat "$WORK/b.pid")" 2>/dev/null || true
+    sleep 1
+}
+if [[ " $STEPS " == *" harddeath "* ]]; then
+    echo "== hard death of A's host under semi-sync: cut off and SIGKILLed, a writer through the VIP"
+    harddeath_trials
+fi

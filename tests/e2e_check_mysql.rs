@@ -582,17 +582,31 @@ fn handover_past_catch_up_timeout_unfreezes_the_peer_and_retries() {
     holder(&s, B, mdi_v2(90) + DB_SLACK, "B alone is master");
     let writable = wait_for(Duration::from_secs(5), || s.b.sql("SELECT @@read_only") == "0");
     assert!(writable.is_some(), "B writable as master");
+    // Once A freezes B, root (over B's socket, which freezing spares) writes
+    // on B every 10 ms for longer than catch_up_timeout: a procedure that
+    // starts within 5 ms of the freeze, so A never sees B's position still
+    // for its 50 ms settle (a client spawned per write, as before, left
+    // gaps that A sometimes took for settled).
+    s.b.sql(
+        "CREATE PROCEDURE hellodb.write_when_frozen() BEGIN \
+           DECLARE t DOUBLE; \
+           WHILE @@global.read_only = 0 DO DO SLEEP(0.005); END WHILE; \
+           SET t = UNIX_TIMESTAMP(NOW(6)) + 3.5; \
+           WHILE UNIX_TIMESTAMP(NOW(6)) < t DO \
+             INSERT INTO hellodb.students (Name, Age) VALUES ('root on frozen B', 50); DO SLEEP(0.01); \
+           END WHILE; END",
+    );
+    let mut root = s.b.spawn_root("CALL hellodb.write_when_frozen()");
     let cfg = example(&s.lab, "host-a-check_mysql.conf").replace("catch_up_timeout 60", "catch_up_timeout 2");
     s.lab.start(A, &cfg, &[]);
-    // When A freezes B, root writes on B for longer than catch_up_timeout.
     let frozen = wait_for(Duration::from_secs(30), || s.b.sql("SELECT @@read_only") == "1");
     assert!(frozen.is_some(), "A froze B:\n{}", s.lab.log(A));
-    let t0 = std::time::Instant::now();
-    let mut written: u64 = 0;
-    while t0.elapsed() < Duration::from_millis(3500) {
-        s.b.sql("INSERT INTO hellodb.students (Name, Age) VALUES ('root on frozen B', 50)");
-        written += 1;
-    }
+    let done = root.wait().unwrap();
+    assert!(done.success(), "root's writes on frozen B");
+    let written: u64 =
+        s.b.sql("SELECT COUNT(*) FROM hellodb.students WHERE Name = 'root on frozen B'")
+            .parse()
+            .unwrap();
     assert!(written > 20, "{written} writes");
     let log = s.lab.log(A);
     assert!(
@@ -1053,25 +1067,66 @@ fn example_settings(file: &str) -> String {
         .collect()
 }
 
-/// Semi-sync (the example's settings) through a hard death of A's host: a
-/// writer runs through the VIP; A's switch port is cut and its mysqld
-/// SIGKILLed at the same instant. Every acknowledged write is on B; B,
-/// whose peer is gone, warns that semi-sync is off; A restarts (as the
-/// example says, init_rpl_role=SLAVE: the unacknowledged binlog tail is
-/// truncated), rejoins as a replica without divergence and takes the VIP
-/// back through the guard; both servers end equal.
-fn semisync_hard_death(test: &str, domains: bool) {
-    let semisync = example_settings("mariadb-semisync.cnf");
+/// What differs between the hard-death runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Death {
+    /// The example's settings: A's recovery truncates its unacknowledged
+    /// binlog tail (init_rpl_role=SLAVE).
+    Plain,
+    /// B's SQL thread held up by a table lock when A dies.
+    RelayBehind,
+    /// Without init_rpl_role=SLAVE: A's crash recovery commits that tail.
+    KeepsTail,
+    /// The probe account lacks REPLICATION MASTER ADMIN: the release is
+    /// refused, and B's first commits wait out the timeout (3 s here).
+    ReleaseRefused,
+}
+
+/// The unacknowledged write A's host dies with.
+const TAIL: u32 = 800_000;
+
+fn has_row(m: &Mariadb, id: u32) -> bool {
+    m.sql(&format!("SELECT COUNT(*) FROM hellodb.acked WHERE id = {id}")) == "1"
+}
+
+/// Semi-sync (the example's settings, `rpl_semi_sync_master_timeout` 10 s)
+/// through a hard death of A's host: a writer runs through the VIP; A's
+/// switch port is cut, a commit on A waits for B's acknowledgement, and
+/// every process in A is SIGKILLed. Every acknowledged write is on B; B
+/// holds the VIP within Master_Down_Interval (`RelayBehind`: once its
+/// relay log is applied) and takes writes at once (`ReleaseRefused`: after
+/// the timeout, as MariaDB alone does, with the refusal logged and shown).
+/// A's server restarts:
+/// - `Plain`, `RelayBehind`: the tail is gone; A rejoins as a replica
+///   without divergence and takes the VIP back through the guard; both end
+///   equal.
+/// - `KeepsTail`: the tail is committed on A. B, which stopped replication
+///   from A when it took over blind, keeps it stopped and says why; A does
+///   not take the VIP back. An administrator's START SLAVE on B then
+///   applies the tail and A comes back.
+fn semisync_hard_death(test: &str, domains: bool, death: Death) {
+    let relay_behind = death == Death::RelayBehind;
+    let truncates = death != Death::KeepsTail;
+    let timeout = match death {
+        Death::ReleaseRefused => Duration::from_secs(3),
+        _ => Duration::from_secs(10),
+    };
+    let mut semisync = example_settings("mariadb-semisync.cnf");
     assert!(
         semisync.contains("rpl_semi_sync_master_wait_point=AFTER_SYNC"),
         "{semisync}"
     );
+    if !truncates {
+        let without = semisync.replace("init_rpl_role=SLAVE\n", "");
+        assert_ne!(without, semisync, "the example sets init_rpl_role=SLAVE");
+        semisync = without;
+    }
     // As a site turns it on: on running dual masters, one restart each.
     let mut s = setup(test, domains);
     for m in [&mut s.a, &mut s.b] {
         m.add_settings(&semisync);
         // As sites that would rather wait than lose a write set it.
-        m.add_settings("rpl_semi_sync_master_timeout=10000\n");
+        m.add_settings(&format!("rpl_semi_sync_master_timeout={}\n", timeout.as_millis()));
         m.stop();
         m.start();
     }
@@ -1088,6 +1143,13 @@ fn semisync_hard_death(test: &str, domains: bool) {
         s.a.status("SHOW ALL SLAVES STATUS"),
         s.b.status("SHOW ALL SLAVES STATUS")
     );
+    if death == Death::ReleaseRefused {
+        // Replicated to A too, where it does not matter.
+        let account =
+            s.b.sql("SELECT CONCAT('`', user, '`@`', host, '`') FROM mysql.user WHERE user = 'chk'");
+        assert!(!account.is_empty(), "the probe account");
+        s.b.sql(&format!("REVOKE REPLICATION MASTER ADMIN ON *.* FROM {account}"));
+    }
     s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
     s.lab.start(B, &example(&s.lab, "host-b-check_mysql.conf"), &[]);
     holder(&s, A, mdi_v2(100) + DB_SLACK, "A elected");
@@ -1101,35 +1163,86 @@ fn semisync_hard_death(test: &str, domains: bool) {
     std::thread::sleep(Duration::from_secs(2));
     let before = writer.written.lock().unwrap().acked.len();
     assert!(before > 10, "writes through A: {before}");
-    // The host dies: cut off the switch (no RST reaches anyone), then
-    // every process in it SIGKILLed, rkeepalived and mysqld alike.
+    // B's SQL thread held up: A's writes reach B's relay log (and are
+    // acknowledged) but not its tables until the lock ends.
+    let lock = relay_behind.then(|| {
+        let child =
+            s.b.spawn_root("LOCK TABLES hellodb.acked WRITE; DO SLEEP(8); UNLOCK TABLES");
+        let ends = std::time::Instant::now() + Duration::from_secs(8);
+        std::thread::sleep(Duration::from_millis(1500));
+        (child, ends)
+    });
+    // The host dies: cut off the switch (no RST reaches anyone), a commit
+    // waits for B's acknowledgement, then every process in it is
+    // SIGKILLed, rkeepalived and mysqld alike.
     let died = std::time::Instant::now();
     s.lab.cut(A);
+    let mut tail =
+        s.a.spawn_root(&format!("INSERT INTO hellodb.acked VALUES ({TAIL}, 'tail')"));
+    // The commits in A's binlog that wait for B's acknowledgement: that
+    // one, or the writer's, with that one queued behind it ("Commit").
+    let waiting_ids = || -> Vec<u32> {
+        s.a.sql(
+            "SELECT SUBSTRING_INDEX(SUBSTRING_INDEX(INFO, '(', -1), ',', 1) FROM information_schema.PROCESSLIST \
+             WHERE STATE LIKE '%semi-sync%' AND INFO LIKE 'INSERT INTO hellodb.acked%'",
+        )
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+    };
+    let waiting = wait_for(Duration::from_secs(5), || !waiting_ids().is_empty());
+    assert!(
+        waiting.is_some(),
+        "A's commit waits for B's acknowledgement\n{}",
+        s.a.sql("SELECT STATE, INFO FROM information_schema.PROCESSLIST")
+    );
+    // Let a queued commit reach its wait too.
+    std::thread::sleep(Duration::from_millis(200));
+    let tails = waiting_ids();
+    assert!(!tails.is_empty(), "the unacknowledged tail");
+    eprintln!("A dies with {tails:?} waiting for B's acknowledgement");
     s.lab.crash(A);
     s.a.reap();
+    let _ = tail.wait();
     // A's VIP stays on its dead, cut-off link: B holding it is what counts.
-    let held = wait_for(mdi_v2(90) + DB_SLACK, || s.lab.has_addr(B, VIP));
+    let held = wait_for(mdi_v2(90) + DB_SLACK + Duration::from_secs(8), || {
+        s.lab.has_addr(B, VIP)
+    });
     assert!(
         held.is_some(),
         "B takes over from the dead host\nB log:\n{}",
         s.lab.log(B)
     );
-    // The VRRP timer is the evidence: B's relay log is applied, so its
-    // server is made writable and the VIP goes up without waiting for a
-    // probe of the dead peer (which takes `timeout`, 1 s here).
     let took = died.elapsed();
-    assert!(
-        took <= mdi_v2(90) + Duration::from_millis(150),
-        "B holds the VIP {took:?} after the death; Master_Down_Interval is {:?}\nB log:\n{}",
-        mdi_v2(90),
-        s.lab.log(B)
-    );
+    let lb = s.lab.log(B);
+    match &lock {
+        // The VRRP timer is the evidence: B's relay log is applied, so its
+        // server is made writable and the VIP goes up without waiting for
+        // a probe of the dead peer (which takes `timeout`, 1 s here).
+        None => assert!(
+            took <= mdi_v2(90) + Duration::from_millis(150),
+            "B holds the VIP {took:?} after the death; Master_Down_Interval is {:?}\nB log:\n{lb}",
+            mdi_v2(90),
+        ),
+        // B waits for its SQL thread, then promotes at once.
+        Some((_, ends)) => {
+            let unlocked = ends.duration_since(died);
+            eprintln!("B's SQL thread could apply from {unlocked:?} after the death");
+            assert!(
+                took + Duration::from_millis(200) >= unlocked && took <= unlocked + Duration::from_millis(1500),
+                "B holds the VIP {took:?} after the death; its SQL thread could apply from {unlocked:?}\nB log:\n{lb}"
+            );
+            assert!(lb.contains("waiting for the SQL thread to apply"), "{lb}");
+            assert!(lb.contains("relay log applied"), "{lb}");
+        }
+    }
     eprintln!(
         "B holds the VIP {took:?} after the death (Master_Down_Interval {:?})",
         mdi_v2(90)
     );
     // A new client's write is acknowledged at once: B does not wait
-    // rpl_semi_sync_master_timeout (10 s) for its dead peer.
+    // rpl_semi_sync_master_timeout (10 s) for its dead peer (refused the
+    // release, it does: MariaDB's own fallback).
     let held_at = std::time::Instant::now();
     let first = (900_000u32..)
         .find(|id| {
@@ -1143,24 +1256,48 @@ fn semisync_hard_death(test: &str, domains: bool) {
         .unwrap();
     let first_write = held_at.elapsed();
     eprintln!("B acknowledges a new client's write {first_write:?} after holding the VIP");
-    assert!(
-        first_write <= Duration::from_millis(500),
-        "B's first write took {first_write:?}\nB log:\n{}",
-        s.lab.log(B)
-    );
     let lb = s.lab.log(B);
+    if death == Death::ReleaseRefused {
+        assert!(
+            first_write + Duration::from_millis(500) >= timeout && first_write <= timeout + Duration::from_secs(2),
+            "B's first write took {first_write:?}, rpl_semi_sync_master_timeout is {timeout:?}\nB log:\n{lb}"
+        );
+        assert!(lb.contains("cannot switch semi-sync off"), "B says why it waits\n{lb}");
+        let error = check_detail(&s, B)["semi_sync"]["error"].clone();
+        assert!(
+            error
+                .as_str()
+                .is_some_and(|e| e.contains("REPLICATION MASTER ADMIN") || e.contains("denied")),
+            "status names the refusal: {error}"
+        );
+    } else {
+        assert!(
+            first_write <= Duration::from_millis(500),
+            "B's first write took {first_write:?}\nB log:\n{lb}"
+        );
+        assert!(
+            lb.contains("semi-sync released: the peer's server does not answer"),
+            "B says why it stopped waiting\n{lb}"
+        );
+    }
+    if let Some((mut child, _)) = lock {
+        let _ = child.wait();
+    }
     assert!(
-        lb.contains("semi-sync released: the peer's server does not answer"),
-        "B says why it stopped waiting\n{lb}"
+        lb.contains("replication from it stops"),
+        "B holds replication from the peer that died\n{lb}"
     );
     // The takeover round's report comes after its probe of the dead peer.
-    let semi = wait_for(Duration::from_secs(5), || {
-        let st: serde_json::Value = serde_json::from_slice(&s.lab.ctl(B, &["status", "--json"]).stdout).ok()?;
-        let semi = st["checks"][0]["mysql"]["semi_sync"].clone();
-        semi["released"].is_string().then_some(semi)
+    let semi = (death != Death::ReleaseRefused).then(|| {
+        wait_for(Duration::from_secs(5), || {
+            let st: serde_json::Value = serde_json::from_slice(&s.lab.ctl(B, &["status", "--json"]).stdout).ok()?;
+            let semi = st["checks"][0]["mysql"]["semi_sync"].clone();
+            semi["released"].is_string().then_some(semi)
+        })
     });
     assert!(
-        semi.as_ref().is_some_and(|(_, v)| v["enabled"] == false),
+        semi.as_ref()
+            .is_none_or(|s| s.as_ref().is_some_and(|(_, v)| v["enabled"] == false)),
         "status shows the release: {semi:?}\nB log:\n{}",
         s.lab.log(B)
     );
@@ -1182,24 +1319,85 @@ fn semisync_hard_death(test: &str, domains: bool) {
         !on_b.is_empty() && lost.is_empty(),
         "acknowledged writes lost on B: {lost:?}"
     );
-    // A's host comes back: mysqld recovers as a replica, then the network.
+    assert!(
+        tails.iter().all(|t| !on_b.contains(t)),
+        "the unacknowledged writes {tails:?} never reached B"
+    );
+    if death == Death::ReleaseRefused {
+        return;
+    }
+    // A's host comes back: mysqld recovers, then the network.
     s.a.start();
-    let recovery = s.a.error_log();
+    let recovery_log = s.a.error_log();
     eprintln!(
         "A's recovery: {}",
-        recovery
+        recovery_log
             .lines()
-            .filter(|l| l.contains("truncated binlog") || l.contains("prepared state"))
+            .filter(|l| l.contains("truncated binlog") || l.contains("prepared state") || l.contains("Crash"))
             .collect::<Vec<_>>()
             .join(" | ")
     );
+    for &t in &tails {
+        assert_eq!(
+            has_row(&s.a, t),
+            !truncates,
+            "A's recovery ({death:?}) and its unacknowledged write {t}\n{recovery_log}"
+        );
+    }
     s.lab.heal(A);
     s.lab.start(A, &example(&s.lab, "host-a-check_mysql.conf"), &[]);
-    // A's replica catches up with B: B waits for its acknowledgements again.
-    let restored = wait_for(Duration::from_secs(60), || {
-        s.lab.log(B).contains("semi-sync restored").then_some(())
-    });
-    assert!(restored.is_some(), "B restores semi-sync\nB log:\n{}", s.lab.log(B));
+    if !truncates {
+        // B compares A's server before it fetches anything from it.
+        let said = wait_for(Duration::from_secs(30), || {
+            s.lab
+                .log(B)
+                .contains("unacknowledged binlog tail was kept")
+                .then_some(())
+        });
+        assert!(said.is_some(), "B names the kept tail\nB log:\n{}", s.lab.log(B));
+        let held = wait_for(Duration::from_secs(10), || {
+            let waiting = check_detail(&s, A)["waiting_for"].as_str().map(str::to_string)?;
+            waiting.contains("the peer lacks").then_some(waiting)
+        });
+        assert!(held.is_some(), "A holds preemption\nA log:\n{}", s.lab.log(A));
+        let detail = check_detail(&s, B);
+        assert!(
+            detail["peer_link_held"]["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("transaction(s) this server never received")),
+            "B's status says why: {detail}"
+        );
+        // A, with the higher priority, does not take the VIP back.
+        for _ in 0..10 {
+            assert!(
+                s.lab.has_addr(B, VIP) && !s.lab.has_addr(A, VIP),
+                "the VIP stays on B\nA log:\n{}",
+                s.lab.log(A)
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        assert!(tails.iter().all(|&t| !has_row(&s.b, t)), "the tail is not applied on B");
+        // The administrator decides to keep the tail.
+        s.b.sql("START ALL SLAVES");
+        let over = wait_for(Duration::from_secs(10), || {
+            s.lab.log(B).contains("started by someone else").then_some(())
+        });
+        assert!(over.is_some(), "B lets go of the link\nB log:\n{}", s.lab.log(B));
+        acked.extend(&tails);
+    } else {
+        // A's replica catches up with B: B waits for its acknowledgements again.
+        let restored = wait_for(Duration::from_secs(60), || {
+            s.lab.log(B).contains("semi-sync restored").then_some(())
+        });
+        assert!(restored.is_some(), "B restores semi-sync\nB log:\n{}", s.lab.log(B));
+        assert!(
+            s.lab
+                .log(B)
+                .contains("nothing this server lacks; replication from it restarts"),
+            "B restarts replication from A once compared\nB log:\n{}",
+            s.lab.log(B)
+        );
+    }
     holder(&s, A, Duration::from_secs(60), "A takes the VIP back through the guard");
     assert!(
         s.lab.log(A).contains("peer frozen"),
@@ -1215,18 +1413,42 @@ fn semisync_hard_death(test: &str, domains: bool) {
         );
     }
     assert_converged(&s, &acked);
+    if truncates {
+        assert!(
+            tails.iter().all(|&t| !has_row(&s.a, t) && !has_row(&s.b, t)),
+            "the truncated write is nowhere"
+        );
+    }
 }
 
 #[test]
 #[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
 fn semisync_hard_death_one_domain_per_server() {
-    semisync_hard_death("cmsemid", true);
+    semisync_hard_death("cmsemid", true, Death::Plain);
 }
 
 #[test]
 #[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
 fn semisync_hard_death_single_domain() {
-    semisync_hard_death("cmsemiz", false);
+    semisync_hard_death("cmsemiz", false, Death::Plain);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn semisync_hard_death_with_the_relay_log_behind() {
+    semisync_hard_death("cmsemir", true, Death::RelayBehind);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn semisync_hard_death_without_truncation_keeps_the_vip_on_b() {
+    semisync_hard_death("cmsemik", true, Death::KeepsTail);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and MariaDB; run by the full test command (scripts/test-all.sh)"]
+fn semisync_hard_death_with_the_release_refused_waits_as_mariadb_does() {
+    semisync_hard_death("cmsemip", true, Death::ReleaseRefused);
 }
 
 /// A planned switchover: `rkeepalived switchover VI_1` on A, under a writer

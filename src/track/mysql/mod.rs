@@ -18,7 +18,7 @@ pub mod policy;
 pub mod status;
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,8 +37,8 @@ use super::witness;
 use crate::vrrp::Stance;
 use gtid::{compare, Comparison, Position};
 use policy::{
-    FenceInput, FenceStep, GuardInput, GuardStep, IsolationInput, Peer, PeerReplica, RelayStep, SemiSyncInput,
-    SemiSyncStep, Settle, StanceInput, Verdict,
+    FenceInput, FenceStep, GuardInput, GuardStep, IsolationInput, Peer, PeerLinkInput, PeerLinkStep, PeerReplica,
+    RelayStep, SemiSyncInput, SemiSyncStep, Settle, StanceInput, Verdict,
 };
 use status::{
     read_link, read_semi_sync_status, read_variables, replication_health, Columns, Flavor, Link, Row, Variables,
@@ -181,7 +181,12 @@ impl Server {
             }
         }
         let attempt = async {
-            let mut c = Conn::new(self.opts.clone()).await.map_err(|e| describe(&e))?;
+            let mut c = Conn::new(self.opts.clone())
+                .await
+                .map_err(|e| match speaks_another_protocol(&e) {
+                    true => format!("it does not speak the MySQL protocol ({})", describe(&e)),
+                    false => describe(&e),
+                })?;
             let v: Option<String> = c.query_first("SELECT VERSION()").await.map_err(|e| describe(&e))?;
             Ok::<_, String>((c, v.unwrap_or_default()))
         };
@@ -375,6 +380,13 @@ struct State {
     peer_replica: PeerReplica,
     /// A takeover waits for the relay log to be applied, since then.
     relay_wait_since: Option<Instant>,
+    /// Replication from the peer, stopped at a takeover while the peer was
+    /// out of reach (under semi-sync) until its server is compared.
+    peer_link_hold: Option<PeerLinkHold>,
+    /// This spell as MASTER has decided whether to hold that link.
+    peer_link_decided: bool,
+    /// The peer's server, when it last answered, had semi-sync active.
+    peer_semi_sync: bool,
     /// The MASTER's stance last reported, with why.
     last_stance: (Stance, Option<String>),
     /// The last switchover request seen.
@@ -383,6 +395,31 @@ struct State {
     /// instances are MASTER, until they give way (or it is undone).
     switched_out: bool,
 }
+
+/// An instance tracking the check became MASTER while the peer's server
+/// was out of reach (or before it was ever reached), and it has not
+/// answered since.
+fn took_over_blind(st: &State) -> bool {
+    st.master_since
+        .is_some_and(|since| st.peer_seen_at.is_none_or(|seen| seen < since))
+}
+
+/// Links from the peer held by [`MysqlCheck::hold_peer_link`].
+struct PeerLinkHold {
+    /// Their connection names.
+    links: Vec<String>,
+    /// The stop, run off the check: [`STOP_PENDING`], [`STOP_DONE`] or
+    /// [`STOP_FAILED`].
+    stop: Arc<AtomicU8>,
+    /// Why it stays held, once the peer was compared (logged once).
+    why: Option<String>,
+    /// A probe has seen the links stopped since the stop returned.
+    seen_stopped: bool,
+}
+
+const STOP_PENDING: u8 = 0;
+const STOP_DONE: u8 = 1;
+const STOP_FAILED: u8 = 2;
 
 /// What this round learnt of the peer's server.
 struct PeerView {
@@ -467,6 +504,9 @@ impl MysqlCheck {
                 None => PeerReplica::NotConfigured,
             },
             relay_wait_since: None,
+            peer_link_hold: None,
+            peer_link_decided: false,
+            peer_semi_sync: false,
             last_stance: (Stance::Priority, None),
             switchover_seen: 0,
             switched_out: false,
@@ -510,6 +550,7 @@ impl MysqlCheck {
                 // Before the server is writable: its first commits must
                 // not wait for a dead peer's acknowledgement.
                 self.semi_sync(&mut st, role, vars.as_ref(), &mut detail).await;
+                self.hold_peer_link(&mut st, role, vars.as_ref());
                 fence_waits = self.fence(&mut st, role, vars.as_ref(), &mut detail).await;
                 if st.fenced_for == Some(true) && !reporter.report_fenced(true) {
                     return;
@@ -555,6 +596,10 @@ impl MysqlCheck {
                 };
             }
             self.semi_sync(&mut st, role, vars.as_ref(), &mut detail).await;
+            self.hold_peer_link(&mut st, role, vars.as_ref());
+            if let Some(view) = &view {
+                self.held_peer_link(&mut st, &view.peer, &mut detail);
+            }
             if let Some(why) = self.isolation(&mut st, role, contact, vars.as_ref(), &mut detail).await {
                 outcome = Outcome::Failure(why);
             }
@@ -656,6 +701,7 @@ impl MysqlCheck {
             released,
             clients: status.and_then(|s| s.clients),
             peer: st.peer_replica,
+            took_over_blind: took_over_blind(st),
         });
         if let SemiSyncStep::Release(why) | SemiSyncStep::Restore(why) = step {
             self.switch_semi_sync(st, matches!(step, SemiSyncStep::Restore(_)), why)
@@ -680,6 +726,146 @@ impl MysqlCheck {
             tracing::info!("check_mysql {}: semi-sync is on again", self.name);
         }
         st.semi_sync_off = off;
+    }
+
+    /// At a takeover while the peer's server is out of reach, under
+    /// semi-sync ([`policy::hold_peer_link`]): stops replication from the
+    /// peer (on a connection of its own: a semi-sync replica's stop waits
+    /// seconds for a gone master) so that the peer's unacknowledged binlog
+    /// tail, should its crash recovery keep it, is not applied here before
+    /// [`MysqlCheck::held_peer_link`] has compared the peer's server.
+    fn hold_peer_link(&self, st: &mut State, role: Role, vars: Option<&Variables>) {
+        if !role.master {
+            st.peer_link_decided = st.peer_link_hold.is_some();
+            return;
+        }
+        let (Some(vars), Some(peer_host)) = (vars, self.settings.peer_host.as_deref()) else {
+            return;
+        };
+        let hold = policy::hold_peer_link(&PeerLinkInput {
+            semi_sync_replica: vars.semi_sync_replica == Some(true),
+            took_over_blind: took_over_blind(st),
+            peer_unreachable: st.peer_replica == PeerReplica::Unreachable,
+            peer_was_semi_sync: st.peer_semi_sync,
+            decided: st.peer_link_decided || st.peer_link_hold.is_some(),
+        });
+        st.peer_link_decided = true;
+        let links: Vec<String> = st
+            .links
+            .iter()
+            .filter(|l| l.master.starts_with(&format!("{peer_host}:")))
+            .map(|l| l.name.clone())
+            .collect();
+        if !hold || links.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            "check_mysql {}: took over while the peer's server is out of reach: replication from it stops \
+             until its server shows nothing this server never received (its unacknowledged binlog tail)",
+            self.name
+        );
+        let stop = Arc::new(AtomicU8::new(STOP_PENDING));
+        let (opts, flavor, name, done) = (st.local.opts.clone(), st.local.flavor, self.name.clone(), stop.clone());
+        let names = links.clone();
+        tokio::spawn(async move {
+            let run = async {
+                let mut c = Conn::new(opts).await?;
+                for l in &names {
+                    c.query_drop(flavor.stop_io_sql(l)).await?;
+                }
+                c.disconnect().await
+            };
+            let result = tokio::time::timeout(KICK_TIMEOUT, run).await;
+            let outcome = match result {
+                Ok(Ok(())) => STOP_DONE,
+                Ok(Err(e)) => {
+                    tracing::warn!("check_mysql {name}: cannot stop replication from the peer: local server: {e}");
+                    STOP_FAILED
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "check_mysql {name}: stopping replication from the peer: no answer within {KICK_TIMEOUT:?}"
+                    );
+                    STOP_FAILED
+                }
+            };
+            done.store(outcome, Ordering::Release);
+        });
+        st.peer_link_hold = Some(PeerLinkHold {
+            links,
+            stop,
+            why: None,
+            seen_stopped: false,
+        });
+    }
+
+    /// A held link from the peer ([`policy::peer_link`]): restarted once
+    /// the peer's server has nothing this server lacks; kept stopped, and
+    /// said once, while it has (an admin decides: `START SLAVE` applies
+    /// the tail here); over when someone started it.
+    fn held_peer_link(&self, st: &mut State, peer: &Peer, detail: &mut Value) {
+        let Some(hold) = st.peer_link_hold.as_mut() else {
+            return;
+        };
+        let stopped = match hold.stop.load(Ordering::Acquire) {
+            STOP_PENDING => None,
+            STOP_FAILED => {
+                tracing::warn!(
+                    "check_mysql {}: replication from the peer is not held: a binlog tail its crash recovery kept \
+                     would be applied here",
+                    self.name
+                );
+                st.peer_link_hold = None;
+                return;
+            }
+            _ => {
+                let stopped = st
+                    .links
+                    .iter()
+                    .filter(|l| hold.links.contains(&l.name))
+                    .all(|l| l.io_running == "No");
+                // Links read before the stop returned still show it running.
+                hold.seen_stopped |= stopped;
+                hold.seen_stopped.then_some(stopped)
+            }
+        };
+        match policy::peer_link(stopped, peer) {
+            PeerLinkStep::Hold(why) => {
+                if let Some(why) = why {
+                    if hold.why.as_deref() != Some(&why) {
+                        tracing::error!(
+                            "check_mysql {}: {why}: its unacknowledged binlog tail was kept at crash recovery \
+                             (start it with rpl_semi_sync_slave_enabled=ON and init_rpl_role=SLAVE); replication \
+                             from it stays stopped so the tail is not applied here: an admin must decide \
+                             (START SLAVE applies it)",
+                            self.name
+                        );
+                    }
+                    hold.why = Some(why);
+                }
+                detail["peer_link_held"] = json!({
+                    "links": hold.links,
+                    "why": hold.why.as_deref().unwrap_or("the peer's server has not been compared yet"),
+                });
+            }
+            PeerLinkStep::Resume => {
+                tracing::info!(
+                    "check_mysql {}: the peer's server has nothing this server lacks; replication from it restarts",
+                    self.name
+                );
+                st.peer_link_hold = None;
+                // Stopped by this check: the next restart of idle links takes it.
+                st.kick_failed.store(true, Ordering::Release);
+                st.kicked_at = None;
+            }
+            PeerLinkStep::Released => {
+                tracing::info!(
+                    "check_mysql {}: replication from the peer was started by someone else; no longer held",
+                    self.name
+                );
+                st.peer_link_hold = None;
+            }
+        }
     }
 
     /// Sets the master side of semi-sync; a refusal (no REPLICATION MASTER
@@ -863,10 +1049,19 @@ impl MysqlCheck {
         if let Some(links) = links {
             detail["replication"] = status::links_json(&links);
             if s.require_replication || s.max_lag.is_some() {
-                let health = if s.require_replication {
-                    replication_health(&links, s.max_lag)
+                // A link this check holds stopped is not broken.
+                let held = |l: &Link| {
+                    st.peer_link_hold
+                        .as_ref()
+                        .is_some_and(|h| h.links.contains(&l.name) && l.io_stopped_cleanly())
+                };
+                let judged: Vec<Link> = links.iter().filter(|l| !held(l)).cloned().collect();
+                let health = if judged.is_empty() && !links.is_empty() {
+                    Ok(())
+                } else if s.require_replication {
+                    replication_health(&judged, s.max_lag)
                 } else {
-                    status::lag_health(&links, s.max_lag)
+                    status::lag_health(&judged, s.max_lag)
                 };
                 if let Err(e) = health {
                     detail["error"] = json!(e);
@@ -1059,10 +1254,10 @@ impl MysqlCheck {
         detail: &mut Value,
     ) -> (Verdict, Stance) {
         let stance = match st.master_since {
-            Some(since) => {
+            Some(_) => {
                 let (stance, why) = policy::stance(&StanceInput {
                     peer: view.peer.clone(),
-                    took_over_blind: st.peer_seen_at.is_none_or(|seen| seen < since),
+                    took_over_blind: took_over_blind(st),
                 });
                 self.log_stance(st, stance, why, detail);
                 stance
@@ -1192,11 +1387,26 @@ impl MysqlCheck {
                 };
             }
         };
+        // Whether the peer's commits wait for this server's acknowledgement
+        // (read only where this server acknowledges them: semi-sync sites).
+        let mut peer_semi_sync = None;
+        if let (Some(true), Some(sql)) = (
+            own.and_then(|o| o.semi_sync_replica),
+            peer.flavor.semi_sync_status_sql(),
+        ) {
+            peer_semi_sync = peer
+                .rows(sql)
+                .await
+                .ok()
+                .and_then(|rows| read_semi_sync_status(&rows).active);
+        }
+        st.peer_semi_sync = peer_semi_sync == Some(true);
         detail["peer"] = json!({
             "alive": true,
             "read_only": peer_vars.read_only,
             "gtid_binlog_pos": peer_vars.binlog_pos,
             "gtid_current_pos": peer_vars.current_pos,
+            "semi_sync_active": peer_semi_sync,
         });
         let Some(own) = own else {
             return PeerView {
@@ -1240,6 +1450,9 @@ impl MysqlCheck {
         let Some(peer_host) = self.settings.peer_host.as_deref() else {
             return;
         };
+        if st.peer_link_hold.is_some() {
+            return;
+        }
         let from_peer = |l: &&Link| l.master.starts_with(&format!("{peer_host}:"));
         // Once no link from the peer is left stopped, a later clean stop
         // is an administrator's again.
@@ -1381,6 +1594,9 @@ impl MysqlCheck {
             let Some(peer) = st.peer.as_mut() else {
                 return Err("no peer_host".into());
             };
+            // Its connection may have been dropped by a role change cutting
+            // the last round's probe mid-query: connect again, not give up.
+            peer.connect(self.common.interval).await?;
             let peer_vars = peer.variables().await?;
             let wait_for = match peer.flavor {
                 Flavor::MariaDb => Position::parse(&own.binlog_pos)?.wait_list(peer_vars.server_id),
@@ -1513,6 +1729,88 @@ fn describe(e: &mysql_async::Error) -> String {
     match e {
         mysql_async::Error::Io(mysql_async::IoError::Io(io)) => format!("I/O error: {io}"),
         other => other.to_string(),
+    }
+}
+
+/// The peer's server as bad input: whatever listens at its address.
+#[cfg(test)]
+mod bad_peer_tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    /// A listener that writes `greeting` to each connection (then, with
+    /// `endless`, the same bytes forever) and keeps it open.
+    async fn listener(greeting: &'static [u8], endless: bool) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let _ = sock.write_all(greeting).await;
+                    while endless && sock.write_all(greeting).await.is_ok() {}
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        port
+    }
+
+    async fn connect_to(port: u16) -> (Result<(), String>, Duration) {
+        let mut peer = Server::new(ServerOptions {
+            label: "peer",
+            host: Some("127.0.0.1"),
+            socket: None,
+            port,
+            user: "chk",
+            password: Some("x"),
+            tls: None,
+            timeout: Duration::from_millis(300),
+        });
+        let started = Instant::now();
+        let r = peer.connect(Duration::from_secs(1)).await;
+        (r, started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_accepts_but_never_greets_fails_within_the_timeout() {
+        let (r, took) = connect_to(listener(b"", false).await).await;
+        assert_eq!(
+            r,
+            Err("peer server: cannot connect: no answer within 300ms".to_string())
+        );
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_is_not_a_mysql_server_is_named_as_such() {
+        for (greeting, endless) in [
+            (&b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"[..], false),
+            (&b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"[..], false),
+            // A stream of garbage: bounded by the timeout, not by its end.
+            (&b"\xff\xff\xff\x00garbage"[..], true),
+        ] {
+            let (r, took) = connect_to(listener(greeting, endless).await).await;
+            let e = r.expect_err("not a MySQL server");
+            assert!(
+                e.starts_with("peer server: cannot connect: it does not speak the MySQL protocol ("),
+                "{e}"
+            );
+            assert!(took < Duration::from_secs(2), "{e}: {took:?}");
+        }
+    }
+}
+
+/// A greeting that is not a MySQL handshake: its framing or its parse
+/// failed before any query (the codec's errors come wrapped in an
+/// `io::Error` of kind Other; a socket's own errors carry an OS kind).
+fn speaks_another_protocol(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
+            matches!(io.kind(), std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData) && io.get_ref().is_some()
+        }
+        mysql_async::Error::Driver(mysql_async::DriverError::UnexpectedPacket { .. }) => true,
+        _ => false,
     }
 }
 

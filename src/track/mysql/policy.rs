@@ -334,6 +334,9 @@ pub struct SemiSyncInput {
     /// `Rpl_semi_sync_master_clients` (None: not read).
     pub clients: Option<u64>,
     pub peer: PeerReplica,
+    /// An instance became MASTER while the peer's server was out of
+    /// reach, and it has not answered since.
+    pub took_over_blind: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,13 +372,89 @@ pub fn semi_sync(i: &SemiSyncInput) -> SemiSyncStep {
     if !(i.release && i.master && i.enabled) {
         return SemiSyncStep::Keep;
     }
-    if i.peer == PeerReplica::Unreachable {
+    // Only a master that took over from a peer it could not reach: a
+    // master that merely lost sight of its peer may be the cut-off side of
+    // a partition, and what it acknowledged alone would be missing on the
+    // peer that takes over (MariaDB's own timeout still applies to it).
+    if i.peer == PeerReplica::Unreachable && i.took_over_blind {
         return SemiSyncStep::Release("the peer's server does not answer");
     }
     if i.clients == Some(0) {
         return SemiSyncStep::Release("no semi-sync replica is connected");
     }
     SemiSyncStep::Keep
+}
+
+/// Where the local server stands on holding replication from its peer,
+/// under semi-sync, after taking over while the peer was out of reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerLinkInput {
+    /// The local server acknowledges the peer's writes (its replica side
+    /// of semi-sync is on).
+    pub semi_sync_replica: bool,
+    /// An instance tracking the check is MASTER, and the peer's server
+    /// has not answered since it became so.
+    pub took_over_blind: bool,
+    /// The peer's server did not answer the last finished round.
+    pub peer_unreachable: bool,
+    /// When it last answered, its commits waited for acknowledgements
+    /// (semi-sync active, not fallen back to asynchronous).
+    pub peer_was_semi_sync: bool,
+    /// Already decided for this spell as MASTER (held, or let go).
+    pub decided: bool,
+}
+
+/// Whether to stop replication from the peer now. While the peer's
+/// semi-sync was active (with `rpl_semi_sync_master_wait_point=AFTER_SYNC`)
+/// every write it acknowledged to a client reached this server first;
+/// whatever else it shows when it comes back is its unacknowledged binlog
+/// tail, which crash recovery keeps without `init_rpl_role=SLAVE`. Stopped
+/// at once, the link cannot fetch that tail before it is compared. A peer
+/// last seen asynchronous (fallen back, or released as a master whose own
+/// peer was gone), or never seen, may hold acknowledged writes this server
+/// lacks: those must arrive, so nothing is held.
+pub fn hold_peer_link(i: &PeerLinkInput) -> bool {
+    i.semi_sync_replica && i.peer_was_semi_sync && i.took_over_blind && i.peer_unreachable && !i.decided
+}
+
+/// The next step for a held link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerLinkStep {
+    /// Keep it stopped; with why once the peer was compared and showed
+    /// transactions this server never received.
+    Hold(Option<String>),
+    /// Restart it: the peer holds nothing this server lacks.
+    Resume,
+    /// Someone started it meanwhile (an administrator's decision): the
+    /// hold is over.
+    Released,
+}
+
+/// `stopped`: the held link's IO thread is stopped (after the stop this
+/// check ran has finished); `peer`: this round's view of the peer.
+pub fn peer_link(stopped: Option<bool>, peer: &Peer) -> PeerLinkStep {
+    match stopped {
+        // The stop has not finished yet.
+        None => return PeerLinkStep::Hold(None),
+        Some(false) => return PeerLinkStep::Released,
+        Some(true) => {}
+    }
+    match peer {
+        Peer::Compared(c) if c.behind > 0 || !c.diverged.is_empty() => {
+            PeerLinkStep::Hold(Some(match c.diverged.is_empty() {
+                true => format!(
+                    "the peer's server has {} transaction(s) this server never received before it took over",
+                    c.behind
+                ),
+                false => format!(
+                    "the peer's server has a history this server never received (GTID domain(s) {:?} diverged)",
+                    c.diverged
+                ),
+            }))
+        }
+        Peer::Compared(_) => PeerLinkStep::Resume,
+        Peer::Unknown | Peer::Failed(_) => PeerLinkStep::Hold(None),
+    }
 }
 
 #[cfg(test)]
@@ -652,6 +731,7 @@ mod tests {
             released: false,
             clients,
             peer,
+            took_over_blind: true,
         }
     }
 
@@ -670,8 +750,14 @@ mod tests {
             semi_sync(&semi(NotConfigured, Some(0))),
             SemiSyncStep::Release(_)
         ));
-        // A live, connected peer, or nothing known yet: keep waiting.
+        // A live, connected peer, nothing known yet, or a master that
+        // lost sight of its peer (the cut-off side of a partition, maybe):
+        // keep waiting.
         for i in [
+            SemiSyncInput {
+                took_over_blind: false,
+                ..semi(Unreachable, Some(1))
+            },
             semi(Answered { has_ours: true }, Some(1)),
             semi(Answered { has_ours: false }, Some(1)),
             semi(Unknown, Some(1)),
@@ -723,5 +809,69 @@ mod tests {
             ..released(Unreachable, Some(0))
         };
         assert!(matches!(semi_sync(&backup), SemiSyncStep::Restore(_)));
+    }
+
+    fn compared(behind: u64, ahead: u64, diverged: &[u32]) -> Peer {
+        Peer::Compared(cmp(behind, ahead, diverged))
+    }
+
+    #[test]
+    fn a_blind_takeover_under_semi_sync_holds_the_peer_link_once() {
+        let blind = PeerLinkInput {
+            semi_sync_replica: true,
+            took_over_blind: true,
+            peer_unreachable: true,
+            peer_was_semi_sync: true,
+            decided: false,
+        };
+        assert!(hold_peer_link(&blind));
+        for other in [
+            PeerLinkInput {
+                semi_sync_replica: false,
+                ..blind
+            },
+            PeerLinkInput {
+                peer_was_semi_sync: false,
+                ..blind
+            },
+            PeerLinkInput {
+                took_over_blind: false,
+                ..blind
+            },
+            PeerLinkInput {
+                peer_unreachable: false,
+                ..blind
+            },
+            PeerLinkInput { decided: true, ..blind },
+        ] {
+            assert!(!hold_peer_link(&other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_held_link_resumes_only_when_the_peer_has_nothing_unseen() {
+        assert_eq!(
+            peer_link(None, &compared(0, 0, &[])),
+            PeerLinkStep::Hold(None),
+            "stop not finished"
+        );
+        assert_eq!(peer_link(Some(false), &compared(3, 0, &[])), PeerLinkStep::Released);
+        assert_eq!(
+            peer_link(Some(true), &Peer::Failed("down".into())),
+            PeerLinkStep::Hold(None)
+        );
+        assert_eq!(peer_link(Some(true), &Peer::Unknown), PeerLinkStep::Hold(None));
+        // Truncated at recovery: the peer lacks our new writes, nothing more.
+        assert_eq!(peer_link(Some(true), &compared(0, 7, &[])), PeerLinkStep::Resume);
+        let tail = peer_link(Some(true), &compared(1, 7, &[]));
+        assert!(
+            matches!(&tail, PeerLinkStep::Hold(Some(w)) if w.contains("1 transaction(s)")),
+            "{tail:?}"
+        );
+        let diverged = peer_link(Some(true), &compared(0, 0, &[0]));
+        assert!(
+            matches!(&diverged, PeerLinkStep::Hold(Some(w)) if w.contains("[0]")),
+            "{diverged:?}"
+        );
     }
 }

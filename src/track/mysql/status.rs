@@ -117,6 +117,16 @@ impl Flavor {
         }
     }
 
+    /// Stops one link's IO thread (its SQL thread goes on applying).
+    pub fn stop_io_sql(self, connection: &str) -> String {
+        let c = connection.replace('\'', "''");
+        match self {
+            Flavor::MariaDb if c.is_empty() => "STOP SLAVE IO_THREAD".into(),
+            Flavor::MariaDb => format!("STOP SLAVE '{c}' IO_THREAD"),
+            Flavor::MySql => format!("STOP REPLICA IO_THREAD FOR CHANNEL '{c}'"),
+        }
+    }
+
     /// Restarts one link's IO thread (it reconnects at once): one batch,
     /// so the server starts the thread again even when the client is gone
     /// by the time the stop returns.
