@@ -588,13 +588,13 @@ fn handover_past_catch_up_timeout_unfreezes_the_peer_and_retries() {
     // for its 50 ms settle (a client spawned per write, as before, left
     // gaps that A sometimes took for settled).
     s.b.sql(
-        "CREATE PROCEDURE hellodb.write_when_frozen() BEGIN \
+        "DELIMITER //\nCREATE PROCEDURE hellodb.write_when_frozen() BEGIN \
            DECLARE t DOUBLE; \
            WHILE @@global.read_only = 0 DO DO SLEEP(0.005); END WHILE; \
            SET t = UNIX_TIMESTAMP(NOW(6)) + 3.5; \
            WHILE UNIX_TIMESTAMP(NOW(6)) < t DO \
              INSERT INTO hellodb.students (Name, Age) VALUES ('root on frozen B', 50); DO SLEEP(0.01); \
-           END WHILE; END",
+           END WHILE; END//",
     );
     let mut root = s.b.spawn_root("CALL hellodb.write_when_frozen()");
     let cfg = example(&s.lab, "host-a-check_mysql.conf").replace("catch_up_timeout 60", "catch_up_timeout 2");
